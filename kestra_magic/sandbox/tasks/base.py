@@ -1,0 +1,131 @@
+"""The contract between the sandbox engine and the task types it runs.
+
+A *runnable* task is a function ``run(props, ctx) -> outputs`` registered with
+:func:`task`. The engine validates a flow's task properties against the
+registered :class:`TaskDef` (unknown / missing properties), then, when a task
+run starts, calls ``run`` with the task's raw properties (a dict, the YAML as
+written) and a :class:`RunContext`. Tasks render what they need with
+``ctx.render(...)`` (Kestra renders dynamic properties, not all of them), log
+with ``ctx.log``, store files with ``ctx.put_file`` and return their outputs as
+a plain JSON-able dict (file outputs are ``kestra:///...`` URI strings).
+
+*Flowable* tasks (Parallel, If, ForEach, Loop, Subflow, Pause, ...) are driven
+by the engine itself; they register a :class:`TaskDef` too (``flowable=True``)
+so validation knows their properties, but their ``run`` is not called.
+
+Raise :class:`TaskFailure` to fail the task run with a message (logged at
+ERROR, as Kestra does); any other exception also fails the task run.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+# Properties every Kestra task accepts, whatever its type.
+COMMON_PROPERTIES = frozenset({
+    "id", "type", "description", "retry", "timeout", "disabled", "logLevel",
+    "allowFailure", "allowWarning", "logToFile", "runIf", "workerGroup", "workerSelector",
+    "version",
+})
+
+
+class TaskFailure(Exception):
+    """Fails the current task run; the message is logged at ERROR level."""
+
+
+@dataclass
+class TaskDef:
+    type: str
+    run: Callable[[dict, "RunContext"], dict | None] | None
+    required: frozenset[str] = frozenset()
+    optional: frozenset[str] = frozenset()
+    aliases: tuple[str, ...] = ()
+    flowable: bool = False
+    # Kestra generations the type exists on (ForEach: {1}; Loop: {2})
+    generations: frozenset[int] = frozenset({1, 2})
+    removed_message: str | None = None  # message when used on a generation it is not on
+
+    @property
+    def allowed(self) -> frozenset[str]:
+        return self.required | self.optional | COMMON_PROPERTIES
+
+
+REGISTRY: dict[str, TaskDef] = {}
+
+
+def task(type_: str, *, required=(), optional=(), aliases=(), flowable=False,
+         generations=(1, 2), removed_message=None):
+    """Register a task type. Use as a decorator on ``run(props, ctx)``."""
+    def register(fn):
+        tdef = TaskDef(type_, None if flowable else fn, frozenset(required), frozenset(optional),
+                       tuple(aliases), flowable, frozenset(generations), removed_message)
+        for name in (type_, *aliases):
+            REGISTRY[name] = tdef
+        return fn
+    return register
+
+
+def lookup(type_: str) -> TaskDef | None:
+    _load_builtin_tasks()
+    return REGISTRY.get(type_)
+
+
+_loaded = False
+_load_lock = threading.Lock()
+
+
+def _load_builtin_tasks() -> None:
+    """Import the modules that register task types (once)."""
+    global _loaded
+    if _loaded:
+        return
+    with _load_lock:
+        if _loaded:
+            return
+        import importlib
+        import pkgutil
+        from kestra_magic.sandbox import tasks as pkg
+        for mod in pkgutil.iter_modules(pkg.__path__):
+            if mod.name != "base":
+                importlib.import_module(f"{pkg.__name__}.{mod.name}")
+        _loaded = True
+
+
+class RunContext(Protocol):
+    """What the engine gives a running task."""
+
+    generation: int            # 1 or 2: the Kestra generation the sandbox emulates
+    execution_id: str
+    namespace: str
+    flow_id: str
+    task_id: str
+    task_run_id: str
+    value: Any                 # ForEach/Loop iteration value, or None
+    cancelled: threading.Event  # set when the execution is killed
+
+    def render(self, value: Any) -> Any:
+        """Render Pebble expressions in a string, or recursively in lists/dicts."""
+
+    def log(self, level: str, message: str) -> None:
+        """Append a log entry (TRACE|DEBUG|INFO|WARN|ERROR) to this task run."""
+
+    def workdir(self) -> Path:
+        """A fresh working directory for this task run (removed afterwards)."""
+
+    def put_file(self, name: str, data: bytes | Path) -> str:
+        """Store a file in internal storage under this task run; returns its kestra:/// URI."""
+
+    def local_path(self, uri: str) -> Path:
+        """The local file behind a kestra:/// URI (raises TaskFailure if unknown)."""
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep, returning early (raising TaskFailure) if the execution is killed."""
+
+
+@dataclass
+class TaskResult:
+    """What a runnable task produced (the engine builds it from run()'s return)."""
+    outputs: dict = field(default_factory=dict)
+    state: str = "SUCCESS"     # SUCCESS or WARNING (a task may end in WARNING)
