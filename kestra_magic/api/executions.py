@@ -1,0 +1,243 @@
+"""Execution operations (``client.executions``), named as in Kestra's generated SDKs."""
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Iterator
+
+from kestra_magic import errors
+from kestra_magic.api._filters import filter_params
+from kestra_magic.encoding import (breakpoints_param, empty_multipart, input_parts, labels_param,
+                                   schedule_date_param)
+from kestra_magic.models import Execution, Page
+from kestra_magic.sse import iter_events
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas
+    from kestra_magic.client import KestraClient, Transport
+
+KINDS = ("NORMAL", "TEST", "PLAYGROUND", "LOOP")
+
+
+class ExecutionsApi:
+    """Create, watch, control and read the files of executions."""
+
+    def __init__(self, transport: "Transport", client: "KestraClient | None" = None):
+        self._t = transport
+        self._client = client
+
+    # -- create / read ----------------------------------------------------------------------------
+    def create_execution(self, namespace: str, id: str, *, inputs: dict | None = None,
+                         files: dict | None = None, wait: bool = False, labels: Any = None,
+                         revision: int | None = None, schedule_date: Any = None, breakpoints: Any = None,
+                         kind: str | None = None, **options: Any) -> Execution:
+        """Start a flow. Never re-sent once it may have reached the server (KestraAmbiguousError)."""
+        params: list[tuple[str, Any]] = [("labels", label) for label in labels_param(labels)]
+        if wait:
+            params.append(("wait", "true"))
+        if revision is not None:
+            params.append(("revision", int(revision)))
+        date = schedule_date_param(schedule_date)
+        if date:
+            params.append(("scheduleDate", date))
+        bps = breakpoints_param(breakpoints)
+        if bps:
+            params.append(("breakpoints", bps))
+        if kind is not None:
+            if str(kind).upper() not in KINDS:
+                raise errors.KestraConfigError(f"kind {kind!r} is not an execution kind; use one of "
+                                               f"{', '.join(KINDS)}")
+            params.append(("kind", str(kind).upper()))
+        parts = input_parts(inputs, files)
+        body = self._t.json(
+            "POST", ["executions", namespace, id], params=params, files=parts or None, creates=True,
+            operation="ExecutionsAPIService.CreateExecution", what=f"flow {namespace}.{id}",
+            read_timeout=self._t.config.wait_timeout if wait else None,
+            not_found_grace=self._t.grace_for(("flow", namespace, id)), options=options)
+        execution = Execution.from_dict(body)
+        if execution.id:
+            self._t.mark_recent(("execution", execution.id))
+        return execution
+
+    def get_execution(self, id: str, **options: Any) -> Execution:
+        """One execution (on 2.x without task-run outputs: see ``task_outputs``)."""
+        body = self._t.json("GET", ["executions", id], operation="ExecutionsAPIService.GetExecution",
+                            what=f"execution {id}", not_found_grace=self._t.grace_for(("execution", id)),
+                            options=options)
+        return Execution.from_dict(body)
+
+    execution = get_execution
+
+    def search_executions(self, *, namespace: str | None = None, flow_id: str | None = None,
+                          state: Any = None, labels: Any = None, page: int = 1, size: int = 25,
+                          sort: Any = None, **options: Any) -> Page[Execution]:
+        """Search executions with ``filters[...]`` (states: one or a list)."""
+        if isinstance(state, str):
+            state = [s.strip().upper() for s in state.split(",") if s.strip()]
+        elif state is not None:
+            state = [str(s).upper() for s in state]
+        params = filter_params(page=page, size=size, sort=sort, labels=labels,
+                               fields={"namespace": namespace, "flowId": flow_id, "state": state})
+        body = self._t.json("GET", ["executions", "search"], params=params,
+                            operation="ExecutionsAPIService.SearchExecutions", what="execution search",
+                            options=options) or {}
+        return Page([Execution.from_dict(e) for e in body.get("results") or []], int(body.get("total") or 0))
+
+    def follow_execution(self, id: str, **options: Any) -> Iterator[Execution]:
+        """Yield the execution at each update (SSE) until Kestra sends ``end``.
+
+        If the stream closes without ``end`` the execution is re-read: a terminal one is yielded
+        and the iteration ends; otherwise the stream is reopened (at most ``retries`` times).
+        """
+        last = self.get_execution(id, **options)   # fails fast on an unknown id (the stream waits ~10 s)
+        reconnects = 0
+        while True:
+            resp = self._t.send("GET", ["executions", id, "follow"], stream=True,
+                                headers={"Accept": "text/event-stream"},
+                                read_timeout=self._t.config.stream_timeout,
+                                operation="ExecutionsAPIService.FollowExecution", what=f"execution {id}",
+                                options=options)
+            ended = False
+            for event in iter_events(self._t.stream_chunks(resp, f"following execution {id}")):
+                if event.id == "start":
+                    continue
+                execution = self._parse_event(event.data, id)
+                if execution is None:
+                    continue
+                last = execution
+                yield execution
+                if event.id == "end":
+                    ended = True
+                    break
+            resp.close()
+            if ended:
+                return
+            last = self.get_execution(id, **options)
+            if last.state.is_terminal:
+                yield last
+                return
+            reconnects += 1
+            if reconnects > self._t.config.retries:
+                raise errors.KestraConnectionError(
+                    f"the follow stream of execution {id} closed {reconnects} times without an end "
+                    f"(state {last.state.current}); poll get_execution instead")
+
+    @staticmethod
+    def _parse_event(data: str, id: str) -> Execution | None:
+        try:
+            body = json.loads(data)
+        except ValueError:
+            raise errors.KestraError(f"following execution {id}: an event is not JSON "
+                                     f"({data[:60]!r}...); is the URL Kestra's API?") from None
+        if not isinstance(body, dict) or not body.get("state"):
+            return None   # the ``start`` stub (only an id) carries nothing
+        return Execution.from_dict(body)
+
+    # -- actions ----------------------------------------------------------------------------------
+    def kill_execution(self, id: str, *, is_on_kill_cascade: bool = True, **options: Any) -> Execution | None:
+        """Kill it (1.x answers 202 with nothing: None; 2.x returns the execution)."""
+        resp = self._t.send("DELETE", self._t.compat.action_path(id, "kill"),
+                            params={"isOnKillCascade": "true" if is_on_kill_cascade else "false"},
+                            operation="ExecutionsAPIService.KillExecution", what=f"execution {id}",
+                            options=options)
+        return self._t.compat.action_result(resp)
+
+    def restart_execution(self, id: str, *, revision: int | None = None, **options: Any) -> Execution:
+        """Restart a terminated or paused execution (same id, or a new one with ``revision``)."""
+        params = {"revision": int(revision)} if revision is not None else None
+        body = self._t.json("POST", self._t.compat.action_path(id, "restart"), params=params, creates=True,
+                            operation="ExecutionsAPIService.RestartExecution", what=f"execution {id}",
+                            options=options)
+        return Execution.from_dict(body)
+
+    def resume_execution(self, id: str, inputs: dict | None = None, **options: Any) -> Execution | None:
+        """Resume a paused execution, with the Pause task's ``onResume`` inputs if any."""
+        parts = input_parts(inputs)
+        if parts:
+            kw: dict[str, Any] = {"files": parts}
+        else:
+            data, ctype = empty_multipart()
+            kw = {"data": data, "headers": {"Content-Type": ctype}}
+        resp = self._t.send("POST", self._t.compat.action_path(id, "resume"),
+                            operation="ExecutionsAPIService.ResumeExecution", what=f"execution {id}",
+                            options=options, **kw)
+        return self._t.compat.action_result(resp)
+
+    def replay_execution(self, id: str, *, task_run_id: str | None = None, revision: int | None = None,
+                         breakpoints: Any = None, **options: Any) -> Execution:
+        """Run it again as a new execution, optionally from a task run."""
+        params: dict[str, Any] = {}
+        if task_run_id:
+            params["taskRunId"] = task_run_id
+        if revision is not None:
+            params["revision"] = int(revision)
+        bps = breakpoints_param(breakpoints)
+        if bps:
+            params["breakpoints"] = bps
+        body = self._t.json("POST", self._t.compat.action_path(id, "replay"), params=params or None,
+                            creates=True, operation="ExecutionsAPIService.ReplayExecution",
+                            what=f"execution {id}", options=options)
+        execution = Execution.from_dict(body)
+        if execution.id:
+            self._t.mark_recent(("execution", execution.id))
+        return execution
+
+    def pause_execution(self, id: str, **options: Any) -> Execution | None:
+        """Pause a running execution (1.x answers 204: None)."""
+        resp = self._t.send("POST", self._t.compat.action_path(id, "pause"),
+                            operation="ExecutionsAPIService.PauseExecution", what=f"execution {id}",
+                            options=options)
+        return self._t.compat.action_result(resp)
+
+    def delete_execution(self, id: str, *, delete_logs: bool = True, delete_metrics: bool = True,
+                         delete_storage: bool = True, **options: Any) -> None:
+        """Delete an execution with its logs, metrics and files."""
+        self._t.send("DELETE", ["executions", id],
+                     params={"deleteLogs": str(delete_logs).lower(), "deleteMetrics": str(delete_metrics).lower(),
+                             "deleteStorage": str(delete_storage).lower()},
+                     operation="ExecutionsAPIService.DeleteExecution", what=f"execution {id}", options=options)
+
+    # -- files and outputs ------------------------------------------------------------------------
+    def download_file(self, execution_id: str, uri: str, *, format: str | None = None, **options: Any) -> bytes:
+        """The bytes of a ``kestra://`` file (``format="JSONL"`` converts ION rows on 2.x)."""
+        resp = self._t.send("GET", ["executions", execution_id, "file"],
+                            params=self._t.compat.file_params(uri, format),
+                            operation="ExecutionsAPIService.DownloadFileFromExecution",
+                            what=f"file {uri}", options=options)
+        return resp.content
+
+    def file_metadata(self, execution_id: str, uri: str, **options: Any) -> dict:
+        """``{"size": bytes}`` of a ``kestra://`` file."""
+        return self._t.json("GET", ["executions", execution_id, "file", "metas"], params={"path": uri},
+                            operation="ExecutionsAPIService.GetFileMetadatasFromExecution",
+                            what=f"file {uri}", options=options) or {}
+
+    def preview_file(self, execution_id: str, uri: str, *, max_rows: int = 100, encoding: str = "UTF-8",
+                     **options: Any) -> dict:
+        """Kestra's preview: ``{extension, type, content, maxLine, truncated}``."""
+        return self._t.json("GET", ["executions", execution_id, "file", "preview"],
+                            params={"path": uri, "maxRows": int(max_rows), "encoding": encoding},
+                            operation="ExecutionsAPIService.PreviewFileFromExecution",
+                            what=f"file {uri}", options=options) or {}
+
+    def flow_outputs(self, execution_id: str, **options: Any) -> dict:
+        """The flow-level ``outputs`` of an execution, on either generation."""
+        return self._t.compat.flow_outputs(self._getter(options), execution_id,
+                                           lambda: self.get_execution(execution_id, **options))
+
+    def task_outputs(self, execution_id: str, **options: Any) -> list[dict]:
+        """``[{taskId, taskRunId, value, iteration, outputs}]`` for task runs with outputs."""
+        return self._t.compat.task_outputs(self._getter(options), execution_id,
+                                           lambda: self.get_execution(execution_id, **options))
+
+    def _getter(self, options: dict):
+        def get(segments: list, *, operation: str) -> Any:
+            return self._t.json("GET", segments, operation=operation,
+                                what=f"outputs of execution {segments[2] if len(segments) > 2 else segments[1]}",
+                                options=options)
+        return get
+
+    # -- many at once -----------------------------------------------------------------------------
+    def sweep(self, namespace: str, flow_id: str, rows: Any, **kw: Any) -> "pandas.DataFrame":
+        """Run a flow once per row of inputs, in parallel; results as a DataFrame (``kestra_magic.sweep``)."""
+        from kestra_magic.sweep import sweep
+        return sweep(self._client, namespace, flow_id, rows, **kw)

@@ -1,0 +1,85 @@
+"""Log operations (``client.logs``), named as in Kestra's generated SDKs."""
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Iterator
+
+from kestra_magic.models import LogEntry
+from kestra_magic.sse import iter_events
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kestra_magic.client import Transport
+
+
+class LogsApi:
+    """Read, download and follow an execution's logs."""
+
+    def __init__(self, transport: "Transport"):
+        self._t = transport
+
+    def list_logs(self, execution_id: str, *, min_level: str | None = None, task_id: str | None = None,
+                  task_run_id: str | None = None, attempt: int | None = None, **options: Any) -> list[LogEntry]:
+        """All log entries of an execution, oldest first, optionally filtered."""
+        params = self._t.compat.log_params(min_level=min_level, task_id=task_id, task_run_id=task_run_id,
+                                           attempt=attempt)
+        body = self._t.json("GET", ["logs", execution_id], params=params,
+                            operation="LogsAPIService.ListLogsFromExecution",
+                            what=f"logs of execution {execution_id}", options=options) or []
+        return [LogEntry.from_dict(e) for e in body]
+
+    def download_logs(self, execution_id: str, *, min_level: str | None = None, task_id: str | None = None,
+                      task_run_id: str | None = None, attempt: int | None = None, **options: Any) -> str:
+        """The logs as text, one ``<timestamp> <LEVEL> <message>`` line per entry."""
+        params = self._t.compat.log_params(min_level=min_level, task_id=task_id, task_run_id=task_run_id,
+                                           attempt=attempt)
+        resp = self._t.send("GET", ["logs", execution_id, "download"], params=params,
+                            operation="LogsAPIService.DownloadLogsFromExecution",
+                            what=f"logs of execution {execution_id}", options=options)
+        resp.encoding = resp.encoding or "utf-8"
+        return resp.text
+
+    def follow_logs(self, execution_id: str, *, min_level: str | None = None,
+                    **options: Any) -> Iterator[LogEntry]:
+        """Live log entries (SSE). Kestra never ends this stream: ``close()`` the iterator when done."""
+        params = self._t.compat.log_params(min_level=min_level)
+        resp = self._t.send("GET", ["logs", execution_id, "follow"], params=params, stream=True,
+                            headers={"Accept": "text/event-stream"},
+                            read_timeout=self._t.config.stream_timeout,
+                            operation="LogsAPIService.FollowLogsFromExecution",
+                            what=f"logs of execution {execution_id}", options=options)
+        return LogStream(resp, self._iterate(resp, execution_id))
+
+    def _iterate(self, resp, execution_id: str) -> Iterator[LogEntry]:
+        for event in iter_events(self._t.stream_chunks(resp, f"following logs of {execution_id}")):
+            if event.id == "start":
+                continue
+            try:
+                body = json.loads(event.data)
+            except ValueError:
+                continue
+            if isinstance(body, dict) and (body.get("message") is not None or body.get("level")):
+                yield LogEntry.from_dict(body)
+
+
+class LogStream:
+    """An iterator of live log entries that owns its HTTP stream: ``close()`` it (or use ``with``)."""
+
+    def __init__(self, resp, entries: Iterator[LogEntry]):
+        self._resp = resp
+        self._entries = entries
+
+    def __iter__(self) -> "LogStream":
+        return self
+
+    def __next__(self) -> LogEntry:
+        return next(self._entries)
+
+    def close(self) -> None:
+        self._entries.close()  # type: ignore[attr-defined]
+        self._resp.close()
+
+    def __enter__(self) -> "LogStream":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -1,0 +1,401 @@
+"""KestraClient and its transport: the one place in kestra-magic that does HTTP.
+
+One ``requests.Session`` (connection pooling) per client. The transport resolves
+the server for each operation, adds auth, applies timeouts/proxies/TLS settings,
+retries what is safe to retry, and turns failures into ``KestraError``s whose
+messages never contain a secret.
+"""
+from __future__ import annotations
+
+import email.utils
+import logging
+import threading
+import time
+from typing import Any, Iterator, Mapping, Sequence
+from urllib.parse import quote
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from kestra_magic import compat as _compat
+from kestra_magic import errors
+from kestra_magic.config import MASK, Configuration, current_overrides
+
+log = logging.getLogger("kestra_magic.client")
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+RETRY_STATUSES = frozenset({502, 503, 504})
+_CALL_OPTIONS = frozenset({"server_index", "server_variables", "timeout"})
+
+
+def check_call_options(options: Mapping[str, Any]) -> None:
+    """Per-call keyword overrides are ``server_index``, ``server_variables`` and ``timeout`` only."""
+    unknown = set(options) - _CALL_OPTIONS
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s) {sorted(unknown)}; per-call options are "
+                        f"{sorted(_CALL_OPTIONS)}")
+
+
+def _not_sent(exc: BaseException) -> bool:
+    """True when the request certainly never left: refused, DNS failure or connect timeout."""
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, (NewConnectionError, ConnectTimeoutError)):
+            return True
+        stack.extend([getattr(e, "reason", None), e.__cause__, e.__context__])
+        stack.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
+    return False
+
+
+def _retry_after(resp: requests.Response) -> float | None:
+    value = resp.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        if parsed is None:
+            return None
+        return max(0.0, parsed.timestamp() - time.time())
+
+
+class Transport:
+    """Sends requests for the API classes: servers, auth, timeouts, retries, errors."""
+
+    def __init__(self, configuration: Configuration):
+        self.config = configuration
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers["User-Agent"] = configuration.user_agent
+        self._auth_header: dict[str, str] = {}
+        if configuration.auth_kind == "bearer":
+            self._auth_header = {"Authorization": f"Bearer {configuration.token}"}
+        elif configuration.auth_kind == "basic":
+            self._auth_header = {"Authorization": requests.auth._basic_auth_str(  # type: ignore[attr-defined]
+                configuration.username, configuration.password)}
+        self._secrets = sorted(configuration.secrets(), key=len, reverse=True)
+        self.proxies: dict[str, str] | None = None
+        if configuration.proxy:
+            self.proxies = {"http": configuration.proxy, "https": configuration.proxy}
+        if configuration.no_proxy:
+            self.proxies = {**(self.proxies or {}), "no_proxy": configuration.no_proxy}
+        self.verify: bool | str = configuration.ca_bundle or configuration.verify_ssl
+        self._lock = threading.Lock()
+        self._generation: int | None = configuration.api_generation
+        self._version: str | None = None
+        self._version_probed = False
+        self._compat: _compat.Compat | None = None
+        self._recent: dict[tuple, float] = {}
+        # fast path: the base URL when nothing overrides the configured default
+        self._default_base = configuration.resolve_base_url() if not configuration.server_variables \
+            and not any("{" in s.url for s in configuration.servers) else None
+
+    # -- secrets ----------------------------------------------------------------------------------
+    def scrub(self, text: str) -> str:
+        """Replace every secret (and its Basic-auth encoding) with ``***``."""
+        text = str(text)
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
+
+    # -- servers ----------------------------------------------------------------------------------
+    def base_url(self, operation: str | None = None, server_index: int | None = None,
+                 server_variables: Mapping[str, Any] | None = None) -> str:
+        if (self._default_base and server_index is None and not server_variables
+                and (operation is None or operation not in self.config.operation_servers)):
+            ctx = current_overrides()
+            if ctx.index is None and not ctx.variables and not ctx.operation_indices \
+                    and not ctx.operation_variables:
+                return self._default_base
+        return self.config.resolve_base_url(operation, server_index=server_index,
+                                            server_variables=server_variables)
+
+    def api_path(self, segments: Sequence[Any] | str) -> str:
+        """``/api/v1/{tenant}/seg/seg`` with each segment URL-quoted; a str starting with / is used as is."""
+        if isinstance(segments, str):
+            return segments
+        quoted = "/".join(quote(str(s), safe="") for s in segments)
+        return f"/api/v1/{quote(self.config.tenant, safe='')}/{quoted}"
+
+    # -- generation -------------------------------------------------------------------------------
+    @property
+    def generation(self) -> int:
+        if self._generation is None:
+            with self._lock:
+                if self._generation is None:
+                    self._generation = self._detect()
+        return self._generation
+
+    @property
+    def compat(self) -> _compat.Compat:
+        if self._compat is None:
+            self._compat = _compat.Compat(self.generation)
+        return self._compat
+
+    @property
+    def server_version(self) -> str | None:
+        if not self._version_probed:
+            with self._lock:
+                if not self._version_probed:
+                    try:
+                        resp = self.send("GET", "/api/v1/configs", operation="MiscAPIService.GetConfiguration",
+                                         what="server configuration")
+                        self._version = (resp.json() or {}).get("version")
+                    except (errors.KestraAuthError, errors.KestraNotFound, ValueError):
+                        self._version = None
+                    self._version_probed = True
+        return self._version
+
+    def _detect(self) -> int:
+        """One cheap unauthenticated probe (two on 1.x), cached for the client's life."""
+        login = self._probe("/api/v1/configs/login", "MiscAPIService.GetLoginConfiguration")
+        if login is not None and login.status_code == 200:
+            gen = _compat.generation_from_probes(login, None)
+            if gen == 2:
+                return 2
+        configs = self._probe("/api/v1/configs", "MiscAPIService.GetConfiguration")
+        if configs is not None and configs.status_code == 200:
+            try:
+                self._version = configs.json().get("version")
+                self._version_probed = True
+            except (ValueError, AttributeError):
+                pass
+        return _compat.generation_from_probes(login, configs)
+
+    def _probe(self, path: str, operation: str) -> requests.Response | None:
+        try:
+            return self.send("GET", path, operation=operation, authenticate=False, raise_for_status=False,
+                             what="server probe")
+        except errors.KestraConnectionError:
+            raise
+        except errors.KestraError:
+            return None
+
+    # -- recent creations (2.x 404 window) --------------------------------------------------------
+    def mark_recent(self, key: tuple) -> None:
+        now = time.monotonic()
+        self._recent[key] = now
+        if len(self._recent) > 512:
+            horizon = now - max(self.config.not_found_grace, 1.0)
+            self._recent = {k: t for k, t in self._recent.items() if t > horizon}
+
+    def grace_for(self, key: tuple | None) -> float:
+        if key is None or key not in self._recent:
+            return 0.0
+        grace = self.compat.not_found_grace(self.config.not_found_grace)
+        remaining = self._recent[key] + grace - time.monotonic()
+        return max(0.0, remaining)
+
+    # -- sending ----------------------------------------------------------------------------------
+    def send(self, method: str, path: Sequence[Any] | str, *, operation: str, what: str = "resource",
+             params: Any = None, data: Any = None, files: Any = None, json: Any = None,
+             headers: Mapping[str, str] | None = None, stream: bool = False,
+             read_timeout: float | None = None, creates: bool = False, idempotent: bool | None = None,
+             authenticate: bool = True, raise_for_status: bool = True,
+             not_found_grace: float = 0.0, options: Mapping[str, Any] | None = None) -> requests.Response:
+        """Send one request with retries; return the response or raise a ``KestraError``."""
+        options = options or {}
+        check_call_options(options)
+        base = self.base_url(operation, options.get("server_index"), options.get("server_variables"))
+        rel = self.api_path(path)
+        url = base + rel
+        all_headers = dict(headers or {})
+        if authenticate:
+            all_headers.update(self._auth_header)
+        timeout = (self.config.connect_timeout,
+                   options.get("timeout") or read_timeout or self.config.read_timeout)
+        if idempotent is None:
+            idempotent = method.upper() in IDEMPOTENT and not creates
+        attempt = 0
+        grace_deadline = time.monotonic() + not_found_grace if not_found_grace else 0.0
+        delay_404 = 0.1
+        while True:
+            started = time.perf_counter()
+            try:
+                resp = self.session.request(method, url, params=params, data=data, files=files, json=json,
+                                            headers=all_headers, stream=stream, timeout=timeout,
+                                            proxies=self.proxies, verify=self.verify)
+            except requests.exceptions.SSLError as exc:
+                raise errors.KestraConnectionError(
+                    f"TLS check failed for {base}: {self.scrub(self._reason(exc))}; set ca_bundle= to your CA "
+                    f"file (KESTRA_CA_BUNDLE) or verify_ssl=False for a test server") from None
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                sent = not _not_sent(exc)
+                if (idempotent or not sent) and attempt < self.config.retries:
+                    self._sleep(self._backoff(attempt))
+                    attempt += 1
+                    continue
+                raise self._connection_error(exc, method, rel, base, sent, creates, timeout) from None
+            elapsed = (time.perf_counter() - started) * 1000
+            status = resp.status_code
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s %s -> %s (%.0f ms)", method, rel, status, elapsed)
+            if status in RETRY_STATUSES:
+                if idempotent and attempt < self.config.retries:
+                    wait = _retry_after(resp)
+                    resp.close()
+                    self._sleep(min(self.config.max_backoff, wait if wait is not None else self._backoff(attempt)))
+                    attempt += 1
+                    continue
+                if creates and status in (502, 504):
+                    resp.close()
+                    raise errors.KestraAmbiguousError(
+                        f"{what}: got {status} from {base} after sending {method} {rel}; it may or may not "
+                        f"have been created and was NOT re-sent: check the executions/flows list before "
+                        f"retrying", status)
+            if status == 404 and grace_deadline and time.monotonic() < grace_deadline:
+                resp.close()
+                self._sleep(delay_404)
+                delay_404 = min(delay_404 * 2, 1.0)
+                continue
+            if status >= 400 and raise_for_status:
+                if stream:
+                    resp.content  # noqa: B018 - read the (small) error body of a stream
+                raise _compat.error_for(resp, what=what, method=method, path=rel,
+                                        has_credentials=bool(self._auth_header), scrub=self.scrub)
+            return resp
+
+    def json(self, method: str, path: Sequence[Any] | str, **kw: Any) -> Any:
+        """Send and decode a JSON body (``None`` for an empty one)."""
+        resp = self.send(method, path, **kw)
+        if not resp.content.strip():
+            return None
+        try:
+            return resp.json()
+        except ValueError:
+            raise errors.KestraError(
+                f"{kw.get('what', 'response')}: {method} {self.api_path(path)} returned "
+                f"{resp.headers.get('Content-Type', 'no content type')} that is not valid JSON "
+                f"({len(resp.content)} bytes); check the URL points at Kestra's API", resp.status_code) from None
+
+    def stream_chunks(self, resp: requests.Response, what: str) -> Iterator[bytes]:
+        """Raw bytes of a streaming response as they arrive (SSE needs them unbuffered)."""
+        from urllib3.exceptions import ProtocolError, ReadTimeoutError
+        raw = resp.raw
+        try:
+            while True:
+                try:
+                    chunk = raw.read1(65536) if hasattr(raw, "read1") else raw.read(1)
+                except ReadTimeoutError:
+                    raise errors.KestraTimeout(f"{what}: no event for {self.config.stream_timeout:g}s; raise "
+                                               f"stream_timeout or check the server") from None
+                except (ProtocolError, OSError) as exc:
+                    raise errors.KestraConnectionError(f"{what}: the stream broke ({self.scrub(self._reason(exc))})"
+                                                       f"; follow again") from None
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            resp.close()
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _backoff(self, attempt: int) -> float:
+        return min(self.config.max_backoff, self.config.backoff * (2 ** attempt))
+
+    @staticmethod
+    def _sleep(seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+    @staticmethod
+    def _reason(exc: BaseException) -> str:
+        e: Any = exc
+        for _ in range(4):
+            nxt = getattr(e, "reason", None) or (e.args[0] if getattr(e, "args", None)
+                                                 and isinstance(e.args[0], BaseException) else None)
+            if nxt is None:
+                break
+            e = nxt
+        text = str(e)
+        if "Connection refused" in text:
+            return "connection refused"
+        if "Name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
+            return "host name not found"
+        return " ".join(text.split())[:200]
+
+    def _connection_error(self, exc: BaseException, method: str, rel: str, base: str, sent: bool,
+                          creates: bool, timeout: tuple[float, float]) -> errors.KestraError:
+        if creates and sent:
+            return errors.KestraAmbiguousError(
+                f"the connection to {base} failed after sending {method} {rel} "
+                f"({self.scrub(self._reason(exc))}); it may or may not have been created and was NOT "
+                f"re-sent: check the executions/flows list before retrying")
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return errors.KestraTimeout(f"cannot connect to Kestra at {base} within {timeout[0]:g}s; check "
+                                        f"KESTRA_URL and the network (or raise connect_timeout)")
+        if isinstance(exc, requests.exceptions.ReadTimeout):
+            return errors.KestraTimeout(f"Kestra at {base} did not answer {method} {rel} within "
+                                        f"{timeout[1]:g}s; raise read_timeout or check the server")
+        if not sent:
+            return errors.KestraConnectionError(f"cannot reach Kestra at {base} "
+                                                f"({self.scrub(self._reason(exc))}); check KESTRA_URL and "
+                                                f"that the server is running")
+        return errors.KestraConnectionError(f"the connection to {base} broke during {method} {rel} "
+                                            f"({self.scrub(self._reason(exc))}); retry, or check the server")
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class KestraClient:
+    """A configured Kestra client: ``client.flows``, ``client.executions``, ``client.logs``."""
+
+    def __init__(self, configuration: Configuration | None = None, **settings: Any):
+        if configuration is None:
+            configuration = Configuration.from_env(**settings)
+        elif settings:
+            configuration = configuration.replace(**settings)
+        self.configuration = configuration
+        self._transport = Transport(configuration)
+        from kestra_magic.api.executions import ExecutionsApi
+        from kestra_magic.api.flows import FlowsApi
+        from kestra_magic.api.logs import LogsApi
+        self.flows = FlowsApi(self._transport)
+        self.executions = ExecutionsApi(self._transport, self)
+        self.logs = LogsApi(self._transport)
+
+    @property
+    def generation(self) -> int:
+        """1 or 2: detected once with a cheap probe, or ``Configuration(api_generation=...)``."""
+        return self._transport.generation
+
+    @property
+    def server_version(self) -> str | None:
+        """The server's version string (e.g. ``"2.0.3"``), or None if it will not say."""
+        return self._transport.server_version
+
+    @property
+    def url(self) -> str:
+        """The base URL calls go to right now (honours ``servers(...)`` blocks)."""
+        return self._transport.base_url()
+
+    def ui_url(self, path: str = "") -> str:
+        """A link into the Kestra UI, e.g. ``ui_url(f"executions/{ns}/{flow}/{id}")``."""
+        return f"{self._transport.base_url()}/ui/{self.configuration.tenant}/{path.lstrip('/')}"
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> "KestraClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        c = self.configuration
+        auth = {"bearer": f"token={MASK}", "basic": f"user={c.username!r}, password={MASK}"}.get(
+            c.auth_kind or "", "no auth")
+        return f"<KestraClient {self._transport.base_url()} tenant={c.tenant!r} {auth}>"

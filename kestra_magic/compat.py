@@ -1,0 +1,229 @@
+"""Every difference between Kestra 1.x and 2.x, in one place.
+
+Paths of execution actions, error bodies (JsonError vs problem+json), where
+outputs live, log filter parameters, action responses (empty 202/204 vs the
+execution), duplicate-flow status, file formats, and the 2.x 404 window after
+a create. Nothing else in the package branches on the generation.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any, Callable
+
+from kestra_magic import errors
+from kestra_magic.models import Execution
+
+if TYPE_CHECKING:  # pragma: no cover
+    import requests
+
+PROBLEM_TYPES = "https://kestra.io/docs/api-reference/problems/"
+_VERSION = re.compile(r"v?(\d+)\.(\d+)")
+
+
+def parse_version(version: str | None) -> int | None:
+    """The major version from Kestra's ``version`` string (``1.3.3``, ``2.1.0-SNAPSHOT``...)."""
+    m = _VERSION.match(str(version or "").strip())
+    return int(m.group(1)) if m else None
+
+
+def generation_from_probes(login: "requests.Response | None", configs: "requests.Response | None") -> int:
+    """Decide 1 or 2 from the unauthenticated ``/configs/login`` and ``/configs`` probes."""
+    if login is not None and login.status_code == 200:
+        body = _json(login)
+        if isinstance(body, dict) and "isBasicAuthInitialized" in body and "version" not in body:
+            return 2
+    if configs is not None:
+        if configs.status_code == 200:
+            major = parse_version((_json(configs) or {}).get("version"))
+            if major is not None:
+                return 1 if major < 2 else 2
+        ctype = configs.headers.get("Content-Type", "")
+        if configs.status_code == 401 and "problem+json" in ctype:
+            return 2
+        if configs.status_code == 401 and not configs.content:
+            return 1   # 1.x's filter 401s have an empty body (2.x always sends a problem)
+    return 2   # like Kestra's own MCP server: a 1.x request to 2.x fails silently, the reverse loudly
+
+
+def _json(resp: "requests.Response") -> Any:
+    try:
+        return resp.json()
+    except ValueError:
+        return None
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+def parse_error_body(resp: "requests.Response") -> tuple[str, list[dict], Any]:
+    """(Kestra's message, violations ``[{path, message}]``, parsed body) from either error shape."""
+    text = resp.text if resp.content else ""
+    if not text.strip():
+        return "", [], None
+    ctype = resp.headers.get("Content-Type", "")
+    try:
+        body = json.loads(text)
+    except ValueError:
+        if "html" in ctype or text.lstrip().startswith("<"):
+            title = re.search(r"<title>(.*?)</title>", text, re.S | re.I)
+            return (f"an HTML page{': ' + title.group(1).strip() if title else ''} instead of JSON "
+                    f"(is the URL a proxy or the UI?)"), [], text
+        return text.strip()[:300], [], text
+    if isinstance(body, str):
+        return body, [], body
+    if not isinstance(body, dict):
+        return str(body)[:300], [], body
+    violations: list[dict] = []
+    if "problem+json" in ctype or ("type" in body and "title" in body and "status" in body):   # 2.x
+        message = body.get("detail") or body.get("title") or ""
+        for item in body.get("errors") or []:
+            if isinstance(item, dict):
+                violations.append({"path": item.get("path") or item.get("pointer") or "",
+                                   "message": item.get("detail") or item.get("message") or ""})
+        if body.get("traceId"):
+            message = f"{message} (traceId {body['traceId']})"
+        return message, violations, body
+    message = body.get("message") or ""          # 1.x Micronaut JsonError
+    embedded = (body.get("_embedded") or {}).get("errors")
+    if isinstance(embedded, dict):
+        embedded = [embedded]
+    for item in embedded or []:
+        if isinstance(item, dict):
+            violations.append({"path": item.get("path") or "", "message": item.get("message") or ""})
+    return message, violations, body
+
+
+def is_already_exists(status: int, message: str, body: Any) -> bool:
+    """1.x says "Flow id already exists" with 422; 2.x uses 409 ``entity-already-exists``."""
+    if status == 409 and isinstance(body, dict) and str(body.get("type", "")).endswith("entity-already-exists"):
+        return True
+    return status in (409, 422) and "already exists" in (message or "").lower()
+
+
+def error_for(resp: "requests.Response", *, what: str, method: str, path: str,
+              has_credentials: bool, scrub: Callable[[str], str]) -> errors.KestraError:
+    """The typed error for a failed response, with a one-line message naming the fix."""
+    status = resp.status_code
+    message, violations, body = parse_error_body(resp)
+    message = scrub(message)
+    violations = [{"path": scrub(v["path"]), "message": scrub(v["message"])} for v in violations]
+    said = f": {message}" if message else ""
+    where = f"{method} {path}"
+    if status == 401:
+        fix = ("the credentials were rejected; check KESTRA_USERNAME/KESTRA_PASSWORD or KESTRA_API_TOKEN"
+               if has_credentials else
+               "this server requires credentials; set KESTRA_USERNAME and KESTRA_PASSWORD (or KESTRA_API_TOKEN)")
+        return errors.KestraAuthError(f"Kestra said 401 Unauthorized on {where}: {fix}", status, (), body)
+    if status == 403:
+        return errors.KestraAuthError(f"Kestra said 403 Forbidden on {where}{said}; the user lacks the "
+                                      f"permission (or a session cookie needs a CSRF token)", status, (), body)
+    if status == 404:
+        return errors.KestraNotFound(f"{what} not found (404{said}); check the namespace/id/tenant "
+                                     f"and that it exists", status, violations, body)
+    if is_already_exists(status, message, body):
+        return errors.KestraConflict(f"{what} already exists ({status}{said}); update it instead "
+                                     f"(flows.update_flow or flows.upsert_flow)", status, violations, body)
+    if status == 409:
+        return errors.KestraConflict(f"{what}: conflict (409{said}); check its current state first",
+                                     status, violations, body)
+    if status in (400, 422):
+        detail = "; ".join(f"{v['path']}: {v['message']}" if v["path"] else v["message"]
+                           for v in violations[:3])
+        extra = f" [{detail}]" if detail and detail not in message else ""
+        return errors.KestraValidationError(f"{what} rejected ({status}{said}){extra}; fix the request "
+                                            f"and try again", status, violations, body)
+    if status >= 500:
+        return errors.KestraServerError(f"Kestra server error {status} on {where}{said}; retry later or "
+                                        f"check the server logs", status, violations, body)
+    return errors.KestraError(f"Kestra answered {status} on {where}{said}", status, violations, body)
+
+
+# -- per-generation behaviour ---------------------------------------------------------------------
+
+class Compat:
+    """What differs by generation: built once the server's generation is known."""
+
+    def __init__(self, generation: int):
+        if generation not in (1, 2):
+            raise errors.KestraConfigError(f"unknown Kestra API generation {generation!r}; use 1 or 2")
+        self.generation = generation
+
+    def action_path(self, execution_id: str, action: str) -> list[str]:
+        """Path segments of a single-execution action (2.x moved them under ``actions/``)."""
+        if self.generation >= 2:
+            return ["executions", execution_id, "actions", action]
+        return ["executions", execution_id, action]
+
+    @staticmethod
+    def action_result(resp: "requests.Response") -> Execution | None:
+        """1.x answers kill with 202 and pause/resume with 204 (empty); 2.x returns the execution."""
+        if resp.status_code in (202, 204) or not resp.content.strip():
+            return None
+        body = _json(resp)
+        return Execution.from_dict(body) if isinstance(body, dict) else None
+
+    def log_params(self, *, min_level: str | None = None, task_id: str | None = None,
+                   task_run_id: str | None = None, attempt: int | None = None) -> dict[str, Any]:
+        """Per-execution log filters: flat on 1.x, ``filters[...]`` on 2.x (which ignores the flat ones)."""
+        if min_level is not None:
+            min_level = str(min_level).upper()
+            if min_level not in ("ERROR", "WARN", "INFO", "DEBUG", "TRACE"):
+                raise errors.KestraConfigError(f"min_level {min_level!r} is not a log level; "
+                                               f"use one of TRACE, DEBUG, INFO, WARN, ERROR")
+        if self.generation == 1:
+            params = {"minLevel": min_level, "taskId": task_id, "taskRunId": task_run_id, "attempt": attempt}
+        else:
+            params = {"filters[level][GREATER_THAN_OR_EQUAL_TO]": min_level,
+                      "filters[taskId][EQUALS]": task_id,
+                      "filters[taskRunId][EQUALS]": task_run_id,
+                      "filters[attemptNumber][EQUALS]": attempt}
+        return {k: v for k, v in params.items() if v is not None}
+
+    def file_params(self, uri: str, fmt: str | None) -> dict[str, Any]:
+        """Download params: ``format`` (RAW|JSONL) exists on 2.x only."""
+        params: dict[str, Any] = {"path": uri}
+        if fmt is not None:
+            fmt = str(fmt).upper()
+            if fmt not in ("RAW", "JSONL"):
+                raise errors.KestraConfigError(f"format {fmt!r} is not supported; use 'RAW' or 'JSONL'")
+            if self.generation >= 2:
+                params["format"] = fmt
+        return params
+
+    def not_found_grace(self, configured: float) -> float:
+        """2.x can 404 for a moment right after a flow or execution is created."""
+        return configured if self.generation >= 2 else 0.0
+
+    def flow_outputs(self, get: Callable[..., Any], execution_id: str, fetch_execution: Callable[[], Execution]) -> dict:
+        """Flow-level outputs: in the execution on 1.x, behind ``/outputs/executions/{id}`` on 2.x."""
+        if self.generation == 1:
+            return dict(fetch_execution().outputs)
+        try:
+            body = get(["outputs", "executions", execution_id], operation="OutputsAPIService.GetExecutionOutputs")
+        except errors.KestraNotFound:
+            return dict(fetch_execution().outputs)   # pre-release 2.0 had no flow-level route
+        return dict(body or {})
+
+    def task_outputs(self, get: Callable[..., Any], execution_id: str,
+                     fetch_execution: Callable[[], Execution]) -> list[dict]:
+        """``[{taskId, taskRunId, value, iteration, outputs}]`` for task runs that have outputs."""
+        if self.generation == 1:
+            execution = fetch_execution()
+            return [{"taskId": tr.task_id, "taskRunId": tr.id, "value": tr.value,
+                     "iteration": tr.iteration, "outputs": tr.outputs}
+                    for tr in execution.task_runs if tr.outputs]
+        try:
+            infos = get(["outputs", "tasks", execution_id], operation="OutputsAPIService.GetTaskOutputsInformation")
+            long_form = True
+        except errors.KestraNotFound:
+            fetch_execution()   # raises KestraNotFound if the execution itself is unknown
+            infos = get(["outputs", execution_id], operation="OutputsAPIService.GetTaskOutputsInformation")
+            long_form = False
+        out = []
+        for info in infos or []:
+            tr_id = info.get("taskRunId")
+            segs = ["outputs", "tasks", execution_id, tr_id] if long_form else ["outputs", execution_id, tr_id]
+            outputs = get(segs, operation="OutputsAPIService.GetTaskRunOutputs")
+            out.append({"taskId": info.get("taskId"), "taskRunId": tr_id, "value": info.get("value"),
+                        "iteration": info.get("iteration"), "outputs": outputs or {}})
+        return out

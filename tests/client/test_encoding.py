@@ -1,0 +1,89 @@
+"""Labels, schedule dates, breakpoints and inputs → what Kestra expects (no server needed)."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from decimal import Decimal
+
+import pytest
+
+from kestra_magic.encoding import (breakpoints_param, input_parts, iso_duration, labels_param,
+                                   schedule_date_param)
+from kestra_magic.errors import KestraConfigError
+
+
+def test_labels_both_forms():
+    assert labels_param(["team:data", "env: prod"]) == ["team:data", "env:prod"]
+    assert labels_param({"team": "data", "n": 3, "ok": True}) == ["team:data", "n:3", "ok:true"]
+    assert labels_param([("a", "b"), {"key": "c", "value": "d"}]) == ["a:b", "c:d"]
+    assert labels_param("a:1, b:2") == ["a:1", "b:2"]
+    assert labels_param(None) == []
+    with pytest.raises(KestraConfigError, match="'nocolon' has no ':'"):
+        labels_param(["nocolon"])
+    with pytest.raises(KestraConfigError, match="given twice"):
+        labels_param(["a:1", "a:2"])
+
+
+def test_schedule_date_naive_is_local_with_offset():
+    naive = dt.datetime(2030, 1, 2, 3, 4, 5)
+    text = schedule_date_param(naive)
+    parsed = dt.datetime.fromisoformat(text)
+    assert parsed.tzinfo is not None and parsed.replace(tzinfo=None) == naive
+    assert parsed.utcoffset() == naive.astimezone().utcoffset()
+    aware = dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    assert schedule_date_param(aware) == "2030-01-02T03:04:05+02:00"
+    assert schedule_date_param("2030-01-02T03:04:05Z") == "2030-01-02T03:04:05Z"
+    assert dt.datetime.fromisoformat(schedule_date_param("2030-01-02T03:04:05")).tzinfo is not None
+    with pytest.raises(KestraConfigError, match="not an ISO-8601"):
+        schedule_date_param("tomorrow")
+
+
+def test_breakpoints_list_or_comma_string():
+    assert breakpoints_param(["a", "b.x"]) == "a,b.x"
+    assert breakpoints_param(" a , b ") == "a,b"
+    assert breakpoints_param(None) is None
+    with pytest.raises(KestraConfigError, match="empty task id"):
+        breakpoints_param("a,,b")
+
+
+def _as_dict(parts):
+    return {name: spec for name, spec in parts}
+
+
+def test_input_values_as_text_parts():
+    parts = _as_dict(input_parts({
+        "flag": True, "off": False, "n": 3, "x": 1.5, "d": Decimal("2.50"), "s": "hi",
+        "obj": {"a": [1, 2], "when": dt.date(2024, 1, 2)}, "arr": [1, 2, 3],
+        "day": dt.date(2024, 1, 2), "t": dt.time(10, 30), "dur": dt.timedelta(minutes=1, seconds=30),
+        "at": dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc), "skip": None}))
+    text = {k: v[1].decode() for k, v in parts.items()}
+    assert all(v[0] is None for v in parts.values())        # no filename: a form field
+    assert text["flag"] == "true" and text["off"] == "false" and text["n"] == "3"
+    assert text["x"] == "1.5" and text["d"] == "2.50" and text["s"] == "hi"
+    assert json.loads(text["obj"]) == {"a": [1, 2], "when": "2024-01-02"}
+    assert json.loads(text["arr"]) == [1, 2, 3]
+    assert text["day"] == "2024-01-02" and text["t"] == "10:30:00" and text["dur"] == "PT90S"
+    assert text["at"] == "2024-01-02T03:04:05+00:00"
+    assert "skip" not in parts
+    assert iso_duration(dt.timedelta(seconds=-1.5)) == "-PT1.5S"
+
+
+def test_file_inputs_from_path_bytes_and_file_objects(tmp_path):
+    p = tmp_path / "data.csv"
+    p.write_bytes(b"a,b\n1,2\n")
+    f = io.BytesIO(b"xyz")
+    f.name = "/some/where/named.txt"
+    parts = _as_dict(input_parts({"inline": b"raw", "fobj": f, "path_obj": p},
+                                 files={"by_path": str(p), "tuple": ("n.json", b"{}")}))
+    assert parts["inline"][:2] == ("inline", b"raw")
+    assert parts["fobj"][:2] == ("named.txt", b"xyz")
+    assert parts["path_obj"][:2] == ("data.csv", b"a,b\n1,2\n")
+    assert parts["by_path"][:2] == ("data.csv", b"a,b\n1,2\n")
+    assert parts["tuple"][:2] == ("n.json", b"{}")
+    with pytest.raises(KestraConfigError, match=r"input 'f' not found.*nope\.csv"):
+        input_parts(files={"f": str(tmp_path / "nope.csv")})
+    with pytest.raises(KestraConfigError, match="given both"):
+        input_parts({"a": 1}, files={"a": b"x"})
+    with pytest.raises(KestraConfigError, match="finite"):
+        input_parts({"x": float("nan")})
