@@ -1,0 +1,116 @@
+"""Internal-storage files: ION rows (text on 1.x, binary on 2.x), previews and JSONL export.
+
+Kestra's preview renders ``.ion`` as a LIST of JSON rows, ``.md`` as MARKDOWN, images as
+base64 and everything else as the first lines of text (kestra-api.md §4, ion-and-tasks.md §1.4).
+"""
+from __future__ import annotations
+
+import base64
+import codecs
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Any, Iterable
+
+ION_BINARY_MARKER = b"\xe0\x01\x00\xea"
+PREVIEW_INITIAL_ROWS = 100
+PREVIEW_MAX_ROWS = 5000
+PREVIEW_MAX_BYTES = 2 * 1024 * 1024
+IMAGE_EXTENSIONS = {"jpg", "jpeg", "png", "gif", "svg", "bmp", "webp"}
+
+
+def read_ion(data: bytes) -> list[Any]:
+    """All top-level values of a text or binary Ion file (binary may be concatenated streams)."""
+    if not data.strip():
+        return []
+    from amazon.ion import simpleion  # heavy: imported on use
+    return list(simpleion.loads(data, single_value=False))
+
+
+def ion_to_json(value: Any) -> Any:
+    """An Ion value as Kestra's JSON: timestamps -> ISO strings, decimals -> numbers, nulls -> None."""
+    from amazon.ion.core import IonType
+    ion_type = getattr(value, "ion_type", None)
+    if ion_type is IonType.NULL or (getattr(value, "is_null", False)) or value is None:
+        return None
+    if isinstance(value, dict) or ion_type is IonType.STRUCT:
+        return {str(k): ion_to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [ion_to_json(v) for v in value]
+    if isinstance(value, bool) or ion_type is IonType.BOOL:
+        return bool(value)
+    if isinstance(value, dt.datetime):
+        precision = getattr(value, "precision", None)
+        if precision is not None and getattr(precision, "name", "") in ("YEAR", "MONTH", "DAY"):
+            return value.date().isoformat()
+        if value.tzinfo is None:
+            return value.isoformat()
+        text = value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
+        return text.replace("+00:00", "Z")
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent >= 0 \
+            else float(value)
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    return str(value)
+
+
+def write_ion(rows: Iterable[Any], generation: int) -> bytes:
+    """Rows as Kestra writes them: one text value per line (1.x), binary row streams (2.x).
+
+    Strings annotated like Kestra's Java types are written with ``annotated(type, text)``.
+    """
+    from amazon.ion import simpleion
+    if generation == 1:
+        return b"".join(simpleion.dumps(r, binary=False, omit_version_marker=True).encode() + b"\n" for r in rows)
+    return b"".join(simpleion.dumps(r, binary=True) for r in rows)
+
+
+def annotated(java_type: str, text: str) -> Any:
+    """An Ion string carrying Kestra's Java type annotation (``LocalDateTime::"..."``)."""
+    from amazon.ion.simple_types import IonPyText
+    from amazon.ion.core import IonType
+    return IonPyText.from_value(IonType.STRING, text, (java_type,))
+
+
+def to_jsonl(data: bytes) -> bytes:
+    """An ION file as JSON Lines (2.x ``format=JSONL`` download)."""
+    return b"".join(json.dumps(ion_to_json(v), separators=(",", ":")).encode() + b"\n"
+                    for v in read_ion(data))
+
+
+def extension(path: str) -> str:
+    name = path.rsplit("/", 1)[-1]
+    return name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
+def preview(path: str, data: bytes, max_rows: int | None, encoding: str | None) -> dict:
+    """Kestra's ``FileRender`` for a stored file: ``{extension, type, content, maxLine, truncated}``.
+
+    Raises ``LookupError`` for an unknown ``encoding`` and ``ValueError`` for an unreadable ION file.
+    """
+    rows = PREVIEW_INITIAL_ROWS if max_rows is None else max(1, min(int(max_rows), PREVIEW_MAX_ROWS))
+    charset = codecs.lookup(encoding or "UTF-8").name
+    ext = extension(path)
+    if ext == "ion":
+        values = read_ion(data)
+        return {"extension": ext, "type": "LIST", "content": [ion_to_json(v) for v in values[:rows]],
+                "maxLine": rows, "truncated": len(values) > rows}
+    if ext in IMAGE_EXTENSIONS:
+        return {"extension": ext, "type": "IMAGE", "content": base64.b64encode(data).decode(),
+                "maxLine": rows, "truncated": False}
+    text = data.decode(charset, errors="replace")
+    lines = text.splitlines()
+    kept = "\n".join(lines[:rows])
+    truncated = len(lines) > rows
+    if len(kept.encode(charset, errors="replace")) > PREVIEW_MAX_BYTES:
+        kept = kept.encode(charset, errors="replace")[:PREVIEW_MAX_BYTES].decode(charset, errors="ignore")
+        truncated = True
+    return {"extension": ext, "type": "MARKDOWN" if ext == "md" else "TEXT", "content": kept,
+            "maxLine": rows, "truncated": truncated}

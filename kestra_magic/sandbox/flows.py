@@ -1,0 +1,130 @@
+"""Flow YAML parsing and protocol-level validation (syntax, id/namespace/tasks, known keys).
+
+Task-level checks (types, properties, duplicate ids) are the engine's ``validate``; this
+module merges both into Kestra's ``(path, message)`` constraint violations.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+import yaml
+
+from kestra_magic.sandbox.inputs import INPUT_TYPES, to_jsonable
+
+ID_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_-]*"
+NAMESPACE_PATTERN = r"^[a-z0-9][a-z0-9._-]*"
+
+_COMMON_KEYS = {"id", "namespace", "revision", "description", "inputs", "outputs", "variables",
+                "tasks", "errors", "finally", "afterExecution", "triggers", "labels", "concurrency",
+                "retry", "sla", "checks", "disabled", "deleted", "tenantId", "updated"}
+FLOW_KEYS = {1: _COMMON_KEYS | {"pluginDefaults", "workerGroup", "taskDefaults", "listeners"},
+             2: _COMMON_KEYS | {"workerSelector", "draft", "policyRefs", "quotas"}}
+
+
+class YamlError(ValueError):
+    """The body is not a YAML mapping."""
+
+
+def split_documents(source: str) -> list[str]:
+    """Multi-document YAML split on ``---`` lines, keeping each document's text."""
+    docs, current = [], []
+    for line in source.splitlines(keepends=True):
+        if re.match(r"^---\s*$", line):
+            docs.append("".join(current))
+            current = []
+        else:
+            current.append(line)
+    docs.append("".join(current))
+    return [d for d in docs if d.strip()] or [""]
+
+
+def parse(source: str) -> dict:
+    """The YAML as a JSON-able dict; raises :class:`YamlError` with a line/column message."""
+    try:
+        data = yaml.safe_load(source)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise YamlError(f"Invalid YAML: {problem}{where}") from None
+    if not isinstance(data, dict):
+        raise YamlError("Invalid YAML: the flow must be a YAML mapping with id, namespace and tasks")
+    return to_jsonable(data)
+
+
+def violations(flow: dict, generation: int,
+               engine_validate: Callable[[dict], list[tuple[str, str]]] | None) -> list[tuple[str, str]]:
+    """Every ``(path, message)`` problem of a parsed flow, protocol checks first."""
+    out: list[tuple[str, str]] = []
+    for key in ("id", "namespace"):
+        value = flow.get(key)
+        if value is None or value == "":
+            out.append((key, "must not be null"))
+        elif not isinstance(value, str):
+            out.append((key, "must be a string"))
+        elif not re.fullmatch(ID_PATTERN if key == "id" else NAMESPACE_PATTERN, value):
+            out.append((key, f"must match \"{ID_PATTERN if key == 'id' else NAMESPACE_PATTERN}\""))
+    tasks = flow.get("tasks")
+    if not tasks:
+        out.append(("tasks", "must not be empty"))
+    elif not isinstance(tasks, list) or not all(isinstance(t, dict) for t in tasks):
+        out.append(("tasks", "must be a list of tasks"))
+    for key in flow:
+        if key not in FLOW_KEYS[generation]:
+            out.append((key, f"Unrecognized field \"{key}\" (class io.kestra.core.models.flows.Flow), "
+                             f"not marked as ignorable"))
+    inputs = flow.get("inputs")
+    if inputs is not None:
+        if not isinstance(inputs, list):
+            out.append(("inputs", "must be a list of inputs"))
+        else:
+            seen = set()
+            for i, spec in enumerate(inputs):
+                if not isinstance(spec, dict):
+                    out.append((f"inputs[{i}]", "must be an input definition"))
+                    continue
+                input_id = spec.get("id") or spec.get("name")
+                if not input_id:
+                    out.append((f"inputs[{i}].id", "must not be null"))
+                elif input_id in seen:
+                    out.append((f"inputs[{i}].id", f"Duplicate input with id '{input_id}'"))
+                seen.add(input_id)
+                kind = str(spec.get("type", "")).upper()
+                if kind not in INPUT_TYPES:
+                    out.append((f"inputs[{i}].type", f"Invalid input type '{spec.get('type')}', use one of "
+                                                     f"{', '.join(sorted(INPUT_TYPES))}"))
+                elif kind == "ARRAY" and not spec.get("itemType"):
+                    out.append((f"inputs[{i}].itemType", "must not be null"))
+                elif kind in ("SELECT", "ENUM", "MULTISELECT") and not (spec.get("values") or spec.get("options")
+                                                                       or spec.get("expression")):
+                    out.append((f"inputs[{i}].values", "must not be empty"))
+    if engine_validate is not None and not any(p == "tasks" for p, _ in out):
+        try:
+            out.extend(engine_validate(flow))
+        except Exception as exc:  # the engine must never turn a bad flow into a 500
+            out.append(("tasks", f"Unable to validate the flow: {exc}"))
+    return out
+
+
+def update_violations(flow: dict, namespace: str, flow_id: str) -> list[tuple[str, str]]:
+    out = []
+    if flow.get("id") != flow_id:
+        out.append(("flow.id", "Illegal flow id update"))
+    if flow.get("namespace") != namespace:
+        out.append(("flow.namespace", "Illegal namespace update"))
+    return out
+
+
+def labels_of(obj: dict) -> dict[str, str]:
+    """Labels as a dict, from Kestra's list-of-{key,value} or a YAML map."""
+    labels = obj.get("labels")
+    if isinstance(labels, dict):
+        return {str(k): str(v) for k, v in labels.items()}
+    if isinstance(labels, list):
+        return {str(l.get("key")): str(l.get("value")) for l in labels if isinstance(l, dict)}
+    return {}
+
+
+def describe(flow: Any) -> str:
+    return f"{flow.get('namespace')}.{flow.get('id')}" if isinstance(flow, dict) else "?"

@@ -1,0 +1,326 @@
+"""Typed flow inputs: convert multipart text parts / defaults to Kestra's input values.
+
+Kestra converts every input server side and refuses the whole execution (422) when one is
+missing or malformed; the messages below follow its ``Missing required input:<id>`` /
+``Invalid input for `<id>`, ...`` forms (kestra-api.md §2.1, ion-and-tasks.md §2.2).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Callable
+from urllib.parse import urlparse
+
+import yaml
+
+INPUT_TYPES = frozenset({"STRING", "ENUM", "SELECT", "INT", "FLOAT", "BOOLEAN", "BOOL", "DATETIME",
+                         "DATE", "TIME", "DURATION", "FILE", "JSON", "URI", "SECRET", "ARRAY",
+                         "MULTISELECT", "YAML", "EMAIL"})
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Java's Duration.parse grammar: PnDTnHnMn.nS (each part optional, sign allowed)
+_DURATION = re.compile(r"^([-+]?)P(?:([-+]?\d+)D)?(?:T(?:([-+]?\d+)H)?(?:([-+]?\d+)M)?"
+                       r"(?:([-+]?\d+)(?:[.,](\d{0,9}))?S)?)?$", re.I)
+
+
+class InputError(ValueError):
+    """One input problem: ``path`` (``inputs.<id>``) and Kestra's message."""
+
+    def __init__(self, input_id: str, message: str):
+        super().__init__(message)
+        self.input_id = input_id
+        self.message = message
+
+
+@dataclass
+class FilePart:
+    """An uploaded FILE input part."""
+    filename: str
+    data: bytes
+
+
+@dataclass
+class Resolved:
+    """The typed inputs of a new execution (nested for dotted ids) and the files to store."""
+    values: dict = field(default_factory=dict)
+    files: dict[str, FilePart] = field(default_factory=dict)   # input id -> upload
+    ignored: list[str] = field(default_factory=list)            # undeclared input names
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """ISO-8601 duration as Java's ``Duration.parse`` accepts it (``PT1H30M``, ``P2D``, ``PT0.5S``)."""
+    m = _DURATION.match(text.strip())
+    if not m or text.strip().upper() in ("P", "PT") or text.strip().upper().endswith("T"):
+        raise ValueError(f"Text cannot be parsed to a Duration: {text}")
+    sign = -1 if m.group(1) == "-" else 1
+    days, hours, minutes, secs = (int(g) if g else 0 for g in m.group(2, 3, 4, 5))
+    frac = m.group(6) or ""
+    micros = int((frac + "000000")[:6]) if frac else 0
+    if secs < 0:
+        micros = -micros
+    return sign * dt.timedelta(days=days, hours=hours, minutes=minutes, seconds=secs, microseconds=micros)
+
+
+def format_duration(delta: dt.timedelta) -> str:
+    """A timedelta as Java's ``Duration.toString()`` (``PT1H30M``, ``PT0.5S``, ``PT0S``)."""
+    total_us = delta.days * 86_400_000_000 + delta.seconds * 1_000_000 + delta.microseconds
+    if total_us == 0:
+        return "PT0S"
+    neg = total_us < 0
+    total_us = abs(total_us)
+    hours, rem = divmod(total_us, 3_600_000_000)
+    minutes, rem = divmod(rem, 60_000_000)
+    secs, micros = divmod(rem, 1_000_000)
+    sgn = "-" if neg else ""
+    out = "PT"
+    if hours:
+        out += f"{sgn}{hours}H"
+    if minutes:
+        out += f"{sgn}{minutes}M"
+    if secs or micros:
+        s = f"{secs}" + (f".{micros:06d}".rstrip("0") if micros else "")
+        out += f"{sgn}{s}S"
+    return out
+
+
+def format_instant(value: dt.datetime) -> str:
+    """An aware datetime as a Java Instant string (UTC, ``Z``, trailing zeros trimmed)."""
+    value = value.astimezone(dt.timezone.utc)
+    base = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        base += f".{value.microsecond:06d}".rstrip("0")
+    return base + "Z"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _json_value(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _convert_scalar(kind: str, value: Any, spec: dict) -> Any:
+    """Convert one value of input type ``kind``; raises ValueError with the reason."""
+    if kind in ("STRING", "SECRET"):
+        text = _text(value)
+        validator = spec.get("validator")
+        if validator and not re.fullmatch(str(validator), text):
+            raise ValueError(f"it must match the pattern `{validator}`")
+        for bound, test, word in (("minLength", lambda n: len(text) < n, "at least"),
+                                  ("maxLength", lambda n: len(text) > n, "at most")):
+            if spec.get(bound) is not None and test(int(spec[bound])):
+                raise ValueError(f"it must be {word} `{spec[bound]}` characters long")
+        return text
+    if kind == "INT":
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(f"expected INT but received `{value}`")
+        try:
+            number = int(value) if not isinstance(value, str) else int(value.strip())
+        except (TypeError, ValueError):
+            raise ValueError(f"For input string: \"{value}\"") from None
+        _bounds(number, spec)
+        return number
+    if kind == "FLOAT":
+        if isinstance(value, bool):
+            raise ValueError(f"expected FLOAT but received `{value}`")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"For input string: \"{value}\"") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ValueError(f"For input string: \"{value}\"")
+        _bounds(number, spec)
+        return number
+    if kind in ("BOOL", "BOOLEAN"):
+        # Kestra uses Boolean.parseBoolean: anything but "true" (any case) is false
+        if isinstance(value, bool):
+            return value
+        return str(value).strip().lower() == "true"
+    if kind == "DATETIME":
+        if isinstance(value, dt.datetime):
+            moment = value
+        else:
+            try:
+                moment = dt.datetime.fromisoformat(str(value).strip())
+            except ValueError:
+                raise ValueError(f"Text '{value}' could not be parsed") from None
+        if moment.tzinfo is None:
+            raise ValueError(f"Text '{value}' could not be parsed: a time zone (e.g. Z) is required")
+        return format_instant(moment)
+    if kind == "DATE":
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value.isoformat()
+        try:
+            return dt.date.fromisoformat(str(value).strip()).isoformat()
+        except ValueError:
+            raise ValueError(f"Text '{value}' could not be parsed") from None
+    if kind == "TIME":
+        try:
+            moment = dt.time.fromisoformat(str(value).strip())
+        except ValueError:
+            raise ValueError(f"Text '{value}' could not be parsed") from None
+        if moment.tzinfo is not None:
+            raise ValueError(f"Text '{value}' could not be parsed")
+        return moment.isoformat()
+    if kind == "DURATION":
+        if isinstance(value, dt.timedelta):
+            return format_duration(value)
+        return format_duration(parse_duration(str(value)))
+    if kind == "JSON":
+        try:
+            return _json_value(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if kind == "YAML":
+        if not isinstance(value, str):
+            return value
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"invalid YAML: {str(exc).splitlines()[0]}") from None
+    if kind == "URI":
+        text = _text(value).strip()
+        parsed = urlparse(text)
+        if not parsed.scheme or " " in text:
+            raise ValueError(f"`{text}` is not a valid URI")
+        return text
+    if kind == "EMAIL":
+        text = _text(value).strip()
+        if not _EMAIL.match(text):
+            raise ValueError(f"`{text}` is not a valid email")
+        return text
+    if kind in ("SELECT", "ENUM"):
+        text = _text(value)
+        allowed = [str(v) for v in spec.get("values") or []]
+        if allowed and text not in allowed and not spec.get("allowCustomValue"):
+            raise ValueError(f"it must match the values `{allowed}`")
+        return text
+    raise ValueError(f"unsupported input type {kind}")
+
+
+def _bounds(number: float, spec: dict) -> None:
+    if spec.get("min") is not None and number < float(spec["min"]):
+        raise ValueError(f"it must be more than `{spec['min']}`")
+    if spec.get("max") is not None and number > float(spec["max"]):
+        raise ValueError(f"it must be less than `{spec['max']}`")
+
+
+def _as_list(value: Any) -> list:
+    if isinstance(value, list):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError:
+            # Kestra also accepts a comma separated list for ARRAY/MULTISELECT parts
+            return [p.strip() for p in text.split(",")] if text else []
+        if not isinstance(parsed, list):
+            raise ValueError(f"expected a JSON array but received `{value}`")
+        return parsed
+    raise ValueError(f"expected a JSON array but received `{value}`")
+
+
+def convert(spec: dict, value: Any) -> Any:
+    """The typed value of one input (``spec`` is the flow's input definition)."""
+    kind = str(spec.get("type", "STRING")).upper()
+    if kind == "ARRAY":
+        item_type = str(spec.get("itemType") or "STRING").upper()
+        return [_convert_scalar(item_type, v, {}) for v in _as_list(value)]
+    if kind == "MULTISELECT":
+        items = [_text(v) for v in _as_list(value)]
+        allowed = [str(v) for v in spec.get("values") or spec.get("options") or []]
+        bad = [v for v in items if allowed and v not in allowed]
+        if bad and not spec.get("allowCustomValue"):
+            raise ValueError(f"value `{bad[0]}` doesn't match the values `{allowed}`")
+        return items
+    if kind == "FILE":
+        text = _text(value)
+        if not re.match(r"^(kestra|nsfile|file)://", text):
+            raise ValueError(f"expected a file upload or a kestra:/// URI but received `{text}`")
+        return text
+    return _convert_scalar(kind, value, spec)
+
+
+def _nest(values: dict, dotted: str, value: Any) -> None:
+    """Dotted input ids become nested maps: ``a.b`` -> ``{"a": {"b": ...}}``."""
+    parts = dotted.split(".")
+    node = values
+    for p in parts[:-1]:
+        child = node.get(p)
+        if not isinstance(child, dict):
+            child = node[p] = {}
+        node = child
+    node[parts[-1]] = value
+
+
+def resolve(declared: list[dict] | None, form: dict[str, str], files: dict[str, FilePart],
+            file_uri: Callable[[str, str], str]) -> Resolved:
+    """Convert submitted parts against the flow's ``inputs``; raises :class:`InputErrors`.
+
+    ``file_uri(input_id, filename)`` gives the kestra:/// URI a FILE upload will be stored at.
+    """
+    out = Resolved()
+    problems: list[InputError] = []
+    declared = [d for d in (declared or []) if isinstance(d, dict)]
+    known = {str(d.get("id") or d.get("name")) for d in declared}
+    out.ignored = sorted(set(form) - known | set(files) - known)
+    for spec in declared:
+        input_id = str(spec.get("id") or spec.get("name"))
+        kind = str(spec.get("type", "STRING")).upper()
+        required = spec.get("required", True) is not False
+        try:
+            if input_id in files:
+                part = files[input_id]
+                if kind != "FILE":
+                    raise InputError(input_id, f"Invalid input for `{input_id}`, a file was uploaded "
+                                               f"but the input type is {kind}")
+                value = file_uri(input_id, part.filename)
+                out.files[input_id] = part
+            elif input_id in form and not (form[input_id] == "" and kind not in ("STRING", "SECRET")):
+                value = convert(spec, form[input_id])
+            elif spec.get("defaults") is not None:
+                value = convert(spec, spec["defaults"])
+            elif required:
+                raise InputError(input_id, f"Missing required input:{input_id}")
+            else:
+                value = None
+        except InputError as exc:
+            problems.append(exc)
+            continue
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            problems.append(InputError(input_id, f"Invalid input for `{input_id}`, {exc}"))
+            continue
+        _nest(out.values, input_id, value)
+    if problems:
+        raise InputErrors(problems)
+    return out
+
+
+class InputErrors(ValueError):
+    """All input problems of one request (Kestra reports them together)."""
+
+    def __init__(self, problems: list[InputError]):
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = problems
+
+
+def to_jsonable(value: Any) -> Any:
+    """Decimals and dates in YAML-typed inputs -> JSON-able values."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    return value

@@ -1,0 +1,189 @@
+"""Search parameters: ``page``/``size``/``sort`` and ``filters[field][OP]=value`` (kestra-api.md §2.8).
+
+Each searchable resource passes an accessor per field; unknown fields or operators are
+Kestra's 400 "Invalid query filters".
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from kestra_magic.sandbox.problems import ApiError, bad_request, illegal_argument
+from kestra_magic.sandbox.shapes import LEVELS, parse_instant
+
+OPS = ("EQUALS", "NOT_EQUALS", "GREATER_THAN", "LESS_THAN", "GREATER_THAN_OR_EQUAL_TO",
+       "LESS_THAN_OR_EQUAL_TO", "IN", "NOT_IN", "STARTS_WITH", "ENDS_WITH", "CONTAINS", "REGEX", "PREFIX")
+_KEY = re.compile(r"^filters\[([A-Za-z]+)\]\[([A-Za-z_]+)\](?:\[(.*)\])?$")
+
+
+@dataclass
+class Filter:
+    field: str
+    op: str
+    value: str
+    label_key: str | None = None
+
+
+def invalid_filters(message: str) -> ApiError:
+    return ApiError(400, "invalid-query-filters", message, "Invalid query filters")
+
+
+def parse_filters(args, allowed: set[str]) -> list[Filter]:
+    """The ``filters[...]`` keys of a query string, checked against ``allowed`` fields."""
+    out = []
+    for key in args.keys():
+        if not key.startswith("filters"):
+            continue
+        m = _KEY.match(key)
+        if not m:
+            raise invalid_filters(f"Unable to parse the filter key '{key}': use filters[<field>][<OPERATION>]=<value>")
+        field, op, label_key = m.group(1), m.group(2).upper(), m.group(3)
+        if field not in allowed:
+            raise invalid_filters(f"Field '{field}' is not supported here; allowed fields: {', '.join(sorted(allowed))}")
+        if op not in OPS:
+            raise invalid_filters(f"Operation '{m.group(2)}' is not supported; use one of {', '.join(OPS)}")
+        if field == "labels" and label_key is None:
+            for value in args.getlist(key):
+                k, _, v = value.partition(":")
+                out.append(Filter(field, op, v.strip(), k.strip()))
+            continue
+        for value in args.getlist(key):
+            out.append(Filter(field, op, value, label_key))
+    return out
+
+
+def _compare(actual: Any, op: str, expected: str, field: str) -> bool:
+    if op in ("IN", "NOT_IN"):
+        values = [v.strip() for v in expected.split(",")]
+        hit = (actual in values) if not isinstance(actual, list) else any(a in values for a in actual)
+        return hit if op == "IN" else not hit
+    if isinstance(actual, list):
+        return any(_compare(a, op, expected, field) for a in actual) if op != "NOT_EQUALS" \
+            else all(_compare(a, op, expected, field) for a in actual)
+    if actual is None:
+        return op in ("NOT_EQUALS",)
+    if field == "level":
+        a, e = LEVELS.index(actual) if actual in LEVELS else -1, \
+            LEVELS.index(expected.upper()) if expected.upper() in LEVELS else None
+        if e is None:
+            raise invalid_filters(f"'{expected}' is not a log level ({', '.join(LEVELS)})")
+    elif field in ("startDate", "endDate", "updated", "created"):
+        a, e = parse_instant(actual), parse_instant(expected)
+        if e is None:
+            raise invalid_filters(f"'{expected}' is not an ISO-8601 date-time for field '{field}'")
+        if a is None:
+            return False
+    elif isinstance(actual, (int, float)) and not isinstance(actual, bool):
+        a = actual
+        try:
+            e = float(expected)
+        except ValueError:
+            raise invalid_filters(f"'{expected}' is not a number for field '{field}'") from None
+    else:
+        a, e = str(actual), expected
+    if op == "EQUALS":
+        return a == e
+    if op == "NOT_EQUALS":
+        return a != e
+    if op == "GREATER_THAN":
+        return a > e
+    if op == "LESS_THAN":
+        return a < e
+    if op == "GREATER_THAN_OR_EQUAL_TO":
+        return a >= e
+    if op == "LESS_THAN_OR_EQUAL_TO":
+        return a <= e
+    a, e = str(a), str(e)
+    if op == "STARTS_WITH":
+        return a.startswith(e)
+    if op == "ENDS_WITH":
+        return a.endswith(e)
+    if op == "CONTAINS":
+        return e.lower() in a.lower()
+    if op == "PREFIX":
+        return a == e or a.startswith(e + ".")
+    if op == "REGEX":
+        try:
+            return re.search(e, a) is not None
+        except re.error:
+            raise invalid_filters(f"'{e}' is not a valid regular expression") from None
+    return False
+
+
+def matches(item: Any, filters: list[Filter], fields: dict[str, Callable[[Any], Any]]) -> bool:
+    for f in filters:
+        if f.field == "labels":
+            labels = fields["labels"](item) or {}
+            if f.label_key is not None:
+                actual = labels.get(f.label_key)
+                if f.op == "NOT_EQUALS":
+                    if actual == f.value:
+                        return False
+                    continue
+                if actual is None or not _compare(actual, f.op, f.value, "labels"):
+                    return False
+            continue
+        if f.field == "timeRange":
+            from kestra_magic.sandbox.inputs import parse_duration
+            import datetime as dt
+            try:
+                span = parse_duration(f.value)
+            except ValueError:
+                raise invalid_filters(f"'{f.value}' is not an ISO-8601 duration for field 'timeRange'") from None
+            start = parse_instant(fields["startDate"](item))
+            if start is None or start < dt.datetime.now(dt.timezone.utc) - span:
+                return False
+            continue
+        accessor = fields.get(f.field)
+        if accessor is None:   # accepted but not meaningful in the sandbox (e.g. scope USER)
+            continue
+        if not _compare(accessor(item), f.op, f.value, f.field):
+            return False
+    return True
+
+
+def int_param(args, name: str, default: int, minimum: int = 1) -> int:
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise bad_request(f"Failed to convert argument [{name}] for value [{raw}] due to: "
+                          f"For input string: \"{raw}\"", slug="invalid-query-parameter") from None
+    if value < minimum:
+        raise ApiError(422, "validation-failed", "", "Invalid entity",
+                       [(name, f"must be greater than or equal to {minimum}")])
+    return value
+
+
+def bool_param(args, name: str, default: bool) -> bool:
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() not in ("true", "false"):
+        raise bad_request(f"Failed to convert argument [{name}] for value [{raw}]",
+                          slug="invalid-query-parameter")
+    return raw.lower() == "true"
+
+
+def sort_and_page(items: list, args, fields: dict[str, Callable[[Any], Any]],
+                  default_sort: str | None = None, default_size: int = 10) -> tuple[list, int]:
+    """Apply ``sort`` (``field:asc|desc``, repeatable), then 1-based ``page``/``size``."""
+    page = int_param(args, "page", 1)
+    size = int_param(args, "size", default_size)
+    sorts = args.getlist("sort") or ([default_sort] if default_sort else [])
+    for spec in reversed(sorts):
+        fieldname, sep, direction = spec.partition(":")
+        direction = direction.lower() or "asc"
+        if not fieldname or direction not in ("asc", "desc") or fieldname not in fields:
+            raise illegal_argument(f"Invalid sort parameter '{spec}': use <field>:asc|desc with field "
+                                   f"one of {', '.join(sorted(fields))}")
+        accessor = fields[fieldname]
+        items = sorted(items, key=lambda it: (accessor(it) is None, str(accessor(it) or "")
+                                              if not isinstance(accessor(it), (int, float)) else accessor(it)),
+                       reverse=direction == "desc")
+    total = len(items)
+    start = (page - 1) * size
+    return items[start:start + size], total

@@ -1,0 +1,135 @@
+"""JSON shapes on the way out: the stored 1.x dicts as each generation serializes them.
+
+The store keeps executions in Kestra 1.x *full* shape; 2.x drops task-run outputs and
+per-task-run ids, ``deleted`` and execution ``outputs`` depending on the endpoint
+(kestra-api-2.md §4). Nulls are omitted, as Kestra's ``non_null`` inclusion does.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+
+from kestra_magic.sandbox.inputs import format_duration
+
+TERMINAL = frozenset({"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "RETRIED", "SKIPPED",
+                      "RESUBMITTED"})
+LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
+
+_V2_TASKRUN_DROP = ("outputs", "executionId", "namespace", "flowId", "tenantId")
+# fields of the slim 2.x search item (ApiLightExecution)
+_LIGHT = ("tenantId", "id", "namespace", "flowId", "flowRevision", "inputs", "labels", "state",
+          "parentId", "originalId", "trigger", "scheduleDate", "kind", "loopRun")
+
+
+def now_iso() -> str:
+    """Now as a Java Instant string (UTC, ``Z``)."""
+    moment = dt.datetime.now(dt.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}Z"
+
+
+def parse_instant(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def is_terminal(state: str | None) -> bool:
+    return state in TERMINAL
+
+
+def stop_follow(execution: dict) -> bool:
+    """Kestra's follow stop condition: execution terminated and every task run terminated."""
+    if not is_terminal((execution.get("state") or {}).get("current")):
+        return False
+    return all(is_terminal((tr.get("state") or {}).get("current")) for tr in execution.get("taskRunList") or [])
+
+
+def shape_state(state: dict | None) -> dict | None:
+    """``startDate`` from the first history; ``endDate``/``duration`` once terminated or PAUSED."""
+    if not isinstance(state, dict):
+        return state
+    out = {k: v for k, v in state.items() if v is not None}
+    histories = out.get("histories") or []
+    if histories:
+        out["startDate"] = histories[0].get("date")
+        current = out.get("current")
+        if is_terminal(current) or current == "PAUSED":
+            out["endDate"] = histories[-1].get("date")
+            start, end = parse_instant(out["startDate"]), parse_instant(out["endDate"])
+            if start and end:
+                out["duration"] = format_duration(end - start)
+        else:
+            out.pop("endDate", None)
+            out.pop("duration", None)
+    return out
+
+
+def _clean(d: dict, keep_null: tuple[str, ...] = ()) -> dict:
+    return {k: v for k, v in d.items() if v is not None or k in keep_null}
+
+
+def _task_run(tr: dict, generation: int) -> dict:
+    out = _clean(tr, keep_null=("outputs",) if generation == 1 else ())
+    if "state" in out:
+        out["state"] = shape_state(out["state"])
+    out["attempts"] = [dict(_clean(a), state=shape_state(a.get("state"))) if isinstance(a, dict) else a
+                       for a in out.get("attempts") or []] or None
+    if out["attempts"] is None:
+        out.pop("attempts")
+    if generation == 2:
+        for k in _V2_TASKRUN_DROP:
+            out.pop(k, None)
+    elif "outputs" not in out:
+        out["outputs"] = None
+    return out
+
+
+def execution(ex: dict, generation: int, form: str = "full", url: str | None = None) -> dict:
+    """Shape a stored execution. ``form``: full (1.x GET/everything), api (2.x GET),
+    light (2.x search), core (2.x follow/actions/create)."""
+    out = _clean(copy.deepcopy(ex))
+    out.pop("_internal", None)
+    out["state"] = shape_state(out.get("state"))
+    if not out.get("inputs"):
+        out.pop("inputs", None)
+    if out.get("taskRunList") is not None:
+        out["taskRunList"] = [_task_run(tr, generation) for tr in out["taskRunList"]]
+        if not out["taskRunList"]:
+            out.pop("taskRunList")
+    if generation == 2:
+        out.pop("outputs", None)
+        if form in ("api", "light"):
+            out.pop("deleted", None)
+        if form == "light":
+            out = {k: v for k, v in out.items() if k in _LIGHT}
+    if url is not None:
+        out["url"] = url
+    return out
+
+
+def flow(stored: dict, generation: int, with_source: bool) -> dict:
+    """A stored flow as Flow / FlowWithSource JSON."""
+    out = {k: v for k, v in copy.deepcopy(stored).items() if v is not None and not k.startswith("_")}
+    out.setdefault("tenantId", "main")
+    labels = out.get("labels")
+    if isinstance(labels, dict):
+        out["labels"] = [{"key": str(k), "value": str(v)} for k, v in labels.items()]
+    if isinstance(out.get("inputs"), list):
+        out["inputs"] = [dict({"required": True}, **i) if isinstance(i, dict) else i for i in out["inputs"]]
+    out.setdefault("disabled", False)
+    out.setdefault("deleted", False)
+    if not with_source:
+        out.pop("source", None)
+    return out
+
+
+def log_entry(entry: dict, generation: int, follow: bool = False) -> dict:
+    out = _clean(entry, keep_null=("attemptNumber",))
+    out.setdefault("attemptNumber", None)
+    if generation == 2 and follow:
+        out.pop("deleted", None)
+    return out
