@@ -1,0 +1,265 @@
+"""Runs executions: Kestra's state machine, task runs, attempts, logs and flow semantics.
+
+One thread per execution walks the flow's task tree (``engine_walk``); flowable tasks
+(Parallel, If, ForEach/Loop, Subflow, Pause, ...) are driven here, runnable tasks are
+the functions registered in ``tasks/``. Everything observable goes through the store
+(``update_execution``/``add_log`` notify SSE readers). No HTTP here.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import threading
+from typing import Any
+
+from kestra_magic.sandbox.engine_state import TERMINAL, new_state, parse_instant, transition, utcnow
+from kestra_magic.sandbox.engine_validate import validate_flow
+from kestra_magic.sandbox.engine_walk import Run, Walker
+
+__all__ = ["Engine", "EngineConflict", "EngineInvalid"]
+
+
+class EngineConflict(Exception):
+    """An action on an execution in the wrong state (the routes answer 409)."""
+
+
+class EngineInvalid(Exception):
+    """An action with invalid arguments (the routes answer 422)."""
+
+
+class Engine:
+    """Runs the executions stored in ``store``; see docs/interfaces.md for the seam."""
+
+    def __init__(self, store):
+        self.store = store
+        self.generation = getattr(store, "generation", 2)
+        self._runs: dict[str, Run] = {}
+        self._lock = threading.Lock()
+        self._walker = Walker(self)
+        self._closed = False
+
+    # -- validation ------------------------------------------------------------------------
+    def validate(self, flow: dict) -> list[tuple[str, str]]:
+        """(property path, message) for every problem of ``flow``; [] when it is valid."""
+        return validate_flow(flow, self.generation)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self, execution_id: str) -> None:
+        """Run a stored CREATED (or RESTARTED) execution on its own thread."""
+        execution = self.store.get_execution(execution_id)
+        if execution is None:
+            raise EngineInvalid(f"Execution '{execution_id}' not found")
+        flow = self.store.get_flow(execution["namespace"], execution["flowId"], execution.get("flowRevision"),
+                                   allow_deleted=True)
+        if flow is None:
+            raise EngineInvalid(f"Flow {execution['namespace']}.{execution['flowId']} not found")
+        with self._lock:
+            if self._closed:
+                return
+            old = self._runs.get(execution_id)
+            if old is not None and old.thread is not None and old.thread.is_alive():
+                raise EngineConflict(f"Execution '{execution_id}' is already running")
+            run = Run(execution_id, flow, execution)
+            self._runs[execution_id] = run
+        run.thread = threading.Thread(target=self._walker.execute, args=(run,), daemon=True,
+                                      name=f"kestra-execution-{execution_id}")
+        run.thread.start()
+
+    def run_of(self, execution_id: str) -> Run | None:
+        with self._lock:
+            return self._runs.get(execution_id)
+
+    def _alive(self, execution_id: str) -> Run | None:
+        run = self.run_of(execution_id)
+        if run is not None and run.thread is not None and run.thread.is_alive():
+            return run
+        return None
+
+    def _require(self, execution_id: str) -> dict:
+        execution = self.store.get_execution(execution_id)
+        if execution is None:
+            raise EngineInvalid(f"Execution '{execution_id}' not found")
+        return execution
+
+    # -- actions ---------------------------------------------------------------------------
+    def kill(self, execution_id: str, cascade: bool = True) -> None:
+        """KILLING -> KILLED, children and subflows included. No-op when already finished
+        (unless ``cascade`` is False: then EngineConflict, as Kestra does)."""
+        execution = self._require(execution_id)
+        if execution["state"]["current"] in TERMINAL:
+            if not cascade:
+                raise EngineConflict(f"Execution is already finished, can't kill it (state "
+                                     f"{execution['state']['current']})")
+            return
+        run = self._alive(execution_id)
+        if run is None:
+            self.store.update_execution(execution_id, lambda ex: self._walker.mark_killed(ex))
+            return
+        self.store.update_execution(execution_id, lambda ex: transition(ex["state"], "KILLING")
+                                    if ex["state"]["current"] not in TERMINAL else None)
+        run.kill()
+        for child_id in list(run.children):
+            try:
+                self.kill(child_id)
+            except EngineInvalid:
+                pass
+
+    def pause(self, execution_id: str) -> None:
+        execution = self._require(execution_id)
+        run = self._alive(execution_id)
+        if execution["state"]["current"] != "RUNNING" or run is None:
+            raise EngineConflict(f"Execution '{execution_id}' is not running, can't pause it "
+                                 f"(state {execution['state']['current']})")
+        run.api_pause()
+        self.store.update_execution(execution_id, lambda ex: transition(ex["state"], "PAUSED"))
+
+    def resume(self, execution_id: str, inputs: dict | None = None) -> None:
+        """Resume a PAUSED execution (Pause task ``onResume`` inputs become its outputs) or one
+        stopped at a BREAKPOINT."""
+        execution = self._require(execution_id)
+        current = execution["state"]["current"]
+        run = self._alive(execution_id)
+        if current not in ("PAUSED", "BREAKPOINT") or run is None:
+            raise EngineConflict(f"Execution '{execution_id}' is not paused, can't resume it")
+        if current == "BREAKPOINT":
+            run.resume_breakpoint()
+            return
+        run.resume(self._walker.check_resume_inputs(run, inputs or {}))
+
+    def resume_from_breakpoint(self, execution_id: str, breakpoints: list[dict] | None = None) -> None:
+        execution = self._require(execution_id)
+        run = self._alive(execution_id)
+        if execution["state"]["current"] != "BREAKPOINT" or run is None:
+            raise EngineConflict(f"Execution '{execution_id}' is not in BREAKPOINT state")
+        if breakpoints is not None:
+            run.breakpoints = list(breakpoints)
+            self.store.update_execution(execution_id, lambda ex: ex.__setitem__("breakpoints", list(breakpoints)))
+        run.resume_breakpoint()
+
+    def restart(self, execution_id: str, revision: int | None = None) -> str:
+        """Re-run the failed task runs of a finished (or PAUSED) execution: same id, attempt + 1.
+        With another ``revision``: a new execution (``parentId`` = this one) on that revision."""
+        execution = self._require(execution_id)
+        current = execution["state"]["current"]
+        if current not in TERMINAL and current != "PAUSED":
+            raise EngineConflict(f"Execution must be terminated to be restarted, current state is {current}")
+        if current == "PAUSED" and self._alive(execution_id):
+            run = self._alive(execution_id)
+            run.kill()
+            run.thread.join(5)
+        flow_rev = execution.get("flowRevision")
+        if revision is not None and int(revision) != flow_rev:
+            flow = self.store.get_flow(execution["namespace"], execution["flowId"], int(revision))
+            if flow is None:
+                raise EngineInvalid(f"Flow revision {revision} of {execution['namespace']}."
+                                    f"{execution['flowId']} not found")
+            new = self._walker.copy_for_restart(execution, keep_ids=False)
+            new["id"] = self.store.new_id()
+            new["flowRevision"] = int(revision)
+            new["parentId"] = execution_id
+            new["state"] = new_state("RESTARTED")
+            for tr in new.get("taskRunList") or []:
+                tr["executionId"] = new["id"]
+            self.store.save_execution(new)
+            self.start(new["id"])
+            return new["id"]
+
+        def reset(ex: dict) -> None:
+            fresh = self._walker.copy_for_restart(ex, keep_ids=True)
+            ex["taskRunList"] = fresh["taskRunList"]
+            ex.pop("outputs", None)
+            meta = ex.setdefault("metadata", {})
+            meta["attemptNumber"] = int(meta.get("attemptNumber") or 1) + 1
+            transition(ex["state"], "RESTARTED")
+        self.store.update_execution(execution_id, reset)
+        self.start(execution_id)
+        return execution_id
+
+    def replay(self, execution_id: str, task_run_id: str | None = None, revision: int | None = None,
+               breakpoints: list | str | None = None) -> str:
+        """A new execution re-running this one, from ``task_run_id`` when given."""
+        execution = self._require(execution_id)
+        if execution["state"]["current"] not in TERMINAL:
+            raise EngineConflict(f"Execution '{execution_id}' must be terminated to be replayed, "
+                                 f"current state is {execution['state']['current']}")
+        rev = int(revision) if revision is not None else execution.get("flowRevision")
+        if self.store.get_flow(execution["namespace"], execution["flowId"], rev) is None:
+            raise EngineInvalid(f"Flow revision {rev} of {execution['namespace']}.{execution['flowId']} not found")
+        new = self._walker.copy_for_replay(execution, task_run_id)
+        new["id"] = self.store.new_id()
+        new["flowRevision"] = rev
+        for tr in new.get("taskRunList") or []:
+            tr["executionId"] = new["id"]
+        if breakpoints:
+            new["breakpoints"] = _breakpoints(breakpoints)
+        else:
+            new.pop("breakpoints", None)
+        self.store.save_execution(new)
+
+        def mark(ex: dict) -> None:
+            labels = [lb for lb in ex.get("labels") or [] if lb.get("key") != "system.replayed"]
+            ex["labels"] = labels + [{"key": "system.replayed", "value": "true"}]
+        self.store.update_execution(execution_id, mark)
+        self.start(new["id"])
+        return new["id"]
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Kill every running execution and wait (bounded) for their threads."""
+        with self._lock:
+            self._closed = True
+            runs = list(self._runs.values())
+        for run in runs:
+            run.kill()
+        deadline = utcnow() + dt.timedelta(seconds=timeout)
+        for run in runs:
+            left = (deadline - utcnow()).total_seconds()
+            if run.thread is not None and left > 0:
+                run.thread.join(left)
+
+    # -- helpers used by the walker (subflows) ----------------------------------------------
+    def create_child(self, execution: dict) -> None:
+        self.store.save_execution(execution)
+        self.start(execution["id"])
+
+    def wait_terminal(self, execution_id: str, run: Run) -> dict:
+        """Block until the execution ends (or ``run`` is killed); returns its last copy."""
+        last = self.store.version if hasattr(self.store, "version") else 0
+        while True:
+            ex = self.store.get_execution(execution_id)
+            if ex is None or ex["state"]["current"] in TERMINAL:
+                return ex
+            if run.killed.is_set():
+                return ex
+            with self.store.lock:
+                if getattr(self.store, "version", None) == last:
+                    self.store.changed.wait(0.5)
+                last = getattr(self.store, "version", 0)
+
+
+def _breakpoints(value: Any) -> list[dict]:
+    """``"a,b.v"`` or a list -> ``[{id, value?}]``."""
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    out = []
+    for item in value or []:
+        if isinstance(item, dict):
+            out.append(item)
+            continue
+        task_id, _, val = str(item).partition(".")
+        out.append({"id": task_id, **({"value": val} if val else {})})
+    return out
+
+
+def schedule_delay(execution: dict) -> float:
+    """Seconds until the execution's ``scheduleDate`` (0 when absent or past)."""
+    when = execution.get("scheduleDate")
+    if not when:
+        return 0.0
+    try:
+        return max(0.0, (parse_instant(str(when)) - utcnow()).total_seconds())
+    except ValueError:
+        return 0.0
+
+
+def deep(value: Any) -> Any:
+    return copy.deepcopy(value)

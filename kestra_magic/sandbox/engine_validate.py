@@ -1,0 +1,177 @@
+"""Flow validation as Kestra reports it: ``(property path, message)`` pairs.
+
+Covers task types (per generation), unknown and missing task properties, task ids,
+duplicate ids, inputs (types, duplicates, ``dependsOn``) and outputs. The protocol layer
+formats these into its 422 bodies and ``ValidateConstraintViolation`` entries.
+"""
+from __future__ import annotations
+
+import re
+
+from kestra_magic.sandbox.tasks.base import lookup
+
+_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$")
+_INPUT_ID = re.compile(r"^[a-zA-Z0-9][.a-zA-Z0-9_-]*$")
+INPUT_TYPES = {"STRING", "ENUM", "SELECT", "INT", "FLOAT", "BOOLEAN", "BOOL", "DATETIME", "DATE", "TIME",
+               "DURATION", "FILE", "JSON", "URI", "SECRET", "ARRAY", "MULTISELECT", "YAML", "EMAIL"}
+OUTPUT_TYPES = INPUT_TYPES - {"SECRET", "ENUM", "SELECT", "MULTISELECT", "EMAIL"}
+TASK_LISTS = ("tasks", "then", "else", "errors", "finally")
+RETRY_TYPES = {"constant", "exponential", "random"}
+
+
+def validate_flow(flow: dict, generation: int) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    if not isinstance(flow, dict):
+        return [("flow", "must be a YAML mapping")]
+    tasks = flow.get("tasks")
+    if tasks is None or tasks == []:
+        problems.append(("tasks", "must not be empty"))
+    elif not isinstance(tasks, list):
+        problems.append(("tasks", "must be a list of tasks"))
+    ids: list[str] = []
+    for block in ("tasks", "errors", "finally", "afterExecution"):
+        value = flow.get(block)
+        if isinstance(value, list):
+            for i, task in enumerate(value):
+                _task(task, f"{block}[{i}]", generation, problems, ids)
+        elif value is not None and block != "tasks":
+            problems.append((block, "must be a list of tasks"))
+    seen, dups = set(), []
+    for task_id in ids:
+        if task_id in seen and task_id not in dups:
+            dups.append(task_id)
+        seen.add(task_id)
+    if dups:
+        problems.append(("tasks", f"Duplicate task id with name [{', '.join(dups)}]"))
+    _inputs(flow.get("inputs"), problems)
+    _outputs(flow.get("outputs"), problems)
+    retry = flow.get("retry")
+    if retry is not None:
+        _retry(retry, "retry", problems)
+    return problems
+
+
+def _task(task, path: str, generation: int, problems: list, ids: list) -> None:
+    if not isinstance(task, dict):
+        problems.append((path, "must be a task (a mapping with `id` and `type`)"))
+        return
+    task_id = task.get("id")
+    if task_id is None:
+        problems.append((f"{path}.id", "must not be null"))
+    elif not isinstance(task_id, str) or not _ID.match(task_id):
+        problems.append((f"{path}.id", f"must match \"{_ID.pattern}\""))
+    else:
+        ids.append(task_id)
+    type_ = task.get("type")
+    if type_ is None:
+        problems.append((f"{path}.type", "must not be null"))
+        return
+    tdef = lookup(str(type_))
+    if tdef is None:
+        problems.append((f"{path}.type", f"Invalid type: {type_}"))
+        return
+    if generation not in tdef.generations:
+        problems.append((f"{path}.type", tdef.removed_message or f"Invalid type: {type_}"))
+        return
+    for prop in task:
+        if prop not in tdef.allowed:
+            problems.append((f"{path}.{prop}", f"Unrecognized field \"{prop}\" (class {tdef.type}), "
+                                               "not marked as ignorable"))
+    for prop in sorted(tdef.required):
+        if task.get(prop) is None:
+            problems.append((f"{path}.{prop}", "must not be null"))
+    if task.get("retry") is not None:
+        _retry(task["retry"], f"{path}.retry", problems)
+    if tdef.flowable:
+        for key in TASK_LISTS:
+            children = task.get(key)
+            if children is None or key not in tdef.allowed:
+                continue
+            if not isinstance(children, list):
+                problems.append((f"{path}.{key}", "must be a list of tasks"))
+                continue
+            if key in ("tasks", "then") and not children:
+                problems.append((f"{path}.{key}", "must not be empty"))
+            for i, child in enumerate(children):
+                _task(child, f"{path}.{key}[{i}]", generation, problems, ids)
+
+
+def _retry(retry, path: str, problems: list) -> None:
+    if not isinstance(retry, dict):
+        problems.append((path, "must be a mapping with `type`"))
+        return
+    kind = str(retry.get("type", "")).lower()
+    if kind not in RETRY_TYPES:
+        problems.append((f"{path}.type", f"Invalid type: {retry.get('type')} (use constant, exponential or random)"))
+    if kind in ("constant", "exponential") and retry.get("interval") is None:
+        problems.append((f"{path}.interval", "must not be null"))
+    if retry.get("maxAttempt") is not None:
+        try:
+            if int(retry["maxAttempt"]) < 1:
+                raise ValueError
+        except (TypeError, ValueError):
+            problems.append((f"{path}.maxAttempt", "must be greater than or equal to 1"))
+
+
+def _inputs(inputs, problems: list) -> None:
+    if inputs is None:
+        return
+    if not isinstance(inputs, list):
+        problems.append(("inputs", "must be a list of inputs"))
+        return
+    seen: set[str] = set()
+    declared = {str(i.get("id")) for i in inputs if isinstance(i, dict)}
+    for n, spec in enumerate(inputs):
+        path = f"inputs[{n}]"
+        if not isinstance(spec, dict):
+            problems.append((path, "must be an input (a mapping with `id` and `type`)"))
+            continue
+        input_id = spec.get("id")
+        if input_id is None:
+            problems.append((f"{path}.id", "must not be null"))
+        elif not _INPUT_ID.match(str(input_id)):
+            problems.append((f"{path}.id", f"must match \"{_INPUT_ID.pattern}\""))
+        elif input_id in seen:
+            problems.append(("inputs", f"Duplicate input with name [{input_id}]"))
+        seen.add(str(input_id))
+        kind = spec.get("type")
+        if kind is None:
+            problems.append((f"{path}.type", "must not be null"))
+        elif str(kind).upper() not in INPUT_TYPES:
+            problems.append((f"{path}.type", f"Invalid input type: {kind}"))
+        elif str(kind).upper() == "ARRAY" and not spec.get("itemType"):
+            problems.append((f"{path}.itemType", "must not be null"))
+        elif str(kind).upper() in ("SELECT", "ENUM", "MULTISELECT") and not (spec.get("values")
+                                                                             or spec.get("options")
+                                                                             or spec.get("expression")):
+            problems.append((f"{path}.values", "must not be null"))
+        depends = spec.get("dependsOn")
+        if isinstance(depends, dict):
+            for ref in depends.get("inputs") or []:
+                if str(ref) not in declared or str(ref) == str(input_id):
+                    problems.append((f"{path}.dependsOn.inputs",
+                                     f"Input '{input_id}' depends on unknown input '{ref}'"))
+        elif depends is not None:
+            problems.append((f"{path}.dependsOn", "must be a mapping with `inputs` and `condition`"))
+
+
+def _outputs(outputs, problems: list) -> None:
+    if outputs is None:
+        return
+    if not isinstance(outputs, list):
+        problems.append(("outputs", "must be a list of outputs"))
+        return
+    for n, spec in enumerate(outputs):
+        path = f"outputs[{n}]"
+        if not isinstance(spec, dict):
+            problems.append((path, "must be an output (a mapping with `id`, `type` and `value`)"))
+            continue
+        if spec.get("id") is None:
+            problems.append((f"{path}.id", "must not be null"))
+        if "value" not in spec:
+            problems.append((f"{path}.value", "must not be null"))
+        kind = spec.get("type")
+        if kind is None:
+            problems.append((f"{path}.type", "must not be null"))
+        elif str(kind).upper() not in OUTPUT_TYPES:
+            problems.append((f"{path}.type", f"Invalid output type: {kind}"))

@@ -1,0 +1,970 @@
+"""The walk of one execution through its flow: task runs, attempts, retries, flowable tasks.
+
+``Walker.execute(run)`` runs on the execution's own thread. Task runs are matched by
+``(taskId, parentTaskRunId, value)`` so that a restart or a replay re-enters the tree and
+reuses every task run that already succeeded, as Kestra does.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from kestra_magic.sandbox.engine_state import (
+    SUCCESSFUL, TERMINAL, format_duration, instant, new_state, parse_duration, transition, truthy, utcnow, worst,
+)
+from kestra_magic.sandbox.expressions import ExpressionError, render, render_value, to_text
+from kestra_magic.sandbox.tasks.base import TaskDef, TaskFailure, TaskResult, lookup
+
+FLOW = "io.kestra.plugin.core.flow."
+
+
+# ---------------------------------------------------------------------------------------
+# Per-execution runtime state
+
+class Run:
+    """What the engine keeps in memory about one running execution."""
+
+    def __init__(self, execution_id: str, flow: dict, execution: dict):
+        self.id = execution_id
+        self.flow = flow
+        self.execution = execution
+        self.thread: threading.Thread | None = None
+        self.killed = threading.Event()
+        self.lock = threading.RLock()
+        self.cond = threading.Condition(self.lock)
+        self.outputs: dict = {}
+        self.children: set[str] = set()
+        self.breakpoints: list[dict] = list(execution.get("breakpoints") or [])
+        self.breakpoints_hit: set[tuple] = set()
+        self._cancel_events: set[threading.Event] = set()
+        self.api_paused = False
+        self.pause_task: dict | None = None      # the Pause task waiting for resume
+        self._resumed: dict | None = None
+        self._bp_released = False
+        self.base: dict = {}
+
+    def kill(self) -> None:
+        with self.lock:
+            self.killed.set()
+            for event in self._cancel_events:
+                event.set()
+            self.cond.notify_all()
+
+    def track(self, event: threading.Event) -> None:
+        with self.lock:
+            self._cancel_events.add(event)
+            if self.killed.is_set():
+                event.set()
+
+    def untrack(self, event: threading.Event) -> None:
+        with self.lock:
+            self._cancel_events.discard(event)
+
+    def api_pause(self) -> None:
+        with self.lock:
+            self.api_paused = True
+
+    def resume(self, inputs: dict) -> None:
+        with self.lock:
+            self.api_paused = False
+            self._resumed = inputs
+            self.cond.notify_all()
+
+    def resume_breakpoint(self) -> None:
+        with self.lock:
+            self._bp_released = True
+            self.cond.notify_all()
+
+    def wait_for(self, predicate, timeout: float | None = None) -> bool:
+        """Wait until predicate() or kill; False on timeout."""
+        deadline = None if timeout is None else utcnow().timestamp() + timeout
+        with self.lock:
+            while not predicate() and not self.killed.is_set():
+                left = None if deadline is None else deadline - utcnow().timestamp()
+                if left is not None and left <= 0:
+                    return False
+                self.cond.wait(left if left is not None else 1.0)
+            return True
+
+
+@dataclass
+class Scope:
+    """Where a block of tasks runs: its parent task run, iteration value and output map."""
+    outputs: dict
+    parent_tr: dict | None = None
+    value: Any = None
+    iteration: int | None = None
+    path: tuple = ()
+    parents: list = field(default_factory=list)
+    item: dict | None = None
+
+    def under(self, tr: dict, task: dict, **changes: Any) -> "Scope":
+        parent = {"taskrun": {"id": tr["id"], "value": tr.get("value")}, "task": {"id": task["id"]}}
+        return replace(self, parent_tr=tr, parents=[parent, *self.parents], **changes)
+
+
+# ---------------------------------------------------------------------------------------
+# What a runnable task sees
+
+class TaskContext:
+    """The engine's implementation of ``tasks.base.RunContext``."""
+
+    def __init__(self, walker: "Walker", run: Run, task: dict, tr: dict, attempt: int, scope: Scope):
+        self._walker, self._run, self._scope = walker, run, scope
+        self.task = task
+        self.generation = walker.generation
+        self.execution_id = run.id
+        self.namespace = run.flow["namespace"]
+        self.flow_id = run.flow["id"]
+        self.task_id = task["id"]
+        self.task_run_id = tr["id"]
+        self.value = scope.value
+        self.attempt = attempt
+        self.cancelled = threading.Event()
+        self._tr = tr
+        self._workdir: Path | None = None
+
+    def variables(self, **extra: Any) -> dict:
+        variables = self._walker.variables(self._run, self.task, self._tr, self._scope)
+        variables.update(extra)
+        return variables
+
+    def render(self, value: Any, **extra: Any) -> Any:
+        return self._walker.render(self._run, value, self.variables(**extra))
+
+    def log(self, level: str, message: str) -> None:
+        self._walker.log(self._run, level, message, task_id=self.task_id, task_run_id=self.task_run_id,
+                         attempt=self.attempt)
+
+    def workdir(self) -> Path:
+        if self._workdir is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix=f"kestra-{self.task_id}-"))
+        return self._workdir
+
+    def cleanup(self) -> None:
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def storage_prefix(self) -> str:
+        return (f"kestra:///{self.namespace.replace('.', '/')}/{self.flow_id}/executions/{self.execution_id}"
+                f"/tasks/{self.task_id}/{self.task_run_id}")
+
+    def put_file(self, name: str, data: bytes | Path) -> str:
+        uri = f"{self.storage_prefix()}/{name.lstrip('/')}"
+        self._walker.store.put_file(uri, data)
+        return uri
+
+    def local_path(self, uri: str) -> Path:
+        try:
+            path = self._walker.store.file_path(str(uri))
+        except ValueError as exc:
+            raise TaskFailure(str(exc)) from None
+        if not path.is_file():
+            raise TaskFailure(f"File '{uri}' does not exist in internal storage")
+        return path
+
+    def read_text(self, uri: str) -> str:
+        return self.local_path(uri).read_text(encoding="utf-8")
+
+    def sleep(self, seconds: float) -> None:
+        if self.cancelled.wait(max(0.0, seconds)):
+            raise TaskFailure("Task was killed" if self._run.killed.is_set() else "Task was interrupted")
+
+
+# ---------------------------------------------------------------------------------------
+
+class Walker:
+    def __init__(self, engine):
+        self.engine = engine
+        self.store = engine.store
+        self.generation = engine.generation
+
+    # -- store helpers ---------------------------------------------------------------------
+    def update(self, run: Run, fn) -> dict:
+        return self.store.update_execution(run.id, fn)
+
+    def update_tr(self, run: Run, tr_id: str, fn) -> None:
+        def apply(ex: dict) -> None:
+            for tr in ex.get("taskRunList") or []:
+                if tr["id"] == tr_id:
+                    fn(tr)
+                    return
+        self.update(run, apply)
+
+    def log(self, run: Run, level: str, message: str, *, task_id: str | None = None,
+            task_run_id: str | None = None, attempt: int | None = None) -> None:
+        entry = {"tenantId": "main", "namespace": run.flow["namespace"], "flowId": run.flow["id"],
+                 "executionId": run.id, "timestamp": instant(), "level": level.upper(),
+                 "thread": threading.current_thread().name, "message": str(message),
+                 "attemptNumber": attempt, "deleted": False}
+        if task_id is not None:
+            entry["taskId"] = task_id
+        if task_run_id is not None:
+            entry["taskRunId"] = task_run_id
+        kind = run.execution.get("kind")
+        if kind:
+            entry["executionKind"] = kind
+        self.store.add_log(entry)
+
+    def new_tr(self, run: Run, task: dict, scope: Scope, value: Any = None, iteration: int | None = None) -> dict:
+        tr = {"id": self.store.new_id(), "tenantId": "main", "executionId": run.id,
+              "namespace": run.flow["namespace"], "flowId": run.flow["id"], "taskId": task["id"],
+              "state": new_state("CREATED"), "outputs": None}
+        if scope.parent_tr is not None:
+            tr["parentTaskRunId"] = scope.parent_tr["id"]
+        value = scope.value if value is None else value
+        if value is not None:
+            tr["value"] = value
+        iteration = scope.iteration if iteration is None else iteration
+        if iteration is not None:
+            tr["iteration"] = iteration
+        self.update(run, lambda ex: ex.setdefault("taskRunList", []).append(copy.deepcopy(tr)))
+        return tr
+
+    def existing_tr(self, run: Run, task_id: str, scope: Scope, value: Any = None) -> dict | None:
+        parent = scope.parent_tr["id"] if scope.parent_tr else None
+        value = scope.value if value is None else value
+        ex = self.store.get_execution(run.id) or {}
+        for tr in ex.get("taskRunList") or []:
+            if tr["taskId"] == task_id and tr.get("parentTaskRunId") == parent and tr.get("value") == value:
+                return tr
+        return None
+
+    def set_state(self, run: Run, tr_id: str, state: str, outputs: Any = None) -> None:
+        def apply(tr: dict) -> None:
+            if outputs is not None:
+                tr["outputs"] = outputs
+            transition(tr["state"], state)
+        self.update_tr(run, tr_id, apply)
+
+    def set_execution_state(self, run: Run, state: str) -> None:
+        self.update(run, lambda ex: transition(ex["state"], state) if ex["state"]["current"] not in TERMINAL
+                    else None)
+
+    # -- expressions -----------------------------------------------------------------------
+    def base_variables(self, run: Run) -> dict:
+        ex = run.execution
+        flow = run.flow
+        labels = {lb["key"]: lb.get("value") for lb in ex.get("labels") or [] if isinstance(lb, dict)}
+        variables = {
+            "flow": {"id": flow["id"], "namespace": flow["namespace"], "revision": flow.get("revision"),
+                     "tenantId": "main"},
+            "execution": {"id": ex["id"], "namespace": ex["namespace"], "flowId": ex["flowId"],
+                          "startDate": ex["state"].get("startDate"), "originalId": ex.get("originalId", ex["id"]),
+                          "state": ex["state"]["current"]},
+            "inputs": ex.get("inputs") or {},
+            "vars": flow.get("variables") or {},
+            "labels": labels,
+            "envs": {k[len("ENV_"):].lower(): v for k, v in os.environ.items() if k.startswith("ENV_")},
+        }
+        trigger = ex.get("trigger")
+        if isinstance(trigger, dict) and isinstance(trigger.get("variables"), dict):
+            variables["trigger"] = trigger["variables"]
+        return variables
+
+    def variables(self, run: Run, task: dict | None, tr: dict | None, scope: Scope) -> dict:
+        variables = dict(run.base)
+        with run.lock:
+            variables["outputs"] = copy.copy(scope.outputs)
+        if task is not None:
+            variables["task"] = {"id": task["id"], "type": task.get("type")}
+        if tr is not None:
+            taskrun = {"id": tr["id"], "startDate": tr["state"].get("startDate"),
+                       "attemptsCount": len(tr.get("attempts") or []), "parentId": tr.get("parentTaskRunId")}
+            if scope.value is not None and scope.item is None:
+                taskrun["value"] = scope.value     # ForEach (1.x); Loop uses item.value
+            if scope.iteration is not None:
+                taskrun["iteration"] = scope.iteration
+            variables["taskrun"] = taskrun
+        if scope.parents:
+            variables["parent"] = scope.parents[0]
+            variables["parents"] = scope.parents
+        if scope.item is not None:
+            variables["item"] = scope.item
+        variables["render"] = lambda text: self.render(run, text, variables)
+        return variables
+
+    def render(self, run: Run, value: Any, variables: dict) -> Any:
+        return render_value(value, variables, generation=self.generation, read=lambda uri: self.read(uri))
+
+    def read(self, uri: str) -> str:
+        if not uri.startswith("kestra://"):
+            raise ValueError(f"read('{uri}'): the sandbox reads internal storage files (kestra:///...) only")
+        path = self.store.file_path(uri)
+        if not path.is_file():
+            raise ValueError(f"Unable to read the file '{uri}': it does not exist in internal storage")
+        return path.read_text(encoding="utf-8")
+
+    def register(self, run: Run, scope: Scope, task_id: str, outputs: Any) -> None:
+        if outputs is None:
+            return
+        with run.lock:
+            if not scope.path:
+                scope.outputs[task_id] = outputs
+                return
+            node = scope.outputs.setdefault(task_id, {})
+            for key in scope.path[:-1]:
+                node = node.setdefault(str(key), {})
+            node[str(scope.path[-1])] = outputs
+
+    # -- the execution ---------------------------------------------------------------------
+    def execute(self, run: Run) -> None:
+        from kestra_magic.sandbox.engine import schedule_delay
+        try:
+            delay = schedule_delay(run.execution)
+            if delay:
+                run.killed.wait(delay)
+            if run.killed.is_set():
+                self.update(run, self.mark_killed)
+                return
+            self.update(run, lambda ex: (ex.setdefault("taskRunList", []), transition(ex["state"], "RUNNING")))
+            run.execution = self.store.get_execution(run.id)
+            run.base = self.base_variables(run)
+            root = Scope(outputs=run.outputs)
+            for name in ("afterExecution",):
+                if run.flow.get(name):
+                    self.log(run, "WARN", f"`{name}` tasks are not run by the sandbox")
+            state = self.block(run, run.flow.get("tasks") or [], root, run.flow.get("errors"),
+                               run.flow.get("finally"))
+            self.wait_api_pause(run)
+            if run.killed.is_set():
+                self.update(run, self.mark_killed)
+                return
+            outputs = None
+            if state in ("SUCCESS", "WARNING") and run.flow.get("outputs"):
+                try:
+                    outputs = self.flow_outputs(run, root)
+                except (ExpressionError, ValueError, TypeError) as exc:
+                    self.log(run, "ERROR", f"Failed to render output values: {exc}")
+                    state = "FAILED"
+
+            def finish(ex: dict) -> None:
+                if outputs is not None:
+                    ex["outputs"] = outputs
+                transition(ex["state"], "SUCCESS" if state == "SKIPPED" else state)
+            self.update(run, finish)
+        except Exception as exc:  # never leave an execution hanging in RUNNING
+            self.log(run, "ERROR", f"Sandbox engine error: {type(exc).__name__}: {exc}")
+            self.update(run, lambda ex: self.mark_terminal(ex, "FAILED"))
+
+    def mark_killed(self, ex: dict) -> None:
+        self.mark_terminal(ex, "KILLED")
+
+    @staticmethod
+    def mark_terminal(ex: dict, state: str) -> None:
+        for tr in ex.get("taskRunList") or []:
+            if tr["state"]["current"] not in TERMINAL:
+                for attempt in tr.get("attempts") or []:
+                    if attempt["state"]["current"] not in TERMINAL:
+                        transition(attempt["state"], state)
+                transition(tr["state"], state)
+        if ex["state"]["current"] not in TERMINAL:
+            if state == "KILLED" and ex["state"]["current"] != "KILLING":
+                transition(ex["state"], "KILLING")
+            transition(ex["state"], state)
+
+    def flow_outputs(self, run: Run, root: Scope) -> dict:
+        variables = self.variables(run, None, None, root)
+        result = {}
+        for spec in run.flow.get("outputs") or []:
+            value = spec.get("value")
+            rendered = self.render(run, value, variables)
+            result[spec["id"]] = typed_output(spec, rendered)
+        return result
+
+    def wait_api_pause(self, run: Run) -> None:
+        if run.api_paused:
+            run.wait_for(lambda: not run.api_paused)
+            if not run.killed.is_set():
+                self.set_execution_state(run, "RUNNING")
+
+    # -- blocks ----------------------------------------------------------------------------
+    def block(self, run: Run, tasks: list, scope: Scope, errors: list | None = None,
+              finally_: list | None = None) -> str:
+        """Run ``tasks`` one after the other; ``errors`` on failure; ``finally`` always."""
+        state = self.sequence(run, tasks, scope)
+        if state == "FAILED" and errors and not run.killed.is_set():
+            self.sequence(run, errors, scope)
+        if finally_ and not run.killed.is_set():
+            state = worst(state, self.sequence(run, finally_, scope))
+        return state
+
+    def sequence(self, run: Run, tasks: list, scope: Scope) -> str:
+        state = "SUCCESS"
+        for task in tasks or []:
+            if run.killed.is_set():
+                return "KILLED"
+            result = self.run_task(run, task, scope)
+            if result is None:
+                continue
+            state = worst(state, result)
+            if result in ("FAILED", "KILLED"):
+                break
+        return state
+
+    def run_task(self, run: Run, task: dict, scope: Scope) -> str | None:
+        """Run one task (any kind) in ``scope``; returns its final state (None if disabled)."""
+        if not isinstance(task, dict) or task.get("disabled") is True:
+            return None
+        self.wait_api_pause(run)
+        if run.killed.is_set():
+            return "KILLED"
+        existing = self.existing_tr(run, task["id"], scope)
+        if existing is not None and existing["state"]["current"] in SUCCESSFUL:
+            self.register(run, scope, task["id"], existing.get("outputs"))
+            return existing["state"]["current"]
+        tdef = lookup(str(task.get("type")))
+        tr = existing if existing is not None else self.new_tr(run, task, scope)
+        if self.breakpoint(run, task, tr, scope) is False:
+            return "KILLED"
+        try:
+            if "runIf" in task:
+                condition = self.render(run, task["runIf"], self.variables(run, task, tr, scope))
+                if not truthy(condition):
+                    self.set_state(run, tr["id"], "SKIPPED")
+                    return "SKIPPED"
+        except ExpressionError as exc:
+            self.log(run, "ERROR", str(exc), task_id=task["id"], task_run_id=tr["id"])
+            self.set_state(run, tr["id"], "FAILED")
+            return "FAILED"
+        if tdef is None:
+            self.log(run, "ERROR", f"Invalid type: {task.get('type')}", task_id=task["id"], task_run_id=tr["id"])
+            self.set_state(run, tr["id"], "FAILED")
+            return "FAILED"
+        if tdef.flowable:
+            return self.flowable(run, task, tdef, tr, scope)
+        return self.runnable(run, task, tdef, tr, scope)
+
+    def breakpoint(self, run: Run, task: dict, tr: dict, scope: Scope) -> bool | None:
+        hit = None
+        for bp in run.breakpoints:
+            if bp.get("id") == task["id"] and (bp.get("value") in (None, "") or str(bp.get("value")) == str(scope.value)):
+                hit = (task["id"], scope.value)
+        if hit is None or hit in run.breakpoints_hit:
+            return None
+        run.breakpoints_hit.add(hit)
+        with run.lock:
+            run._bp_released = False
+        self.set_state(run, tr["id"], "BREAKPOINT")
+        self.set_execution_state(run, "BREAKPOINT")
+        run.wait_for(lambda: run._bp_released)
+        if run.killed.is_set():
+            return False
+        self.set_execution_state(run, "RUNNING")
+        return True
+
+    # -- runnable tasks ----------------------------------------------------------------------
+    def runnable(self, run: Run, task: dict, tdef: TaskDef, tr: dict, scope: Scope) -> str:
+        retry = task.get("retry") or run.flow.get("retry")
+        attempt = len(tr.get("attempts") or [])
+        first_attempt = attempt
+        started = utcnow()
+        self.set_state(run, tr["id"], "RUNNING")
+        outputs: Any = None
+        while True:
+            self.update_tr(run, tr["id"], lambda t: t.setdefault("attempts", []).append(
+                {"state": new_state("RUNNING")}))
+            tr_now = dict(tr, attempts=[{}] * (attempt + 1))
+            ctx = TaskContext(self, run, task, tr_now, attempt, scope)
+            run.track(ctx.cancelled)
+            try:
+                result = self.call(tdef, task, ctx)
+                if isinstance(result, TaskResult):
+                    outputs, state = result.outputs, result.state
+                else:
+                    outputs, state = result, "SUCCESS"
+            except TaskFailure as exc:
+                state, outputs = "FAILED", getattr(exc, "outputs", None)
+                ctx.log("ERROR", str(exc) or "Task failure")
+            except ExpressionError as exc:
+                state, outputs = "FAILED", None
+                ctx.log("ERROR", str(exc))
+            except Exception as exc:  # a task bug must fail the task run, not the engine
+                state, outputs = "FAILED", None
+                ctx.log("ERROR", f"{type(exc).__name__}: {exc}")
+            finally:
+                run.untrack(ctx.cancelled)
+                ctx.cleanup()
+            if run.killed.is_set() and state == "FAILED":
+                state = "KILLED"
+            final_attempt_state = state
+            self.update_tr(run, tr["id"], lambda t: transition(t["attempts"][-1]["state"], final_attempt_state))
+            if state == "FAILED" and retry and not run.killed.is_set():
+                delay = retry_delay(retry, attempt - first_attempt + 1, utcnow() - started)
+                if delay is not None:
+                    self.set_state(run, tr["id"], "RETRYING")
+                    if run.killed.wait(delay):
+                        state = "KILLED"
+                        break
+                    self.set_state(run, tr["id"], "RUNNING")
+                    attempt += 1
+                    continue
+            break
+        if state == "SUCCESS" and attempt > first_attempt and isinstance(retry, dict) and retry.get("warningOnRetry"):
+            state = "WARNING"
+        if state == "FAILED" and task.get("allowFailure") is True:
+            state = "WARNING"
+        if state == "WARNING" and task.get("allowWarning") is True:
+            state = "SUCCESS"
+        self.set_state(run, tr["id"], state, outputs=outputs if outputs else None)
+        if state in SUCCESSFUL:
+            self.register(run, scope, task["id"], outputs or {})
+        return state
+
+    @staticmethod
+    def call(tdef: TaskDef, task: dict, ctx: TaskContext) -> Any:
+        timeout = task.get("timeout")
+        if not timeout:
+            return tdef.run(task, ctx)
+        try:
+            seconds = parse_duration(ctx.render(timeout)).total_seconds()
+        except ValueError as exc:
+            raise TaskFailure(f"Invalid timeout: {exc}") from None
+        box: dict = {}
+
+        def target() -> None:
+            try:
+                box["result"] = tdef.run(task, ctx)
+            except BaseException as exc:  # re-raised in the caller's thread
+                box["error"] = exc
+        worker = threading.Thread(target=target, daemon=True, name=f"{threading.current_thread().name}-task")
+        worker.start()
+        worker.join(seconds)
+        if worker.is_alive():
+            ctx.cancelled.set()
+            worker.join(5)
+            raise TaskFailure(f"Timeout after {format_duration(parse_duration(str(timeout)))}")
+        if "error" in box:
+            raise box["error"]
+        return box.get("result")
+
+    # -- flowable tasks ----------------------------------------------------------------------
+    def flowable(self, run: Run, task: dict, tdef: TaskDef, tr: dict, scope: Scope) -> str:
+        kind = tdef.type.rsplit(".", 1)[-1]
+        self.set_state(run, tr["id"], "RUNNING")
+        outputs: Any = None
+        try:
+            handler = getattr(self, f"flow_{kind.lower()}")
+            result = handler(run, task, tr, scope)
+            state, outputs = result if isinstance(result, tuple) else (result, None)
+        except (ExpressionError, TaskFailure, ValueError, TypeError) as exc:
+            self.log(run, "ERROR", str(exc), task_id=task["id"], task_run_id=tr["id"])
+            state = "FAILED"
+        if run.killed.is_set() and state != "SUCCESS":
+            state = "KILLED"
+        if state == "FAILED" and task.get("allowFailure") is True:
+            state = "WARNING"
+        self.set_state(run, tr["id"], state, outputs=outputs)
+        if state in SUCCESSFUL and outputs is not None:
+            self.register(run, scope, task["id"], outputs)
+        return state
+
+    def flow_sequential(self, run, task, tr, scope):
+        return self.block(run, task.get("tasks") or [], scope.under(tr, task), task.get("errors"),
+                          task.get("finally"))
+
+    def flow_parallel(self, run, task, tr, scope):
+        children = [t for t in task.get("tasks") or [] if isinstance(t, dict) and t.get("disabled") is not True]
+        limit = int(self.render(run, task.get("concurrent", 0), self.variables(run, task, tr, scope)) or 0)
+        child_scope = scope.under(tr, task)
+        state = self.concurrently(run, [(lambda c=c: self.run_task(run, c, child_scope)) for c in children], limit)
+        return self.handlers(run, task, state, child_scope)
+
+    def concurrently(self, run: Run, jobs: list, limit: int) -> str:
+        if not jobs:
+            return "SUCCESS"
+        workers = len(jobs) if limit <= 0 else max(1, min(limit, len(jobs)))
+        failed = threading.Event()
+        state = "SUCCESS"
+
+        def guarded(job):
+            if failed.is_set() or run.killed.is_set():
+                return None
+            result = job()
+            if result in ("FAILED", "KILLED"):
+                failed.set()
+            return result
+        if workers == 1:
+            results = [guarded(job) for job in jobs]
+        else:
+            with ThreadPoolExecutor(max_workers=workers,
+                                    thread_name_prefix=threading.current_thread().name) as pool:
+                results = list(pool.map(guarded, jobs))
+        for result in results:
+            if result is not None:
+                state = worst(state, result)
+        return state
+
+    def handlers(self, run: Run, task: dict, state: str, scope: Scope) -> str:
+        if state == "FAILED" and task.get("errors") and not run.killed.is_set():
+            self.sequence(run, task["errors"], scope)
+        if task.get("finally") and not run.killed.is_set():
+            state = worst(state, self.sequence(run, task["finally"], scope))
+        return state
+
+    def flow_if(self, run, task, tr, scope):
+        condition = self.render(run, task.get("condition"), self.variables(run, task, tr, scope))
+        branch = task.get("then") if truthy(condition) else task.get("else")
+        child_scope = scope.under(tr, task)
+        return self.block(run, branch or [], child_scope, task.get("errors"), task.get("finally"))
+
+    def _values(self, run, task, tr, scope) -> list:
+        values = self.render(run, task.get("values"), self.variables(run, task, tr, scope))
+        if isinstance(values, str):
+            text = values.strip()
+            if text.startswith("kestra://"):
+                return [line for line in Path(self.store.file_path(text)).read_text().splitlines() if line]
+            try:
+                values = json.loads(text)
+            except ValueError:
+                raise TaskFailure(f"Unable to parse `values` of task '{task['id']}' as a JSON array: "
+                                  f"{text[:80]}") from None
+        if isinstance(values, dict):
+            return [(k, v) for k, v in values.items()]
+        if not isinstance(values, list):
+            raise TaskFailure(f"`values` of task '{task['id']}' must be a list, got {type(values).__name__}")
+        return values
+
+    def flow_foreach(self, run, task, tr, scope):
+        values = self._values(run, task, tr, scope)
+        limit = int(task.get("concurrencyLimit", 1))
+
+        def iteration(index: int, item: Any):
+            value = item if isinstance(item, str) else to_text(item)
+            child = scope.under(tr, task, value=value, iteration=index, path=scope.path + (value,))
+            return self.sequence(run, task.get("tasks") or [], child)
+        jobs = [(lambda i=i, v=v: iteration(i, v)) for i, v in enumerate(values)]
+        state = self.concurrently(run, jobs, limit)
+        return self.handlers(run, task, state, scope.under(tr, task))
+
+    def flow_loop(self, run, task, tr, scope):
+        values = self._values(run, task, tr, scope)
+        limit = int(task.get("concurrencyLimit", 1))
+        per_iteration: list = [None] * len(values)
+
+        def iteration(index: int, item: Any):
+            key = None
+            if isinstance(item, tuple):   # a map: one iteration per entry
+                key, item = item
+            value = item if isinstance(item, str) else to_text(item)
+            with run.lock:
+                isolated = copy.copy(scope.outputs)
+            loop_item = {"value": value, "index": index}
+            if key is not None:
+                loop_item["key"] = key
+            child = scope.under(tr, task, value=value, iteration=index, item=loop_item, outputs=isolated)
+            state = self.sequence(run, task.get("tasks") or [], child)
+            if task.get("outputs") and state in SUCCESSFUL:
+                variables = self.variables(run, task, tr, child)
+                specs = task["outputs"]
+                if isinstance(specs, dict):
+                    specs = [{"id": k, "value": v} for k, v in specs.items()]
+                per_iteration[index] = {s["id"]: typed_output(s, self.render(run, s.get("value"), variables))
+                                        for s in specs}
+            return state
+        jobs = [(lambda i=i, v=v: iteration(i, v)) for i, v in enumerate(values)]
+        state = self.concurrently(run, jobs, limit)
+        state = self.handlers(run, task, state, scope.under(tr, task))
+        outputs = {"iterations": len(values)}
+        if task.get("outputs"):
+            outputs["outputs"] = per_iteration
+        return state, outputs
+
+    def flow_pause(self, run, task, tr, scope):
+        variables = self.variables(run, task, tr, scope)
+        raw = task.get("pauseDuration") or task.get("delay")
+        fail_after = task.get("timeout") if not raw else None
+        seconds = None
+        if raw or fail_after:
+            seconds = parse_duration(str(self.render(run, raw or fail_after, variables))).total_seconds()
+        with run.lock:
+            run._resumed = None
+            run.pause_task = {"id": task["id"], "taskRunId": tr["id"], "onResume": task.get("onResume") or []}
+        self.set_state(run, tr["id"], "PAUSED")
+        self.set_execution_state(run, "PAUSED")
+        resumed = run.wait_for(lambda: run._resumed is not None, seconds)
+        with run.lock:
+            inputs = run._resumed
+            run.pause_task = None
+            run._resumed = None
+        if run.killed.is_set():
+            return "KILLED"
+        self.set_execution_state(run, "RUNNING")
+        self.set_state(run, tr["id"], "RUNNING")
+        state = "SUCCESS"
+        if not resumed:
+            behavior = str(task.get("behavior") or ("FAIL" if fail_after else "RESUME")).upper()
+            state = {"RESUME": "SUCCESS", "WARN": "WARNING", "FAIL": "FAILED", "CANCEL": "KILLED"}.get(behavior,
+                                                                                                      "SUCCESS")
+            if state == "FAILED":
+                self.log(run, "ERROR", f"Pause timed out after {raw or fail_after}", task_id=task["id"],
+                         task_run_id=tr["id"])
+        outputs = None
+        if task.get("onResume"):
+            outputs = {"onResume": inputs if inputs is not None else self.default_inputs(task["onResume"])}
+        if task.get("tasks") and state in SUCCESSFUL:
+            state = worst(state, self.block(run, task["tasks"], scope.under(tr, task)))
+        return state, outputs
+
+    def default_inputs(self, specs: list) -> dict:
+        return {s["id"]: s.get("defaults") for s in specs if isinstance(s, dict) and "id" in s}
+
+    def check_resume_inputs(self, run: Run, given: dict) -> dict:
+        """Typed ``onResume`` inputs; raises EngineInvalid naming the bad one."""
+        from kestra_magic.sandbox.engine import EngineInvalid
+        with run.lock:
+            pause = run.pause_task
+        if pause is None:
+            return dict(given)
+        try:
+            return convert_inputs(pause["onResume"], given)
+        except ValueError as exc:
+            raise EngineInvalid(str(exc)) from None
+
+    def flow_subflow(self, run, task, tr, scope):
+        variables = self.variables(run, task, tr, scope)
+        props = {k: self.render(run, task.get(k), variables)
+                 for k in ("namespace", "flowId", "inputs", "labels", "revision", "scheduleDate")}
+        wait = truthy(self.render(run, task.get("wait", True), variables))
+        transmit = truthy(self.render(run, task.get("transmitFailed", True), variables))
+        revision = int(props["revision"]) if props.get("revision") not in (None, "") else None
+        flow = self.store.get_flow(props["namespace"], props["flowId"], revision)
+        if flow is None:
+            raise TaskFailure(f"Unable to find flow '{props['namespace']}'.'{props['flowId']}'"
+                              + (f" with revision {revision}" if revision else ""))
+        try:
+            inputs = convert_inputs(flow.get("inputs") or [], props.get("inputs") or {})
+        except ValueError as exc:
+            raise TaskFailure(f"Invalid inputs for subflow {props['namespace']}.{props['flowId']}: {exc}") from None
+        child = self.child_execution(run, task, tr, flow, inputs, props)
+        with run.lock:
+            run.children.add(child["id"])
+        self.log(run, "INFO", f"Subflow execution {child['id']} of {flow['namespace']}.{flow['id']} created",
+                 task_id=task["id"], task_run_id=tr["id"], attempt=None)
+        self.engine.create_child(child)
+        outputs = {"executionId": child["id"]}
+        if not wait:
+            return "SUCCESS", outputs
+        self.update_tr(run, tr["id"], lambda t: t.__setitem__("outputs", dict(outputs)))
+        final = self.engine.wait_terminal(child["id"], run)
+        if run.killed.is_set():
+            self.engine.kill(child["id"])
+            return "KILLED", outputs
+        child_state = final["state"]["current"] if final else "FAILED"
+        outputs["state"] = child_state
+        if final and final.get("outputs") is not None:
+            outputs["outputs"] = final["outputs"]
+        if child_state in ("FAILED", "KILLED"):
+            if transmit:
+                self.log(run, "ERROR", f"Subflow execution {child['id']} ended in {child_state}",
+                         task_id=task["id"], task_run_id=tr["id"])
+                return "FAILED", outputs
+            return "SUCCESS", outputs
+        return ("WARNING" if child_state == "WARNING" else "SUCCESS"), outputs
+
+    def child_execution(self, run: Run, task: dict, tr: dict, flow: dict, inputs: dict, props: dict) -> dict:
+        child_id = self.store.new_id()
+        parent_labels = run.execution.get("labels") or []
+        labels: list[dict] = []
+        for lb in flow.get("labels") or []:
+            labels.append(lb)
+        if isinstance(flow.get("labels"), dict):
+            labels = [{"key": k, "value": str(v)} for k, v in flow["labels"].items()]
+        if task.get("inheritLabels"):
+            labels += [lb for lb in parent_labels if not str(lb.get("key", "")).startswith("system.")]
+        extra = props.get("labels") or {}
+        if isinstance(extra, dict):
+            labels += [{"key": str(k), "value": to_text(v)} for k, v in extra.items()]
+        elif isinstance(extra, list):
+            labels += [lb for lb in extra if isinstance(lb, dict)]
+        correlation = next((lb.get("value") for lb in parent_labels if lb.get("key") == "system.correlationId"),
+                           run.id)
+        labels.append({"key": "system.correlationId", "value": correlation})
+        now = instant()
+        child = {"id": child_id, "tenantId": "main", "namespace": flow["namespace"], "flowId": flow["id"],
+                 "flowRevision": flow.get("revision"), "state": new_state("CREATED"), "taskRunList": [],
+                 "inputs": inputs, "labels": labels, "parentId": run.id, "originalId": child_id,
+                 "trigger": {"id": task["id"], "type": task.get("type"),
+                             "variables": {"executionId": run.id, "namespace": run.flow["namespace"],
+                                           "flowId": run.flow["id"], "flowRevision": run.flow.get("revision"),
+                                           "taskRunId": tr["id"]}},
+                 "deleted": False, "metadata": {"attemptNumber": 1, "originalCreatedDate": now},
+                 "kind": run.execution.get("kind") or "NORMAL"}
+        if props.get("scheduleDate"):
+            child["scheduleDate"] = props["scheduleDate"]
+        return child
+
+    # -- restart and replay ----------------------------------------------------------------
+    def handler_task_ids(self, flow: dict) -> set[str]:
+        """Ids of every task inside an ``errors`` or ``finally`` block (re-run on restart)."""
+        out: set[str] = set()
+
+        def collect(tasks, inside: bool) -> None:
+            for t in tasks or []:
+                if not isinstance(t, dict):
+                    continue
+                if inside:
+                    out.add(t.get("id"))
+                for key, value in t.items():
+                    if isinstance(value, list) and value and isinstance(value[0], dict) and "type" in value[0]:
+                        collect(value, inside or key in ("errors", "finally"))
+        collect(flow.get("tasks"), False)
+        collect(flow.get("errors"), True)
+        collect(flow.get("finally"), True)
+        return out
+
+    def copy_for_restart(self, ex: dict, keep_ids: bool) -> dict:
+        new = copy.deepcopy(ex)
+        flow = self.store.get_flow(ex["namespace"], ex["flowId"], ex.get("flowRevision"), allow_deleted=True) or {}
+        handlers = self.handler_task_ids(flow)
+        kept = []
+        for tr in new.get("taskRunList") or []:
+            if tr["taskId"] in handlers:
+                continue
+            if tr["state"]["current"] not in SUCCESSFUL:
+                transition(tr["state"], "RESTARTED")
+            kept.append(tr)
+        new["taskRunList"] = kept
+        if not keep_ids:
+            remap(new, self.store.new_id)
+        return new
+
+    def copy_for_replay(self, ex: dict, task_run_id: str | None) -> dict:
+        from kestra_magic.sandbox.engine import EngineInvalid
+        new = copy.deepcopy(ex)
+        trs = new.get("taskRunList") or []
+        kept: list[dict] = []
+        if task_run_id:
+            ids = [tr["id"] for tr in trs]
+            if task_run_id not in ids:
+                raise EngineInvalid(f"Unable to find task run '{task_run_id}' in execution '{ex['id']}'")
+            by_id = {tr["id"]: tr for tr in trs}
+            ancestors: list[str] = []
+            node = by_id[task_run_id].get("parentTaskRunId")
+            while node and node in by_id:
+                ancestors.append(node)
+                node = by_id[node].get("parentTaskRunId")
+
+            def descends(tr: dict) -> bool:
+                node = tr["id"]
+                while node:
+                    if node == task_run_id:
+                        return True
+                    node = by_id[node].get("parentTaskRunId") if node in by_id else None
+                return False
+            flow = self.store.get_flow(ex["namespace"], ex["flowId"], ex.get("flowRevision"), allow_deleted=True) or {}
+            handlers = self.handler_task_ids(flow)
+            target_index = ids.index(task_run_id)
+            for index, tr in enumerate(trs):
+                if tr["id"] in ancestors:
+                    tr["state"] = new_state("RESTARTED")
+                    tr.pop("attempts", None)
+                    tr["outputs"] = None
+                    kept.append(tr)
+                elif index < target_index and not descends(tr) and tr["taskId"] not in handlers \
+                        and tr["state"]["current"] in SUCCESSFUL:
+                    kept.append(tr)
+        new["taskRunList"] = kept
+        remap(new, self.store.new_id)
+        new["state"] = new_state("CREATED")
+        new.pop("outputs", None)
+        new["metadata"] = {"attemptNumber": 1, "originalCreatedDate": instant()}
+        new["originalId"] = ex.get("originalId") or ex["id"]
+        new["labels"] = [lb for lb in new.get("labels") or [] if lb.get("key") != "system.replayed"]
+        return new
+
+
+def remap(ex: dict, new_id) -> None:
+    """Give every task run a new id, keeping parent links."""
+    mapping = {tr["id"]: new_id() for tr in ex.get("taskRunList") or []}
+    for tr in ex.get("taskRunList") or []:
+        tr["id"] = mapping[tr["id"]]
+        if tr.get("parentTaskRunId") in mapping:
+            tr["parentTaskRunId"] = mapping[tr["parentTaskRunId"]]
+
+
+def retry_delay(retry: dict, failures: int, elapsed) -> float | None:
+    """Seconds to wait before the next attempt, or None when the policy is exhausted."""
+    if not isinstance(retry, dict):
+        return None
+    max_attempt = retry.get("maxAttempt", retry.get("maxAttempts"))
+    if max_attempt is not None and failures + 1 > int(max_attempt):
+        return None
+    if retry.get("maxDuration") and elapsed >= parse_duration(str(retry["maxDuration"])):
+        return None
+    if max_attempt is None and not retry.get("maxDuration"):
+        return None
+    kind = str(retry.get("type", "constant")).lower()
+    if kind == "exponential":
+        base = parse_duration(str(retry.get("interval", "PT1S"))).total_seconds()
+        factor = float(retry.get("delayFactor", 2))
+        delay = base * factor ** (failures - 1)
+        if retry.get("maxInterval"):
+            delay = min(delay, parse_duration(str(retry["maxInterval"])).total_seconds())
+        return delay
+    if kind == "random":
+        import random
+        low = parse_duration(str(retry.get("minInterval", "PT0S"))).total_seconds()
+        high = parse_duration(str(retry.get("maxInterval", "PT1S"))).total_seconds()
+        return random.uniform(low, high)
+    return parse_duration(str(retry.get("interval", "PT1S"))).total_seconds()
+
+
+def typed_output(spec: dict, value: Any) -> Any:
+    """A flow (or Loop) output converted to its declared ``type`` (Kestra types outputs)."""
+    kind = str(spec.get("type") or "STRING").upper()
+    if value is None:
+        return None
+    try:
+        if kind in ("INT", "LONG"):
+            return int(float(value)) if isinstance(value, str) and "." in value else int(value)
+        if kind in ("FLOAT", "DOUBLE"):
+            return float(value)
+        if kind in ("BOOLEAN", "BOOL"):
+            return value if isinstance(value, bool) else str(value).strip().lower() == "true"
+        if kind in ("JSON", "ARRAY", "MULTISELECT", "YAML"):
+            return json.loads(value) if isinstance(value, str) else value
+    except (TypeError, ValueError):
+        raise ValueError(f"Invalid value for output `{spec.get('id')}`: `{value}` is not a valid {kind}") from None
+    return value
+
+
+def convert_inputs(specs: list, given: dict) -> dict:
+    """Typed values for declared inputs (subflow inputs, Pause ``onResume``); ValueError naming the bad one.
+
+    Uses the protocol layer's converter (``sandbox.inputs.convert``) so both paths agree.
+    """
+    try:
+        from kestra_magic.sandbox.inputs import convert
+    except ImportError:  # the protocol module is optional for the engine
+        convert = None
+    given = dict(given or {})
+    out: dict = {}
+    for spec in specs or []:
+        if not isinstance(spec, dict) or "id" not in spec:
+            continue
+        input_id = spec["id"]
+        if input_id in given and given[input_id] is not None:
+            value = given[input_id]
+        elif spec.get("defaults") is not None:
+            value = spec["defaults"]
+        elif spec.get("required", True) is not False:
+            raise ValueError(f"Missing required input:{input_id}")
+        else:
+            out[input_id] = None
+            continue
+        try:
+            out[input_id] = convert(spec, value) if convert else value
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"Invalid input for `{input_id}`, {exc}") from None
+    for key, value in given.items():
+        out.setdefault(key, value) if not specs else None
+    return out

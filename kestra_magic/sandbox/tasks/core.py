@@ -1,0 +1,91 @@
+"""Kestra's core tasks: Log, Return, Sleep, Fail, OutputValues, storage.Write, and the
+flowable ones the engine drives itself (Sequential, Parallel, If, ForEach, Loop, Subflow, Pause)."""
+from __future__ import annotations
+
+from kestra_magic.sandbox.engine_state import parse_duration, truthy
+from kestra_magic.sandbox.tasks.base import TaskFailure, task
+
+CORE = "io.kestra.plugin.core."
+LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
+
+
+@task(CORE + "log.Log", required=["message"], optional=["level"], aliases=["io.kestra.core.tasks.log.Log"])
+def log(props: dict, ctx) -> dict:
+    """Logs ``message`` (a string or a list of strings) at ``level`` (INFO by default)."""
+    level = str(ctx.render(props.get("level") or "INFO")).upper()
+    if level not in LEVELS:
+        raise TaskFailure(f"Invalid level '{level}': use one of {', '.join(LEVELS)}")
+    messages = props["message"] if isinstance(props["message"], list) else [props["message"]]
+    for message in messages:
+        ctx.log(level, ctx.render(message) if isinstance(message, str) else str(message))
+    return {}
+
+
+@task(CORE + "debug.Return", optional=["format"], aliases=["io.kestra.core.tasks.debugs.Return"])
+def return_(props: dict, ctx) -> dict:
+    """Renders ``format`` into the ``value`` output."""
+    return {"value": ctx.render(props.get("format"))}
+
+
+@task(CORE + "flow.Sleep", required=["duration"], aliases=["io.kestra.core.tasks.flows.Sleep"])
+def sleep(props: dict, ctx) -> dict:
+    """Waits ``duration`` (ISO-8601); a kill interrupts it."""
+    try:
+        seconds = parse_duration(str(ctx.render(props["duration"]))).total_seconds()
+    except ValueError as exc:
+        raise TaskFailure(f"Invalid duration: {exc}") from None
+    ctx.sleep(seconds)
+    return {}
+
+
+@task(CORE + "execution.Fail", optional=["condition", "errorMessage"],
+      aliases=["io.kestra.core.tasks.executions.Fail"])
+def fail(props: dict, ctx) -> dict:
+    """Fails the task run (when ``condition`` is given: only when it renders truthy)."""
+    if "condition" in props:
+        if not truthy(ctx.render(props["condition"])):
+            return {}
+    raise TaskFailure(str(ctx.render(props.get("errorMessage") or "Task failure")))
+
+
+@task(CORE + "output.OutputValues", optional=["values"], aliases=["io.kestra.core.tasks.outputs.OutputValues"])
+def output_values(props: dict, ctx) -> dict:
+    """Renders ``values`` (a map) into the ``values`` output."""
+    return {"values": ctx.render(props.get("values") or {})}
+
+
+@task(CORE + "storage.Write", required=["content"], optional=["extension"],
+      aliases=["io.kestra.core.tasks.storages.Write"])
+def write(props: dict, ctx) -> dict:
+    """Writes the rendered ``content`` to a new internal-storage file (``uri`` output)."""
+    content = ctx.render(props["content"])
+    extension = str(ctx.render(props.get("extension") or ".ion"))
+    if not extension.startswith("."):
+        extension = "." + extension
+    data = content.encode("utf-8") if isinstance(content, str) else str(content).encode("utf-8")
+    return {"uri": ctx.put_file(f"{ctx.task_run_id}{extension}", data)}
+
+
+# -- flowable tasks: properties only (the engine runs them) ---------------------------------
+
+_HANDLERS = ["errors", "finally"]
+
+task(CORE + "flow.Sequential", required=["tasks"], optional=_HANDLERS, flowable=True,
+     aliases=["io.kestra.core.tasks.flows.Sequential"])(None)
+task(CORE + "flow.Parallel", required=["tasks"], optional=["concurrent", *_HANDLERS], flowable=True,
+     aliases=["io.kestra.core.tasks.flows.Parallel"])(None)
+task(CORE + "flow.If", required=["condition", "then"], optional=["else", *_HANDLERS], flowable=True,
+     aliases=["io.kestra.core.tasks.flows.If"])(None)
+task(CORE + "flow.ForEach", required=["values", "tasks"], optional=["concurrencyLimit", *_HANDLERS],
+     flowable=True, generations=[1],
+     removed_message=("Invalid type: io.kestra.plugin.core.flow.ForEach (ForEach was removed in Kestra 2.0: "
+                      "use io.kestra.plugin.core.flow.Loop and {{ item.value }} instead of {{ taskrun.value }})"))(None)
+task(CORE + "flow.Loop", required=["values", "tasks"], optional=["concurrencyLimit", "outputs", *_HANDLERS],
+     flowable=True, generations=[2],
+     removed_message="Invalid type: io.kestra.plugin.core.flow.Loop (Loop arrives with Kestra 2.0: use "
+                     "io.kestra.plugin.core.flow.ForEach and {{ taskrun.value }} on 1.x)")(None)
+task(CORE + "flow.Subflow", required=["namespace", "flowId"],
+     optional=["inputs", "wait", "transmitFailed", "revision", "labels", "inheritLabels", "restartBehavior",
+               "scheduleDate", "outputs"], flowable=True, aliases=["io.kestra.core.tasks.flows.Subflow"])(None)
+task(CORE + "flow.Pause", optional=["pauseDuration", "delay", "timeout", "behavior", "onResume", "tasks", "onPause"],
+     flowable=True, aliases=["io.kestra.core.tasks.flows.Pause"])(None)
