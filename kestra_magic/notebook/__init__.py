@@ -1,0 +1,1 @@
+"""Notebook layer: the ``%kestra_*`` magics, the live execution widget, renderings."""

@@ -1,0 +1,86 @@
+"""The ``%%kestra_flow`` cell: local YAML check (errors point at the cell line) and its summary."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from kestra_magic.notebook.errors import KestraMagicError
+from kestra_magic.notebook.render import esc, link
+
+_NS_LINE = re.compile(r"^namespace:[^\n]*$", re.MULTILINE)
+_ID_LINE = re.compile(r"^id:[^\n]*$", re.MULTILINE)
+
+
+def check_yaml(source: str, *, first_line: int = 2) -> dict:
+    """Parse the cell body; a syntax error names the cell line and column (the body starts on
+    cell line ``first_line``, after the ``%%kestra_flow`` line). Nothing is sent on error."""
+    import yaml
+    if not source.strip():
+        raise KestraMagicError("the cell is empty; write the flow's YAML (id, namespace, tasks) below "
+                               "%%kestra_flow", kind="UsageError")
+    try:
+        doc = yaml.safe_load(source)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        if mark is None:
+            raise KestraMagicError(f"YAML syntax error: {problem}; nothing was sent", kind="YAMLError") from None
+        lines = source.splitlines()
+        text = lines[mark.line].strip() if mark.line < len(lines) else ""
+        raise KestraMagicError(
+            f"YAML syntax error at cell line {mark.line + first_line}, column {mark.column + 1}: {problem}"
+            + (f" (in `{text[:60]}`)" if text else "") + "; fix it and re-run, nothing was sent",
+            kind="YAMLError") from None
+    if not isinstance(doc, dict):
+        raise KestraMagicError("the cell must hold one flow as a YAML mapping with id, namespace and "
+                               "tasks", kind="UsageError")
+    for key in ("id", "namespace"):
+        if not doc.get(key):
+            raise KestraMagicError(f"the flow has no `{key}:`; add a top-level `{key}: ...` line "
+                                   f"(or use --namespace NS)" if key == "namespace" else
+                                   f"the flow has no `{key}:`; add a top-level `{key}: ...` line",
+                                   kind="UsageError")
+    return doc
+
+
+def set_namespace(source: str, namespace: str) -> str:
+    """The source with its top-level ``namespace:`` line set (only that line changes)."""
+    line = f"namespace: {namespace}"
+    if _NS_LINE.search(source):
+        return _NS_LINE.sub(line.replace("\\", "\\\\"), source, count=1)
+    m = _ID_LINE.search(source)
+    if m:
+        return source[: m.end()] + "\n" + line + source[m.end():]
+    return line + "\n" + source
+
+
+@dataclass
+class FlowSummary:
+    """What ``%%kestra_flow`` shows: namespace, id, revision and what happened, tasks, link, warnings."""
+    namespace: str
+    id: str
+    revision: int | None
+    status: str           # created | updated | unchanged | valid
+    tasks: int
+    url: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def what(self) -> str:
+        return {"updated": "new", "valid": "valid, not saved"}.get(self.status, self.status)
+
+    def __repr__(self) -> str:
+        rev = f"revision {self.revision} " if self.revision is not None else ""
+        lines = [f"flow {self.namespace}.{self.id} {rev}({self.what}), {self.tasks} task"
+                 f"{'' if self.tasks == 1 else 's'}"]
+        if self.url:
+            lines.append(f"UI: {self.url}")
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rev = f"revision <b>{self.revision}</b> " if self.revision is not None else ""
+        warn = "".join(f'<div style="color:#DD5F00">warning: {esc(w)}</div>' for w in self.warnings)
+        ui = f" &nbsp; {link(self.url, 'open in Kestra UI')}" if self.url else ""
+        return (f'<div class="km-flow">flow <b>{esc(self.namespace)}.{esc(self.id)}</b> {rev}'
+                f'({esc(self.what)}), {self.tasks} task{"" if self.tasks == 1 else "s"}{ui}{warn}</div>')

@@ -1,0 +1,149 @@
+"""Follow one execution in background threads: SSE updates with a polling fallback, plus a log tail.
+
+The follower only collects (latest execution, bounded log tail, counters) and signals a condition;
+views decide when to draw, so the event rate never drives the front-end message rate.
+"""
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from typing import Any, Callable
+
+from kestra_magic.notebook.render import TERMINAL, raw_of
+
+
+def state_of(execution: Any) -> str:
+    """The current state name of an Execution model or dict ('' if unknown)."""
+    return (raw_of(execution).get("state") or {}).get("current", "") or ""
+
+
+def _close(iterator: Any) -> None:
+    """Close a streaming iterator from any thread; a stream that cannot be closed is left to die."""
+    for name in ("close", "stop"):
+        fn = getattr(iterator, name, None)
+        if fn is not None:
+            try:
+                fn()
+                return
+            except Exception:  # e.g. "generator already executing": the daemon thread ends on its own
+                pass
+
+
+class ExecutionFollower:
+    """Keeps ``latest`` (the newest Execution seen) and ``logs`` (a bounded tail) up to date.
+
+    ``changed`` is notified on every update; ``done`` is set once the execution is terminal (or the
+    follower is stopped). ``source`` says where the last update came from: "sse" or "poll".
+    """
+
+    def __init__(self, client: Any, execution: Any, *, poll_interval: float = 1.0,
+                 log_lines: int = 30, logs: bool = True, min_level: str | None = None,
+                 on_update: Callable[[Any], None] | None = None, use_sse: bool = True):
+        self.client = client
+        self.latest = execution
+        self.id: str = raw_of(execution).get("id") or getattr(execution, "id", "")
+        self.poll_interval = poll_interval
+        self.logs: collections.deque = collections.deque(maxlen=max(1, log_lines))
+        self.log_count = 0
+        self.updates = 0
+        self.source = ""
+        self.error: BaseException | None = None
+        self.changed = threading.Condition()
+        self.done = threading.Event()
+        self._stop = threading.Event()
+        self._want_logs = logs
+        self._min_level = min_level
+        self._on_update = on_update
+        self._use_sse = use_sse
+        self._log_stream: Any = None
+        self._threads: list[threading.Thread] = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> "ExecutionFollower":
+        t = threading.Thread(target=self._run_updates, name=f"kestra-follow-{self.id}", daemon=True)
+        self._threads.append(t)
+        t.start()
+        if self._want_logs:
+            lt = threading.Thread(target=self._run_logs, name=f"kestra-logs-{self.id}", daemon=True)
+            self._threads.append(lt)
+            lt.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop following (the execution keeps running on the server)."""
+        self._stop.set()
+        self._close_logs()
+        self.done.set()
+        self._notify()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.done.wait(timeout)
+
+    # -- internals -------------------------------------------------------------------------
+    def _notify(self) -> None:
+        with self.changed:
+            self.changed.notify_all()
+
+    def _set(self, execution: Any, source: str) -> None:
+        self.latest = execution
+        self.updates += 1
+        self.source = source
+        if self._on_update is not None:
+            try:
+                self._on_update(execution)
+            except Exception:
+                pass
+        self._notify()
+
+    def _run_updates(self) -> None:
+        try:
+            if self._use_sse:
+                try:
+                    for ex in self.client.executions.follow_execution(self.id):
+                        if self._stop.is_set():
+                            return
+                        if raw_of(ex).get("state"):  # the `start` event carries a stub
+                            self._set(ex, "sse")
+                except Exception as err:  # stream failed: fall back to polling below
+                    self.error = err
+            # After `end` re-fetch once to be safe; if the stream dropped early, poll until terminal.
+            while not self._stop.is_set():
+                try:
+                    ex = self.client.executions.get_execution(self.id)
+                    self._set(ex, "poll")
+                    if state_of(ex) in TERMINAL:
+                        break
+                except Exception as err:
+                    self.error = err
+                self._stop.wait(self.poll_interval)
+        finally:
+            self._close_logs()
+            self.done.set()
+            self._notify()
+
+    def _run_logs(self) -> None:
+        try:
+            stream = self.client.logs.follow_logs(self.id, min_level=self._min_level)
+            self._log_stream = stream
+            for entry in stream:
+                if self._stop.is_set() or self.done.is_set():
+                    break
+                if not (raw_of(entry).get("message") or getattr(entry, "message", None)):
+                    continue  # the `start` marker is an empty entry
+                self.logs.append(entry)
+                self.log_count += 1
+                self._notify()
+        except Exception:
+            pass  # the log tail is best effort; the final summary re-reads logs
+        finally:
+            _close(self._log_stream)
+
+    def _close_logs(self) -> None:
+        stream = self._log_stream
+        if stream is not None:
+            _close(stream)

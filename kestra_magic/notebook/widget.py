@@ -1,0 +1,284 @@
+"""The live execution view: an ipywidgets panel (or text lines without a widget front end).
+
+``Monitor`` ties an ``ExecutionFollower`` (background SSE/polling + log tail) to a view, draws at a
+bounded front-end message rate, handles Ctrl-C, and replaces the widget by a static summary at the end.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from kestra_magic.notebook.follow import ExecutionFollower
+from kestra_magic.notebook.render import (
+    STATE_COLORS, TERMINAL, RunView, Summary, fmt_duration, header_html, logs_html, summary_text,
+    task_table_html,
+)
+
+
+def has_widget_frontend() -> bool:
+    """True inside a Jupyter kernel (a front end that can show widgets); False in terminal/python."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+class ExecutionWidget:
+    """The ipywidgets panel: header (flow, linked id, state badge, elapsed), progress bar, task-run
+    table, log tail, and Kill / Resume / Open-in-UI controls. ``render`` only sends changed values."""
+
+    def __init__(self, handle: Any):
+        import ipywidgets as w
+        self.handle = handle
+        self.header = w.HTML()
+        self.progress = w.IntProgress(min=0, max=1, value=0, description="tasks",
+                                      layout=w.Layout(width="60%"))
+        self.tasks = w.HTML()
+        self.logs = w.HTML()
+        self.message = w.HTML()
+        self.kill_button = w.Button(description="Kill", button_style="danger", icon="stop")
+        self.resume_button = w.Button(description="Resume", button_style="success", icon="play")
+        self.resume_inputs = w.VBox()
+        self.resume_box = w.VBox([self.resume_inputs, self.resume_button],
+                                 layout=w.Layout(display="none"))
+        self.open_link = w.HTML()
+        self.controls = w.HBox([self.kill_button, self.resume_box, self.open_link])
+        self.box = w.VBox([self.header, self.progress, self.tasks, self.logs, self.controls,
+                           self.message])
+        self.kill_button.on_click(lambda _b: self.on_kill())
+        self.resume_button.on_click(lambda _b: self.on_resume())
+        self._pause_key: str | None = None
+        self.note = ""
+
+    # -- user actions ------------------------------------------------------------------------
+    def on_kill(self) -> None:
+        try:
+            self.handle.kill()
+            self.message.value = "kill requested"
+        except Exception as err:  # show, don't raise into the comm handler
+            self.message.value = f'<span style="color:#E0001C">{_esc(err)}</span>'
+
+    def on_resume(self) -> None:
+        values = {}
+        for child in self.resume_inputs.children:
+            key = getattr(child, "input_id", None)
+            if key and str(child.value) != "":
+                values[key] = child.value
+        try:
+            self.handle.resume(values or None)
+            self.message.value = "resume requested"
+            self.resume_box.layout.display = "none"
+        except Exception as err:
+            self.message.value = f'<span style="color:#E0001C">{_esc(err)}</span>'
+
+    # -- drawing -----------------------------------------------------------------------------
+    def render(self, view: RunView, log_tail: list, now: datetime | None = None) -> int:
+        """Bring every child up to date; returns how many front-end messages that cost."""
+        sent = 0
+        sent += _set(self.header, "value", header_html(view, self.note, now))
+        done, total = view.progress()
+        style = {"SUCCESS": "success", "WARNING": "warning", "FAILED": "danger",
+                 "KILLED": "danger"}.get(view.state, "info")
+        if (self.progress.max, self.progress.value, self.progress.bar_style) != (max(total, 1), done, style):
+            with self.progress.hold_sync():  # several traits, one message
+                self.progress.max = max(total, 1)
+                self.progress.value = done
+                self.progress.bar_style = style
+            sent += 1
+        sent += _set(self.tasks, "value", task_table_html(view, now))
+        sent += _set(self.logs, "value", logs_html(log_tail))
+        if view.url and not self.open_link.value:
+            sent += _set(self.open_link, "value", f'<a href="{_esc(view.url)}" target="_blank" rel="noopener" '
+                                                  f'class="jupyter-button" style="padding:4px 10px">Open in UI</a>')
+        sent += _set(self.kill_button.layout, "display", "none" if view.is_terminal else "")
+        paused = view.state in ("PAUSED", "BREAKPOINT")
+        if paused and self._pause_key != view.state:
+            self._pause_key = view.state
+            sent += self._build_resume_inputs()
+        if not paused:
+            self._pause_key = None
+        sent += _set(self.resume_box.layout, "display", "" if paused else "none")
+        return sent
+
+    def _build_resume_inputs(self) -> int:
+        import ipywidgets as w
+        fields = []
+        for spec in self.handle.pause_inputs():
+            default = spec.get("defaults")
+            text = w.Text(value="" if default is None else str(default),
+                          description=str(spec.get("id")), placeholder=str(spec.get("type", "")))
+            text.input_id = spec.get("id")
+            fields.append(text)
+        self.resume_inputs.children = fields
+        return 1 + len(fields)
+
+
+def _set(obj: Any, name: str, value: Any) -> int:
+    if getattr(obj, name) == value:
+        return 0
+    setattr(obj, name, value)
+    return 1
+
+
+def _esc(value: Any) -> str:
+    import html
+    return html.escape(str(value))
+
+
+class TextView:
+    """Status as plain text lines (terminal IPython, plain python, or ``widget=off``)."""
+
+    def __init__(self, out: Callable[[str], None] = print):
+        self.out = out
+        self._last_state = ""
+        self._task_states: dict[str, str] = {}
+
+    def render(self, view: RunView) -> int:
+        lines = 0
+        if view.state != self._last_state:
+            self._last_state = view.state
+            done, total = view.progress()
+            self.out(f"{_clock()} {view.namespace}.{view.flow_id} {view.id} {view.state}"
+                     f" ({done}/{total} task runs, {fmt_duration(view.elapsed())})")
+            lines += 1
+        for r in view.task_runs:
+            if self._task_states.get(r.id) != r.state and r.state in TERMINAL | {"RUNNING", "PAUSED"}:
+                self._task_states[r.id] = r.state
+                value = f"[{r.value}]" if r.value else ""
+                self.out(f"{_clock()}   {r.task_id}{value} {r.state} {fmt_duration(r.duration())}".rstrip())
+                lines += 1
+        return lines
+
+
+def _clock() -> str:
+    return datetime.now().strftime("%H:%M:%S")
+
+
+class Monitor:
+    """Follows one execution and shows it live; ``block()`` waits for the end (Ctrl-C detaches)."""
+
+    def __init__(self, handle: Any, *, widget: bool | None = None, max_messages_per_second: float = 10.0,
+                 poll_interval: float = 1.0, log_lines: int = 30, out: Callable[[str], None] = print,
+                 display: Callable[..., Any] | None = None):
+        self.handle = handle
+        self.use_widget = has_widget_frontend() if widget is None else widget
+        self.max_rate = max(0.5, float(max_messages_per_second))
+        self.out = out
+        self.follower = ExecutionFollower(handle.client, handle.execution, poll_interval=poll_interval,
+                                          log_lines=log_lines, logs=self.use_widget)
+        self.widget: ExecutionWidget | None = None
+        self.text: TextView | None = None
+        self.display_handle: Any = None
+        self.messages = 0          # front-end messages sent by renders (widget mode)
+        self.renders = 0
+        self.finished = threading.Event()   # the final view (summary) is in place
+        self.detached = False
+        self._display = display
+        self._render_thread: threading.Thread | None = None
+        self._render_lock = threading.Lock()
+
+    # -- start / stop ------------------------------------------------------------------------
+    def start(self) -> "Monitor":
+        view = self._view()
+        if self.use_widget:
+            self.widget = ExecutionWidget(self.handle)
+            with self._render_lock:
+                self.messages += self.widget.render(view, [])
+            show = self._display or _ipython_display
+            self.display_handle = show(self.widget.box)
+        else:
+            self.text = TextView(self.out)
+            self.text.render(view)
+        self.follower.start()
+        if self.use_widget:
+            self._render_thread = threading.Thread(target=self._render_loop, daemon=True,
+                                                   name=f"kestra-widget-{self.handle.id}")
+            self._render_thread.start()
+        return self
+
+    def _view(self) -> RunView:
+        return RunView.of(self.follower.latest if hasattr(self, "follower") else self.handle.execution,
+                          self.handle.url)
+
+    def _render_loop(self) -> None:
+        """Draw when something changed (or each second for the clock), at most ``max_rate`` msgs/s."""
+        budget_until = 0.0
+        seen = (-1, -1)
+        last_second = -1
+        while True:
+            with self.follower.changed:
+                self.follower.changed.wait(timeout=0.25)
+            now = time.monotonic()
+            if now < budget_until:
+                time.sleep(budget_until - now)
+            if self.follower.done.is_set():
+                break
+            key = (self.follower.updates, self.follower.log_count)
+            second = int(now)
+            if key == seen and second == last_second:
+                continue
+            seen, last_second = key, second
+            sent = self._render_once()
+            budget_until = time.monotonic() + max(1, sent) / self.max_rate
+        self._finish()
+
+    def _render_once(self) -> int:
+        self.handle.execution = self.follower.latest
+        with self._render_lock:
+            sent = self.widget.render(self._view(), list(self.follower.logs))
+            self.messages += sent
+            self.renders += 1
+        return sent
+
+    def _finish(self) -> None:
+        """Final draw, then (if the run ended) swap the widget for a static HTML+text summary."""
+        self.handle.execution = self.follower.latest
+        view = self._view()
+        if self.widget is not None:
+            with self._render_lock:
+                self.messages += self.widget.render(view, list(self.follower.logs))
+            if view.is_terminal and self.display_handle is not None:
+                try:
+                    self.display_handle.update(Summary(view, list(self.follower.logs)[-10:]))
+                except Exception:
+                    pass
+        elif self.text is not None and not self.detached:
+            self.text.render(view)
+            if view.is_terminal:
+                self.out(summary_text(view))
+        self.finished.set()
+
+    def stop(self) -> None:
+        self.follower.stop()
+
+    # -- waiting -----------------------------------------------------------------------------
+    def block(self, timeout: float | None = None) -> str:
+        """Wait for the end. Returns "done", "timeout" or "interrupted" (Ctrl-C within ~0.1 s)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while not self.follower.done.wait(0.1):
+                if self.text is not None:
+                    self.handle.execution = self.follower.latest
+                    self.text.render(self._view())
+                if deadline is not None and time.monotonic() >= deadline:
+                    return "timeout"
+            if self.text is not None:
+                self._finish()
+            self.finished.wait(5)
+            return "done"
+        except KeyboardInterrupt:
+            return "interrupted"
+
+    def detach(self, note: str) -> None:
+        """Stop waiting: the widget keeps following in the background; text output stops."""
+        self.detached = True
+        if self.widget is not None:
+            self.widget.note = note
+            self._render_once()
+        else:
+            self.follower.stop()
+            self.out(note)

@@ -1,0 +1,76 @@
+"""Notebook fixtures: a shell that raises on cell errors, the KestraMagic instance, execution data."""
+from __future__ import annotations
+
+import pytest
+
+
+class CellFailed(AssertionError):
+    """A cell failed; ``.error`` is what the cell raised, ``.output`` what it printed."""
+
+    def __init__(self, error, output):
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.error = error
+        self.output = output
+
+
+class Runner:
+    """Runs cells in a real InteractiveShell; ``run`` raises ``CellFailed`` on any cell error
+    (like jupysql's testing shell) and returns the cell's value; ``out`` collects printed text."""
+
+    def __init__(self, ip, capsys):
+        self.ip = ip
+        self.capsys = capsys
+        self.out = ""
+
+    @property
+    def magic(self):
+        return self.ip.magics_manager.registry["KestraMagic"]
+
+    def run(self, cell: str):
+        result = self.ip.run_cell(cell, store_history=True)
+        captured = self.capsys.readouterr()
+        self.out += captured.out + captured.err
+        error = result.error_before_exec or result.error_in_exec
+        if error is not None:
+            raise CellFailed(error, captured.out + captured.err)
+        return result.result
+
+    def fails(self, cell: str) -> CellFailed:
+        """Run a cell that must fail; return the failure (its printed output included)."""
+        try:
+            self.run(cell)
+        except CellFailed as failed:
+            return failed
+        raise AssertionError(f"cell did not fail: {cell!r}")
+
+    @property
+    def ns(self):
+        return self.ip.user_ns
+
+
+@pytest.fixture
+def nb(ip, capsys):
+    """A Runner over the shared ``ip`` shell (extension loaded)."""
+    return Runner(ip, capsys)
+
+
+def make_execution(state="RUNNING", tasks=(("extract", "SUCCESS", None), ("transform", "RUNNING", None)),
+                   id="5Gh7kLmN0pQrStUvWxYz12", namespace="company.team", flow_id="etl"):
+    """A Kestra 1.x-shaped execution dict (what the server sends), for pure rendering tests."""
+    start = "2026-01-01T10:00:00Z"
+    task_runs = []
+    for i, (task_id, tstate, value) in enumerate(tasks):
+        tr_state = {"current": tstate,
+                    "histories": [{"state": "CREATED", "date": f"2026-01-01T10:00:0{i}Z"},
+                                  {"state": tstate, "date": f"2026-01-01T10:00:0{i + 1}.500Z"}],
+                    "startDate": f"2026-01-01T10:00:0{i}Z"}
+        if tstate in ("SUCCESS", "FAILED", "WARNING", "KILLED"):
+            tr_state["endDate"] = f"2026-01-01T10:00:0{i + 1}.500Z"
+        task_runs.append({"id": f"tr{i}", "taskId": task_id, "value": value, "state": tr_state,
+                          "attempts": [{"state": {"current": tstate}}], "outputs": None})
+    st = {"current": state, "histories": [{"state": "CREATED", "date": start}], "startDate": start}
+    if state in ("SUCCESS", "FAILED", "WARNING", "KILLED"):
+        st["endDate"] = "2026-01-01T10:00:05Z"
+    return {"id": id, "namespace": namespace, "flowId": flow_id, "flowRevision": 1, "state": st,
+            "taskRunList": task_runs, "labels": [{"key": "team", "value": "data"}],
+            "outputs": {"rows": 42} if state == "SUCCESS" else {}}
