@@ -107,7 +107,7 @@ class Engine:
     def pause(self, execution_id: str) -> None:
         execution = self._require(execution_id)
         run = self._alive(execution_id)
-        if execution["state"]["current"] != "RUNNING" or run is None:
+        if execution["state"]["current"] not in ("RUNNING", "CREATED") or run is None:
             raise EngineConflict(f"Execution '{execution_id}' is not running, can't pause it "
                                  f"(state {execution['state']['current']})")
         run.api_pause()

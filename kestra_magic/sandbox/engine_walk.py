@@ -322,6 +322,7 @@ class Walker:
             delay = schedule_delay(run.execution)
             if delay:
                 run.killed.wait(delay)
+            self.wait_api_pause(run)
             if run.killed.is_set():
                 self.update(run, self.mark_killed)
                 return
@@ -445,7 +446,10 @@ class Walker:
 
     def breakpoint(self, run: Run, task: dict, tr: dict, scope: Scope) -> bool | None:
         hit = None
-        for bp in run.breakpoints:
+        with self.store.lock:   # the routes may change them (resume-from-breakpoint)
+            stored = self.store.executions.get(run.id) or {}
+            breakpoints = list(stored.get("breakpoints") or run.breakpoints)
+        for bp in breakpoints:
             if bp.get("id") == task["id"] and (bp.get("value") in (None, "") or str(bp.get("value")) == str(scope.value)):
                 hit = (task["id"], scope.value)
         if hit is None or hit in run.breakpoints_hit:
