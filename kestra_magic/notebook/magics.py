@@ -31,6 +31,17 @@ def _km():
     return kestra_magic
 
 
+def shared_client():
+    """``kestra_magic.client()``. Importing the ``kestra_magic.client`` module rebinds the package
+    attribute ``client`` to that module, so fall back to the package's shared instance then."""
+    km = _km()
+    fn = getattr(km, "client", None)
+    if callable(fn):
+        return fn()
+    shared = getattr(km, "_shared", None)
+    return shared if shared is not None else km.configure()
+
+
 def _handles_errors(fn: Callable) -> Callable:
     """Turn expected failures (KestraError, bad input) into a one-line, cell-failing error."""
     @functools.wraps(fn)
@@ -116,7 +127,7 @@ class KestraMagic(Magics, Configurable):
             _km().configure(**kw)
 
     def _client(self):
-        return _km().client()
+        return shared_client()
 
     def _display(self, obj: Any) -> Any:
         from IPython.display import display

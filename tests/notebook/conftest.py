@@ -50,8 +50,10 @@ class Runner:
 
 @pytest.fixture
 def nb(ip, capsys):
-    """A Runner over the shared ``ip`` shell (extension loaded)."""
-    return Runner(ip, capsys)
+    """A Runner over the shared ``ip`` shell (extension loaded); ``%config KestraMagic`` settings
+    are dropped afterwards (the shell is a singleton whose config outlives the test)."""
+    yield Runner(ip, capsys)
+    ip.config.pop("KestraMagic", None)
 
 
 def make_execution(state="RUNNING", tasks=(("extract", "SUCCESS", None), ("transform", "RUNNING", None)),
@@ -74,3 +76,51 @@ def make_execution(state="RUNNING", tasks=(("extract", "SUCCESS", None), ("trans
     return {"id": id, "namespace": namespace, "flowId": flow_id, "flowRevision": 1, "state": st,
             "taskRunList": task_runs, "labels": [{"key": "team", "value": "data"}],
             "outputs": {"rows": 42} if state == "SUCCESS" else {}}
+
+
+@pytest.fixture
+def kb(nb, sandbox_v2):
+    """``nb`` pointed at the (2.x) sandbox, text output; the shared client is reset afterwards."""
+    import kestra_magic as km
+    nb.sb = sandbox_v2
+    nb.run(f"%kestra_config --url {sandbox_v2.url}")
+    nb.run("%config KestraMagic.widget = 'off'")
+    nb.out = ""
+    yield nb
+    km.configure(reset=True)
+
+
+def flow_yaml(ns: str, flow_id: str, tasks: str, extra: str = "") -> str:
+    return f"id: {flow_id}\nnamespace: {ns}\n{extra}tasks:\n{tasks}"
+
+
+LOG_TASK = """  - id: say
+    type: io.kestra.plugin.core.log.Log
+    message: "hello {{ inputs.name }}"
+"""
+PAUSE_TASK = """  - id: approve
+    type: io.kestra.plugin.core.flow.Pause
+    onResume:
+      - id: reason
+        type: STRING
+        defaults: fine
+"""
+SLEEP_TASK = """  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT30S
+"""
+FAIL_TASK = """  - id: boom
+    type: io.kestra.plugin.core.execution.Fail
+    errorMessage: "the data is bad"
+"""
+NAME_INPUT = "inputs:\n  - id: name\n    type: STRING\n    defaults: world\n"
+
+
+def wait_for(predicate, timeout=10.0, step=0.05):
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return False
