@@ -136,6 +136,10 @@ def matches(item: Any, filters: list[Filter], fields: dict[str, Callable[[Any], 
                 return False
             continue
         accessor = fields.get(f.field)
+        if f.field == "q" and accessor is not None:   # full-text query: contains, whatever the operation
+            if f.value.lower() not in str(accessor(item) or "").lower():
+                return False
+            continue
         if accessor is None:   # accepted but not meaningful in the sandbox (e.g. scope USER)
             continue
         if not _compare(accessor(item), f.op, f.value, f.field):

@@ -122,6 +122,8 @@ def flow(stored: dict, generation: int, with_source: bool) -> dict:
         out["inputs"] = [dict({"required": True}, **i) if isinstance(i, dict) else i for i in out["inputs"]]
     out.setdefault("disabled", False)
     out.setdefault("deleted", False)
+    if generation == 2:
+        out.setdefault("draft", False)
     if not with_source:
         out.pop("source", None)
     return out
