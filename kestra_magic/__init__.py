@@ -59,7 +59,15 @@ def __dir__() -> list[str]:
 
 
 def client() -> "KestraClient":
-    """The shared client, built on first use from the environment (``KESTRA_URL``...)."""
+    """The shared client, built on first use from the environment (``KESTRA_URL``...).
+
+    (Importing ``kestra_magic.client`` rebinds this name to that module, which is callable
+    and does the same.)
+    """
+    return _shared_client()
+
+
+def _shared_client() -> "KestraClient":
     global _shared
     if _shared is None:
         with _shared_lock:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import sys
 import threading
 import time
+import types
 from typing import Any, Iterator, Mapping, Sequence
 from urllib.parse import quote
 
@@ -85,11 +87,12 @@ class Transport:
             self._auth_header = {"Authorization": requests.auth._basic_auth_str(  # type: ignore[attr-defined]
                 configuration.username, configuration.password)}
         self._secrets = sorted(configuration.secrets(), key=len, reverse=True)
-        self.proxies: dict[str, str] | None = None
+        # explicit proxy settings are passed per request: requests lets HTTP(S)_PROXY from the
+        # environment override Session.proxies, and applies ``no_proxy`` to environment proxies only
+        self.proxies: dict[str, str | None] | None = None
         if configuration.proxy:
             self.proxies = {"http": configuration.proxy, "https": configuration.proxy}
-        if configuration.no_proxy:
-            self.proxies = {**(self.proxies or {}), "no_proxy": configuration.no_proxy}
+        self._proxies_by_base: dict[str, dict | None] = {}
         self.verify: bool | str = configuration.ca_bundle or configuration.verify_ssl
         self._lock = threading.Lock()
         self._generation: int | None = configuration.api_generation
@@ -226,12 +229,13 @@ class Transport:
             try:
                 resp = self.session.request(method, url, params=params, data=data, files=files, json=json,
                                             headers=all_headers, stream=stream, timeout=timeout,
-                                            proxies=self.proxies, verify=self.verify)
+                                            proxies=self._proxies_for(base), verify=self.verify)
             except requests.exceptions.SSLError as exc:
                 raise errors.KestraConnectionError(
                     f"TLS check failed for {base}: {self.scrub(self._reason(exc))}; set ca_bundle= to your CA "
                     f"file (KESTRA_CA_BUNDLE) or verify_ssl=False for a test server") from None
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                    requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
                 sent = not _not_sent(exc)
                 if (idempotent or not sent) and attempt < self.config.retries:
                     self._sleep(self._backoff(attempt))
@@ -301,6 +305,17 @@ class Transport:
             resp.close()
 
     # -- helpers ----------------------------------------------------------------------------------
+    def _proxies_for(self, base: str) -> dict | None:
+        """The proxies for a server: ``no_proxy`` hosts go direct (None values block env proxies too)."""
+        if not self.config.no_proxy:
+            return self.proxies
+        if base not in self._proxies_by_base:
+            from requests.utils import should_bypass_proxies
+            bypass = should_bypass_proxies(base, no_proxy=self.config.no_proxy)
+            self._proxies_by_base[base] = {"http": None, "https": None} if bypass else \
+                {**(self.proxies or {}), "no_proxy": self.config.no_proxy}
+        return self._proxies_by_base[base]
+
     def _backoff(self, attempt: int) -> float:
         return min(self.config.max_backoff, self.config.backoff * (2 ** attempt))
 
@@ -399,3 +414,15 @@ class KestraClient:
         auth = {"bearer": f"token={MASK}", "basic": f"user={c.username!r}, password={MASK}"}.get(
             c.auth_kind or "", "no auth")
         return f"<KestraClient {self._transport.base_url()} tenant={c.tenant!r} {auth}>"
+
+
+class _CallableModule(types.ModuleType):
+    """``kestra_magic.client()`` must stay the shared-client accessor even after
+    ``import kestra_magic.client`` rebinds the package attribute to this module."""
+
+    def __call__(self) -> KestraClient:
+        from kestra_magic import _shared_client
+        return _shared_client()
+
+
+sys.modules[__name__].__class__ = _CallableModule
