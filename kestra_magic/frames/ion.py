@@ -1,0 +1,126 @@
+"""Read Kestra's ION result files (text on 1.x, concatenated binary streams on 2.x) into pandas.
+
+Strategy, fastest sound path first:
+1. text ION in Kestra's shape -> `ion_text.to_rows` (rewrite to JSON, C JSON parser);
+2. otherwise amazon.ion's C extension with the bare value model
+   (MAY_BE_BARE | SYMBOL_AS_TEXT | STRUCT_AS_STD_DICT) and the garbage collector paused, which
+   reads text and binary (a version marker per row included) in one call;
+3. without the C extension, the pure-Python reader with a warning (it is ~100x slower).
+Then every column goes through `ion_columns.column` for Kestra's typing rules.
+"""
+from __future__ import annotations
+
+import gc
+import warnings
+from operator import itemgetter
+from typing import Any
+
+import pandas as pd
+
+from kestra_magic.frames import ion_columns, ion_text
+
+BINARY_MARKER = b"\xe0\x01\x00\xea"
+
+
+def is_binary_ion(data: bytes) -> bool:
+    """True for binary Ion (starts with the Ion 1.0 version marker)."""
+    return data[:4] == BINARY_MARKER
+
+
+def parse_rows(data: bytes, *, keep_decimal: bool = False) -> tuple[list[Any], bool]:
+    """All top-level values of an ION file -> (rows, marked); `marked` is True when the rows come
+    from the text fast path (typed values are marked strings)."""
+    if not is_binary_ion(data) and not keep_decimal:
+        rows = ion_text.to_rows(data)
+        if rows is not None:
+            return rows, True
+    return _amazon_ion_rows(data), False
+
+
+def _amazon_ion_rows(data: bytes) -> list[Any]:
+    from amazon.ion import simpleion
+    from amazon.ion.simpleion import IonPyValueModel as Model
+    if not data.strip():
+        return []
+    if not simpleion.c_ext:   # pragma: no cover - depends on the installed wheel
+        warnings.warn("amazon-ion's C extension is not available: reading ION in pure Python is "
+                      "about 100x slower; reinstall amazon-ion from a wheel for your platform",
+                      RuntimeWarning, stacklevel=3)
+    model = Model.MAY_BE_BARE | Model.SYMBOL_AS_TEXT | Model.STRUCT_AS_STD_DICT
+    enabled = gc.isenabled()
+    gc.disable()   # the reader allocates millions of small objects; GC passes dominate otherwise
+    try:
+        return simpleion.loads(data, single_value=False, value_model=model)
+    except Exception as e:
+        from kestra_magic.errors import KestraError
+        raise KestraError(f"not a valid ION file ({type(e).__name__}: {str(e)[:200]}); "
+                          "read it as bytes with format='bytes' to inspect it") from None
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def read_ion(data: bytes, *, keep_decimal: bool = False, flatten: bool = False) -> pd.DataFrame:
+    """ION bytes (text or binary) -> DataFrame with Kestra's typing mapped to pandas types.
+
+    Rows that are structs give named columns, rows that are lists positional columns 0..n-1,
+    scalar rows one column ``value``. ``keep_decimal`` keeps decimals as exact ``Decimal``
+    objects instead of float64; ``flatten`` turns nested structs into ``parent.child`` columns.
+    """
+    rows, marked = parse_rows(data, keep_decimal=keep_decimal)
+    return rows_frame(rows, keep_decimal=keep_decimal, flatten=flatten, marked=marked)
+
+
+def rows_frame(rows: list[Any], *, keep_decimal: bool = False, flatten: bool = False,
+               marked: bool = False) -> pd.DataFrame:
+    """Parsed ION rows -> typed DataFrame (see `read_ion`)."""
+    if not rows:
+        return pd.DataFrame()
+    kinds = set(map(type, rows))
+    if kinds == {dict}:
+        columns = _struct_columns(rows)
+    elif kinds == {list}:
+        width = max(map(len, rows))
+        columns = {i: [r[i] if i < len(r) else None for r in rows] for i in range(width)}
+    else:
+        columns = {"value": list(rows)}
+    data = {name: ion_columns.column(values, keep_decimal=keep_decimal, marked=marked)
+            for name, values in columns.items()}
+    frame = pd.DataFrame(data)
+    if flatten:
+        frame = flatten_structs(frame)
+    return frame
+
+
+def _struct_columns(rows: list[dict]) -> dict[Any, list]:
+    keys = list(rows[0])
+    if set(map(len, rows)) == {len(keys)}:      # Kestra writes the same fields in every row
+        try:
+            return {k: list(map(itemgetter(k), rows)) for k in keys}   # one C-level pass per column
+        except KeyError:
+            pass
+    seen: dict[Any, None] = {}
+    for r in rows:
+        seen.update(dict.fromkeys(r))
+    return {k: [r.get(k) for r in rows] for k in seen}
+
+
+def flatten_structs(frame: pd.DataFrame, sep: str = ".") -> pd.DataFrame:
+    """Replace struct (dict) columns by one column per nested field, named ``parent.child``."""
+    out = {}
+    for name in frame.columns:
+        col = frame[name]
+        if col.dtype == object and col.map(lambda v: isinstance(v, dict) or v is None).all() \
+                and col.map(lambda v: isinstance(v, dict)).any():
+            nested = pd.json_normalize([v if isinstance(v, dict) else {} for v in col], sep=sep)
+            for sub in nested.columns:
+                values = nested[sub].tolist()
+                out[f"{name}{sep}{sub}"] = ion_columns.column(
+                    [None if _missing(v) else v for v in values])
+        else:
+            out[name] = col
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v)

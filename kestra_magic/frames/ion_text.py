@@ -1,0 +1,146 @@
+"""Fast path for Kestra's text ION: rewrite it into JSON with C-speed byte operations, then let
+a C JSON parser build the rows.
+
+Why our own path: amazon.ion's C extension builds one Python object per value through a generic
+reader (2-3x slower than pandas' JSON Lines reader on Kestra-shaped rows), while the text ION
+Kestra writes is JSON plus a few constructs: bare field names, timestamps, annotated strings,
+blobs, typed nulls, ``nan``. Every rewrite below is a ``bytes.replace``/``split``/``join`` or a
+``re.split`` on a pattern with a literal first byte, so no Python code runs per value. Values JSON
+cannot carry become strings starting with a private-use marker, decoded column by column
+afterwards (`kestra_magic.frames.ion_columns`).
+
+Anything outside that subset (lists, quoted symbols, comments, clobs, whitespace inside rows,
+unknown escapes, ...) makes `to_rows` return None, and the caller falls back to amazon.ion; the
+JSON parser rejects every other leftover Ion construct, so the fast path is never less correct
+than the reference parser.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+# Markers in front of values JSON cannot express (private-use code points).
+TS = "\ue000"        # Ion timestamp: TS + ISO text
+ANN = "\ue001"       # annotated string: ANN + annotation + ANN_END + text
+ANN_END = "\ue002"
+BLOB = "\ue003"      # blob: BLOB + base64
+_TS_OPEN = b'"' + TS.encode()
+_BLOB_OPEN = b'"' + BLOB.encode()
+_ANN_B, _ANN_END_B = ANN.encode(), ANN_END.encode()
+
+_STRING = re.compile(rb'"([^"\\\n]*(?:\\.[^"\\\n]*)*)"')
+_ANNOTATION = re.compile(rb":([A-Za-z_$][A-Za-z0-9_$]*)::\x00")
+_TIMESTAMP = re.compile(
+    rb":(\d{4}-\d\d-\d\d(?:T(?:\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d))?)?|\d{4}(?:-\d\d)?T)"
+    rb"(?=[,}\n]|$)")
+_BLOB = re.compile(rb":\{\{([A-Za-z0-9+/=]*)\}\}")
+_TYPED_NULL = re.compile(
+    rb"null\.(?:null|bool|int|float|decimal|timestamp|string|symbol|blob|clob|struct|list|sexp)\b")
+_WHITESPACE = b" \t\r\n\x0b\x0c"
+_SLOT, _ANN_SLOT, _ANN_SLOT_END, _TS_SLOT, _BLOB_SLOT = b"\x00", b"\x01", b"\x04", b"\x02", b"\x03"
+_MAX_ANNOTATIONS = 32
+
+
+def to_rows(data: bytes) -> list[Any] | None:
+    """Parse Kestra-style text ION (one flat-or-nested struct per line) into Python rows, or
+    return None when the text needs the full Ion parser."""
+    rows = _translate(data, fix_decimals=False)
+    if rows is _JSON_FAILED:
+        # decimals such as `6960d0` or `6960.` are not JSON; rewriting them costs a pass, so only
+        # when the first attempt failed
+        rows = _translate(data, fix_decimals=True)
+    return None if rows is _JSON_FAILED else rows
+
+
+_JSON_FAILED: Any = object()
+_DECIMAL_EXP = re.compile(rb":(-?\d+(?:\.\d*)?)[dD]")
+_DECIMAL_DOT = re.compile(rb":(-?\d+)\.(?=[,}\n]|$)")
+
+
+def _translate(data: bytes, *, fix_decimals: bool) -> Any:
+    data = data.strip()
+    if data.startswith(b"$ion_1_0"):
+        data = data[len(b"$ion_1_0"):].lstrip()
+    if not data:
+        return []
+    if not data.startswith(b"{") or b"\xee\x80" in data or data.translate(None, b"\x00\x01\x02\x03\x04") != data:
+        return None
+    parts = _STRING.split(data)
+    contents = parts[1::2]
+    outside = _SLOT.join(parts[0::2])
+    if b'"' in outside or b"'" in outside or b"[" in outside or b"(" in outside:
+        return None
+    if b"::" in outside:
+        outside = _mark_annotations(outside)
+        if outside is None:
+            return None
+    blobs: list[bytes] = []
+    if b"{{" in outside:
+        pieces = _BLOB.split(outside)
+        blobs = pieces[1::2]
+        outside = _BLOB_SLOT.join(pieces[0::2]) if blobs else outside
+        outside = outside.replace(_BLOB_SLOT, b":" + _BLOB_SLOT)
+        if b"{{" in outside:
+            return None
+    pieces = _TIMESTAMP.split(outside)
+    stamps = pieces[1::2]
+    if stamps:
+        outside = (b":" + _TS_SLOT).join(pieces[0::2])
+    if fix_decimals:
+        outside = _DECIMAL_DOT.sub(rb":\1.0", _DECIMAL_EXP.sub(rb":\1e", outside))
+    if b"null." in outside:
+        outside = _TYPED_NULL.sub(b"null", outside)
+    if b"nan" in outside or b"inf" in outside:
+        outside = outside.replace(b":nan", b":NaN").replace(b":+inf", b":Infinity").replace(b":-inf", b":-Infinity")
+    # The only whitespace allowed is the newline between rows: anything else could end up inside
+    # a quoted field name below.
+    newlines = outside.count(b"\n")
+    if len(outside) - len(outside.translate(None, _WHITESPACE)) != newlines or outside.count(b"}\n{") != newlines:
+        return None
+    # Structure: after the slots are out, every `{`/`,` starts a field name and every `:` ends one.
+    outside = outside.replace(b"{", b'{"').replace(b",", b',"').replace(b":", b'":').replace(b'{"}', b"{}")
+    outside = outside.replace(b"}\n{", b"},{")
+    outside = _fill(outside, _TS_SLOT, stamps, _TS_OPEN, b"\"")
+    outside = _fill(outside, _BLOB_SLOT, blobs, _BLOB_OPEN, b"\"")
+    if outside is None:
+        return None
+    outside = outside.replace(_SLOT, b'"\x00"').replace(_ANN_SLOT, b'"' + _ANN_B).replace(
+        _ANN_SLOT_END, _ANN_END_B + b'\x00"')
+    body = _fill(outside, _SLOT, contents)
+    if body is None:
+        return None
+    try:
+        rows = json.loads(b"[" + body + b"]")
+    except ValueError:
+        return None if fix_decimals else _JSON_FAILED
+    if len(rows) != newlines + 1:
+        return None
+    return rows
+
+
+def _mark_annotations(outside: bytes) -> bytes | None:
+    """`:Name::<string slot>` -> an annotation slot; None if an annotation sits anywhere else."""
+    for _ in range(_MAX_ANNOTATIONS):
+        m = _ANNOTATION.search(outside)
+        if m is None:
+            break
+        name = m.group(1)
+        outside = outside.replace(b":" + name + b"::" + _SLOT, b":" + _ANN_SLOT + name + _ANN_SLOT_END)
+    return None if b"::" in outside else outside
+
+
+def _fill(text: bytes | None, slot: bytes, values: list[bytes], open_: bytes = b"",
+          close: bytes = b"") -> bytes | None:
+    """Put `open_ + value + close` into each slot, in order (None if the counts disagree)."""
+    if text is None or not values:
+        return text if (text is None or slot not in text) else None
+    if open_ or close:
+        text = text.replace(slot, open_ + slot + close)
+    pieces = text.split(slot)
+    if len(pieces) != len(values) + 1:
+        return None
+    merged: list[bytes] = [b""] * (2 * len(values) + 1)
+    merged[0::2] = pieces        # slice assignment: the interleave runs in C
+    merged[1::2] = values
+    return b"".join(merged)

@@ -1,0 +1,238 @@
+"""ION -> DataFrame: Kestra's typing rules on hand-written text ION and on binary ION written by
+amazon.ion the way Kestra 2.x does (one version marker per row), through both parsers."""
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+from amazon.ion import simpleion
+from amazon.ion.core import IonType, Timestamp, TimestampPrecision
+from amazon.ion.simple_types import IonPyNull, IonPyText
+
+from kestra_magic.errors import KestraError
+from kestra_magic.frames import ion, ion_text, read_ion
+
+UTC = dt.timezone.utc
+
+KESTRA_TEXT = (
+    '{id:1,name:"Alice",price:129.90,score:166.88999938964844e0,ok:true,'
+    'ts:2025-03-14T09:26:53.589Z,day:2025-03-17,ldt:LocalDateTime::"2025-03-14T10:26:53.589",'
+    'zdt:ZonedDateTime::"2025-03-14T10:26:53+01:00[Europe/Paris]",odt:OffsetDateTime::"2025-03-14T10:26:53+02:00",'
+    'lt:LocalTime::"08:30:00",maybe:null.decimal,blob:{{SGVsbG8=}},nested:{a:1,b:"x"},tags:"t1"}\n'
+    '{id:2,name:"Bob é 😀",price:100.000000,score:-1.5e0,ok:false,'
+    'ts:2025-03-15T00:00:00.000Z,day:2025-12-31,ldt:LocalDateTime::"2025-03-15T23:59:59",'
+    'zdt:ZonedDateTime::"2025-07-01T08:00:00+02:00[Europe/Paris]",odt:OffsetDateTime::"2025-03-14T10:26:53-05:00",'
+    'lt:LocalTime::"23:15:30.5",maybe:3.25,blob:{{AAH/}},nested:{a:2,b:null},tags:"t2"}\n'
+).encode()
+
+
+def _check_kestra_frame(df: pd.DataFrame) -> None:
+    assert list(df.columns) == ["id", "name", "price", "score", "ok", "ts", "day", "ldt", "zdt", "odt",
+                                "lt", "maybe", "blob", "nested", "tags"]
+    assert df["id"].dtype == np.int64 and df["id"].tolist() == [1, 2]
+    assert df["name"].tolist() == ["Alice", "Bob é 😀"]
+    assert df["price"].dtype == np.float64 and df["price"].tolist() == [129.9, 100.0]
+    assert df["score"].dtype == np.float64 and df["score"].tolist() == [166.88999938964844, -1.5]
+    assert df["ok"].dtype == bool and df["ok"].tolist() == [True, False]
+    assert str(df["ts"].dtype) == "datetime64[us, UTC]"
+    assert df["ts"][0] == pd.Timestamp("2025-03-14T09:26:53.589Z")
+    assert str(df["day"].dtype) == "datetime64[us]"
+    assert df["day"].tolist() == [pd.Timestamp("2025-03-17"), pd.Timestamp("2025-12-31")]
+    assert str(df["ldt"].dtype) == "datetime64[us]"
+    assert df["ldt"][0] == pd.Timestamp("2025-03-14T10:26:53.589")
+    assert str(df["zdt"].dtype) == "datetime64[us, Europe/Paris]"     # one region: kept
+    assert df["zdt"][1] == pd.Timestamp("2025-07-01T06:00:00Z")
+    assert df["zdt"][0].hour == 10
+    assert str(df["odt"].dtype) == "datetime64[us, UTC]"
+    assert df["odt"].tolist() == [pd.Timestamp("2025-03-14T08:26:53Z"), pd.Timestamp("2025-03-14T15:26:53Z")]
+    assert df["lt"].tolist() == [dt.time(8, 30), dt.time(23, 15, 30, 500000)]
+    assert df["maybe"].dtype == np.float64 and np.isnan(df["maybe"][0]) and df["maybe"][1] == 3.25
+    assert df["blob"].tolist() == [b"Hello", b"\x00\x01\xff"]
+    assert df["nested"].tolist() == [{"a": 1, "b": "x"}, {"a": 2, "b": None}]
+    assert df["tags"].tolist() == ["t1", "t2"]
+
+
+def _binary_per_row(rows: list) -> bytes:
+    """Kestra 2.x framing: every row its own binary stream with its own version marker."""
+    return b"".join(simpleion.dumps(r, binary=True) for r in rows)
+
+
+def _ann(name: str, text: str) -> IonPyText:
+    return IonPyText.from_value(IonType.STRING, text, (name,))
+
+
+def _ts(*a, tz=UTC, ms=True) -> Timestamp:
+    return Timestamp(*a, tz, precision=TimestampPrecision.SECOND, fractional_precision=3 if ms else None)
+
+
+def _day(y, m, d) -> Timestamp:
+    return Timestamp(y, m, d, precision=TimestampPrecision.DAY)
+
+
+def _kestra_rows() -> list[dict]:
+    return [
+        {"id": 1, "name": "Alice", "price": Decimal("129.90"), "score": 166.88999938964844, "ok": True,
+         "ts": _ts(2025, 3, 14, 9, 26, 53, 589000), "day": _day(2025, 3, 17),
+         "ldt": _ann("LocalDateTime", "2025-03-14T10:26:53.589"),
+         "zdt": _ann("ZonedDateTime", "2025-03-14T10:26:53+01:00[Europe/Paris]"),
+         "odt": _ann("OffsetDateTime", "2025-03-14T10:26:53+02:00"), "lt": _ann("LocalTime", "08:30:00"),
+         "maybe": IonPyNull.from_value(IonType.DECIMAL, None), "blob": b"Hello",
+         "nested": {"a": 1, "b": "x"}, "tags": IonPyText.from_value(IonType.SYMBOL, "t1")},
+        {"id": 2, "name": "Bob é 😀", "price": Decimal("100.000000"), "score": -1.5, "ok": False,
+         "ts": _ts(2025, 3, 15, 0, 0, 0, 0), "day": _day(2025, 12, 31),
+         "ldt": _ann("LocalDateTime", "2025-03-15T23:59:59"),
+         "zdt": _ann("ZonedDateTime", "2025-07-01T08:00:00+02:00[Europe/Paris]"),
+         "odt": _ann("OffsetDateTime", "2025-03-14T10:26:53-05:00"), "lt": _ann("LocalTime", "23:15:30.5"),
+         "maybe": Decimal("3.25"), "blob": b"\x00\x01\xff", "nested": {"a": 2, "b": None},
+         "tags": IonPyText.from_value(IonType.SYMBOL, "t2")},
+    ]
+
+
+def test_kestra_text_ion_every_typing_rule():
+    assert ion_text.to_rows(KESTRA_TEXT) is not None       # the fast path takes Kestra's shape
+    _check_kestra_frame(read_ion(KESTRA_TEXT))
+
+
+def test_text_fast_path_and_amazon_ion_agree():
+    slow = ion.rows_frame(ion._amazon_ion_rows(KESTRA_TEXT))
+    _check_kestra_frame(slow)
+    pd.testing.assert_frame_equal(read_ion(KESTRA_TEXT), slow)
+
+
+def test_binary_ion_one_version_marker_per_row():
+    data = _binary_per_row(_kestra_rows())
+    assert data.count(ion.BINARY_MARKER) == 2 and ion.is_binary_ion(data)
+    _check_kestra_frame(read_ion(data))
+
+
+def test_binary_single_stream_and_text_written_by_amazon_ion():
+    rows = _kestra_rows()
+    stream = simpleion.dumps(rows, binary=True, sequence_as_stream=True)
+    assert stream.count(ion.BINARY_MARKER) == 1
+    _check_kestra_frame(read_ion(stream))
+    text = simpleion.dumps(rows, binary=False, sequence_as_stream=True).encode()
+    _check_kestra_frame(read_ion(text))
+
+
+def test_binary_never_split_on_newlines():
+    # 0x0A bytes inside binary values must not be taken for row separators
+    rows = [{"n": 10, "s": "a\nb", "blob": b"\n\n\n"}, {"n": 2570, "s": "\n", "blob": b"x\ny"}]
+    df = read_ion(_binary_per_row(rows))
+    assert df["n"].tolist() == [10, 2570]
+    assert df["s"].tolist() == ["a\nb", "\n"]
+    assert df["blob"].tolist() == [b"\n\n\n", b"x\ny"]
+
+
+def test_typed_nulls_become_missing_with_nullable_dtypes():
+    text = (b'{i:1,b:true,s:"x",f:1.5e0,t:2025-01-01T00:00:00Z}\n'
+            b'{i:null.int,b:null.bool,s:null.string,f:null.float,t:null.timestamp}\n'
+            b'{i:3,b:false,s:null,f:null,t:null}\n')
+    for data in (text, _binary_per_row(list(simpleion.loads(text, single_value=False)))):
+        df = read_ion(data)
+        assert str(df["i"].dtype) == "Int64" and df["i"].tolist()[0] == 1 and df["i"].isna().tolist() == [False, True, False]
+        assert str(df["b"].dtype) == "boolean" and df["b"].tolist() == [True, pd.NA, False]
+        assert df["s"].isna().tolist() == [False, True, True] and df["s"][0] == "x"
+        assert df["f"].dtype == np.float64 and df["f"].isna().sum() == 2
+        assert str(df["t"].dtype) == "datetime64[us, UTC]" and df["t"].isna().sum() == 2
+
+
+def test_decimals_kept_exact_on_request():
+    text = b'{d:129.90,e:6960d0,f:5.}\n{d:0.1,e:1d-3,f:-2.}\n'
+    df = read_ion(text)
+    assert df["d"].dtype == np.float64 and df["d"].tolist() == [129.9, 0.1]
+    assert df["e"].tolist() == [6960.0, 0.001] and df["f"].tolist() == [5.0, -2.0]
+    exact = read_ion(text, keep_decimal=True)
+    assert exact["d"].dtype == object and exact["d"].tolist() == [Decimal("129.90"), Decimal("0.1")]
+    assert exact["e"].tolist() == [Decimal("6960"), Decimal("0.001")]
+
+
+def test_empty_and_blank_files_give_empty_frames():
+    for data in (b"", b"\n\n  \n", b"$ion_1_0\n", ion.BINARY_MARKER):
+        df = read_ion(data)
+        assert isinstance(df, pd.DataFrame) and df.empty
+
+
+def test_list_rows_become_positional_columns():
+    text = b'["119736","FL",1.5e0]\n["448094","TX",null]\n'
+    df = read_ion(text)
+    assert list(df.columns) == [0, 1, 2]
+    assert df[0].tolist() == ["119736", "448094"] and df[2].tolist()[0] == 1.5 and np.isnan(df[2][1])
+
+
+def test_nested_structs_flattened_on_request():
+    text = b'{id:1,geo:{lat:1.5e0,city:{name:"Paris"}}}\n{id:2,geo:{lat:2.5e0,city:{name:"Lyon"}}}\n'
+    kept = read_ion(text)
+    assert kept["geo"][0] == {"lat": 1.5, "city": {"name": "Paris"}}
+    flat = read_ion(text, flatten=True)
+    assert list(flat.columns) == ["id", "geo.lat", "geo.city.name"]
+    assert flat["geo.lat"].dtype == np.float64 and flat["geo.city.name"].tolist() == ["Paris", "Lyon"]
+
+
+def test_symbols_quoted_field_names_and_excel_formulas():
+    text = b"{'first name':\"Alan\",county:'Formula:UPPER(\"clay county\")',n:1}\n"
+    df = read_ion(text)
+    assert list(df.columns) == ["first name", "county", "n"]
+    assert df["county"][0] == 'Formula:UPPER("clay county")'
+
+
+def test_big_ints_kept_exact():
+    df = read_ion(b"{n:9223372036854775808}\n{n:1}\n")
+    assert df["n"].tolist() == [9223372036854775808, 1]
+
+
+def test_mixed_offsets_and_unknown_annotations():
+    text = (b'{z:ZonedDateTime::"2025-01-01T10:00:00+01:00[Europe/Paris]",x:Custom::"keep me"}\n'
+            b'{z:ZonedDateTime::"2025-01-01T10:00:00-05:00[America/New_York]",x:Custom::"me too"}\n')
+    df = read_ion(text)
+    assert str(df["z"].dtype) == "datetime64[us, UTC]"
+    assert df["z"].tolist() == [pd.Timestamp("2025-01-01T09:00Z"), pd.Timestamp("2025-01-01T15:00Z")]
+    assert df["x"].tolist() == ["keep me", "me too"]
+
+
+def test_constructs_outside_the_fast_path_fall_back_correctly():
+    cases = [
+        b'{a:1, b:"x"}\n',                       # whitespace inside rows
+        b'{\n  a:1,\n  b:"x"\n}\n',              # pretty-printed
+        b'// a comment\n{a:1,b:"x"}\n',           # comment
+        b'{a:1,b:"x"} {a:2,b:"y"}\n',             # two rows on one line
+        b"{a:1,b:'''x'''}\n",                     # long string
+    ]
+    for data in cases:
+        df = read_ion(data)
+        assert df["a"].tolist()[0] == 1 and df["b"].tolist()[0] == "x", data
+    assert ion_text.to_rows(cases[0]) is None
+
+
+def test_string_escapes_and_tricky_contents():
+    text = (b'{s:"a\\"b,c:d}\\n{x:1}",t:"\\u00e9\\t",u:"::",v:"}\\n{"}\n'
+            b'{s:"plain",t:"\\x41",u:"x",v:"y"}\n')
+    df = read_ion(text)
+    assert df["s"].tolist() == ['a"b,c:d}\n{x:1}', "plain"]
+    assert df["t"].tolist() == ["é\t", "A"]
+    assert df["u"].tolist() == ["::", "x"] and df["v"].tolist() == ["}\n{", "y"]
+
+
+def test_invalid_ion_is_a_one_line_error():
+    with pytest.raises(KestraError) as err:
+        read_ion(b"{a:1,,}\n")
+    assert "\n" not in str(err.value) and "ION" in str(err.value)
+
+
+def test_large_file_both_framings_and_paths_agree():
+    r = random.Random(7)
+    rows = [{"id": i, "name": f"n{i}", "price": Decimal(r.randrange(10**6)).scaleb(-2),
+             "ts": _ts(2025, 1, 1 + i % 28, i % 24, i % 60, i % 60, (i % 1000) * 1000),
+             "day": _day(2025, 1 + i % 12, 1 + i % 28), "ldt": _ann("LocalDateTime", f"2025-02-03T04:05:{i % 60:02d}"),
+             "maybe": None if i % 3 == 0 else Decimal(i).scaleb(-3)} for i in range(20000)]
+    text = ("\n".join(simpleion.dumps(row, binary=False, omit_version_marker=True) for row in rows) + "\n").encode()
+    fast = read_ion(text)
+    assert len(fast) == 20000 and ion_text.to_rows(text) is not None
+    slow = ion.rows_frame(ion._amazon_ion_rows(text))
+    pd.testing.assert_frame_equal(fast, slow)
+    pd.testing.assert_frame_equal(read_ion(_binary_per_row(rows)), fast)
+    assert fast["price"][5] == float(rows[5]["price"]) and fast["maybe"].isna().sum() == 6667
+    assert fast["ts"][1] == pd.Timestamp("2025-01-02T01:01:01.001Z")
