@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 class _Server:
     handler: type
 
-    def __init__(self):
+    def __init__(self, ssl_context=None):
         self.seen: list[tuple[str, str, dict]] = []   # (method, path or absolute URL, headers)
         outer = self
 
@@ -20,7 +20,10 @@ class _Server:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        if ssl_context is not None:
+            self.httpd.socket = ssl_context.wrap_socket(self.httpd.socket, server_side=True)
+        scheme = "https" if ssl_context is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                        daemon=True)
 

@@ -190,3 +190,9 @@ def test_lazy_package_attributes():
     assert issubclass(km.KestraNotFound, km.KestraError)
     with pytest.raises(AttributeError):
         km.NoSuchThing  # noqa: B018
+
+
+def test_ui_url_and_execution_url(client, inputs_flow, ns):
+    e = client.executions.create_execution(ns, "f")
+    assert client.ui_url(f"executions/{ns}/f/{e.id}") == f"{client.url}/ui/main/executions/{ns}/f/{e.id}"
+    assert e.url and e.url.endswith(f"/ui/main/executions/{ns}/f/{e.id}")
