@@ -111,10 +111,20 @@ _NAMED_FORMATS = {
 
 
 def _format_java(value: _dt.datetime, pattern: str) -> str:
+    """Format like Java's DateTimeFormatter (``[...]`` optional sections print only when the
+    value has the fields they need: an offset for X/x/Z/z)."""
     out: list[str] = []
     i = 0
     while i < len(pattern):
         ch = pattern[i]
+        if ch == "[":
+            end = pattern.find("]", i + 1)
+            end = len(pattern) if end < 0 else end
+            inner = pattern[i + 1:end]
+            if value.tzinfo is not None or not re.search(r"[XxZz]", inner):
+                out.append(_format_java(value, inner))
+            i = end + 1
+            continue
         if ch == "'":
             end = pattern.find("'", i + 1)
             end = len(pattern) if end < 0 else end
@@ -408,8 +418,18 @@ def _merge(value: Any, other: Any) -> Any:
     return list(value) + list(other)
 
 
+class _PebbleEnvironment(ImmutableSandboxedEnvironment):
+    """Pebble reads a map's key before any attribute: ``outputs.t.values.k`` is the key "values"
+    (OutputValues), not ``dict.values``; the same for ``keys``, ``items``, ``get``, ..."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, dict) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 def _make_environment(generation: int) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(undefined=_KestraUndefined, finalize=_finalize, autoescape=False,
+    env = _PebbleEnvironment(undefined=_KestraUndefined, finalize=_finalize, autoescape=False,
                                         keep_trailing_newline=True)
     filters: dict[str, Callable] = {
         "upper": lambda v: to_text(v).upper(), "lower": lambda v: to_text(v).lower(),
@@ -542,3 +562,6 @@ def render_value(value: Any, context: dict, **kw: Any) -> Any:
         return {render(k, context, **kw) if isinstance(k, str) else k: render_value(v, context, **kw)
                 for k, v in value.items()}
     return value
+
+
+format_java = _format_java   # used by the serdes tasks
