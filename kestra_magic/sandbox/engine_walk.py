@@ -499,6 +499,7 @@ class Walker:
                 ctx.cleanup()
             if run.killed.is_set() and state == "FAILED":
                 state = "KILLED"
+            outputs = jsonable(outputs)
             final_attempt_state = state
             self.update_tr(run, tr["id"], lambda t: transition(t["attempts"][-1]["state"], final_attempt_state))
             if state == "FAILED" and retry and not run.killed.is_set():
@@ -884,6 +885,30 @@ class Walker:
         new["originalId"] = ex.get("originalId") or ex["id"]
         new["labels"] = [lb for lb in new.get("labels") or [] if lb.get("key") != "system.replayed"]
         return new
+
+
+def jsonable(value: Any) -> Any:
+    """Task outputs as JSON can carry them (dates -> ISO text, Decimal -> number, ...)."""
+    import base64
+    import datetime as _dt
+    import decimal
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent >= 0 else float(value)
+    if isinstance(value, _dt.datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, (_dt.date, _dt.time)):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode()
+    if hasattr(value, "item"):
+        return jsonable(value.item())
+    return str(value)
 
 
 def remap(ex: dict, new_id) -> None:

@@ -1,0 +1,264 @@
+"""Script tasks (python and shell ``Script``/``Commands``) run as local processes, like Kestra's
+``io.kestra.plugin.core.runner.Process`` task runner, in a fresh working directory per task run.
+
+What Kestra does and we do too: ``inputFiles`` written into the working directory,
+``beforeCommands`` then the commands under ``/bin/sh -c`` with ``set -e``, ``kestra:///``
+URIs in the script replaced by local copies, stdout lines as INFO logs and stderr lines as
+WARN logs, the ``::{"outputs": {...}}::`` protocol of ``Kestra.outputs()`` into ``vars``,
+``outputFiles`` globs (and files written to ``{{ outputDir }}``) stored in internal storage,
+``exitCode``, a non-zero exit -> FAILED, ``warningOnStdErr`` -> WARNING.
+Differences: no containers (``containerImage``/Docker runners are ignored with a log
+line); ``python`` is the interpreter the sandbox runs under, where Kestra's own ``kestra``
+package (``from kestra import Kestra``) is importable.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from kestra_magic.sandbox.tasks.base import TaskFailure, TaskResult, task
+
+_COMMON = ["beforeCommands", "containerImage", "taskRunner", "docker", "env", "inputFiles", "outputFiles",
+           "namespaceFiles", "warningOnStdErr", "interpreter", "targetOS", "failFast", "outputDirectory",
+           "runner", "dependencies", "dependencyCacheEnabled", "pythonVersion", "packageManager",
+           "installDependencies"]
+_PROTOCOL = re.compile(r"^::(\{.*\})::\s*$")
+_URI = re.compile(r"kestra:///[^\s'\"`)<>|;]+")
+_LEVELS = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR"}
+
+
+def _truthy(value, default: bool) -> bool:
+    if value is None:
+        return default
+    return str(value).strip().lower() not in ("false", "0", "no", "")
+
+
+def _python_bin_dir() -> str:
+    """A directory with ``python``/``python3`` pointing at the sandbox's own interpreter."""
+    global _BIN
+    if _BIN is None or not Path(_BIN).is_dir():
+        path = tempfile.mkdtemp(prefix="kestra-sandbox-bin-")
+        for name in ("python", "python3"):
+            os.symlink(sys.executable, os.path.join(path, name))
+        _BIN = path
+    return _BIN
+
+
+_BIN: str | None = None
+
+
+class _Localizer:
+    """Replaces kestra:/// URIs in rendered text by local copies in the working directory."""
+
+    def __init__(self, ctx, workdir: Path):
+        self.ctx, self.workdir, self.copies = ctx, workdir, {}
+
+    def path(self, uri: str) -> str:
+        if uri not in self.copies:
+            source = self.ctx.local_path(uri)
+            target_dir = self.workdir / ".kestra-files" / str(len(self.copies))
+            target_dir.mkdir(parents=True, exist_ok=True)
+            target = target_dir / source.name
+            shutil.copyfile(source, target)
+            self.copies[uri] = str(target)
+        return self.copies[uri]
+
+    def text(self, value: str) -> str:
+        return _URI.sub(lambda m: self.path(m.group(0)), value)
+
+
+def _input_files(props: dict, ctx, workdir: Path, variables: dict) -> None:
+    files = props.get("inputFiles")
+    if files is None:
+        return
+    files = ctx.render(files, **variables)
+    if isinstance(files, str):
+        try:
+            files = json.loads(files)
+        except ValueError:
+            raise TaskFailure("`inputFiles` must be a map of file name to content (or a JSON object)") from None
+    if not isinstance(files, dict):
+        raise TaskFailure("`inputFiles` must be a map of file name to content")
+    for name, content in files.items():
+        target = (workdir / str(name)).resolve()
+        if workdir.resolve() not in target.parents:
+            raise TaskFailure(f"Input file name '{name}' escapes the working directory")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        text = "" if content is None else str(content)
+        if text.startswith("kestra://") and "\n" not in text.strip():
+            shutil.copyfile(ctx.local_path(text.strip()), target)
+        else:
+            target.write_text(text, encoding="utf-8")
+
+
+def _output_files(props: dict, ctx, workdir: Path, outdir: Path, variables: dict) -> dict:
+    found: dict[str, str] = {}
+    patterns = props.get("outputFiles")
+    if patterns is not None:
+        patterns = ctx.render(patterns, **variables)
+        if isinstance(patterns, str):
+            patterns = [patterns]
+        for pattern in patterns or []:
+            for match in sorted(glob.glob(str(workdir / str(pattern)), recursive=True)):
+                path = Path(match)
+                rel_parts = path.relative_to(workdir).parts
+                if path.is_file() and ".kestra-files" not in rel_parts and ".kestra-output" not in rel_parts:
+                    found[path.relative_to(workdir).as_posix()] = ""
+    for path in sorted(outdir.rglob("*")):
+        if path.is_file():
+            found[path.relative_to(outdir).as_posix()] = ""
+    result = {}
+    for rel in found:
+        source = workdir / rel if (workdir / rel).is_file() else outdir / rel
+        result[rel] = ctx.put_file(rel, source)
+    return result
+
+
+def _env(props: dict, ctx, workdir: Path, outdir: Path, variables: dict) -> dict:
+    env = dict(os.environ)
+    env["PATH"] = _python_bin_dir() + os.pathsep + env.get("PATH", "")
+    env["WORKING_DIR"] = str(workdir)
+    env["OUTPUT_DIR"] = str(outdir)
+    env.pop("PYTHONSTARTUP", None)
+    env["PYTHONUNBUFFERED"] = "1"
+    extra = ctx.render(props.get("env") or {}, **variables)
+    if not isinstance(extra, dict):
+        raise TaskFailure("`env` must be a map of variable name to value")
+    env.update({str(k): "" if v is None else str(v) for k, v in extra.items()})
+    return env
+
+
+def _ignored_runner_notes(props: dict, ctx) -> None:
+    if props.get("containerImage"):
+        ctx.log("INFO", f"containerImage '{props['containerImage']}' is ignored: the sandbox runs scripts as "
+                        f"local processes with its own Python ({sys.executable})")
+    runner = props.get("taskRunner")
+    if isinstance(runner, dict) and "Process" not in str(runner.get("type", "")):
+        ctx.log("INFO", f"taskRunner '{runner.get('type')}' is ignored: the sandbox uses the Process task runner")
+
+
+def run_commands(props: dict, ctx, build) -> TaskResult:
+    """Shared body of every script task; ``build(variables, localize) -> list of shell lines``."""
+    workdir = ctx.workdir()
+    outdir = workdir / ".kestra-output"
+    outdir.mkdir()
+    variables = {"workingDir": str(workdir), "outputDir": str(outdir)}
+    _ignored_runner_notes(props, ctx)
+    _input_files(props, ctx, workdir, variables)
+    localizer = _Localizer(ctx, workdir)
+    before = ctx.render(props.get("beforeCommands") or [], **variables)
+    before = [before] if isinstance(before, str) else list(before)
+    lines = [localizer.text(str(c)) for c in before] + build(variables, localizer)
+    fail_fast = _truthy(ctx.render(props.get("failFast")), True)
+    script = ("set -e\n" if fail_fast else "") + "\n".join(lines) + "\n"
+    env = _env(props, ctx, workdir, outdir, variables)
+    vars_: dict = {}
+    stderr_seen = threading.Event()
+
+    def pump(stream, is_err: bool) -> None:
+        for raw in iter(stream.readline, ""):
+            line = raw.rstrip("\n")
+            match = _PROTOCOL.match(line.strip())
+            if match:
+                try:
+                    message = json.loads(match.group(1))
+                except ValueError:
+                    message = None
+                if isinstance(message, dict):
+                    if isinstance(message.get("outputs"), dict):
+                        vars_.update(message["outputs"])
+                    for entry in message.get("logs") or []:
+                        level = str(entry.get("level", "INFO")).upper()
+                        ctx.log(level if level in _LEVELS else "INFO", str(entry.get("message", "")))
+                    continue
+            if is_err:
+                stderr_seen.set()
+                ctx.log("WARN", line)
+            else:
+                ctx.log("INFO", line)
+        stream.close()
+
+    try:
+        proc = subprocess.Popen(["/bin/sh", "-c", script], cwd=workdir, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, bufsize=1,
+                                start_new_session=True, encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise TaskFailure(f"Unable to start the script process: {exc}") from None
+    readers = [threading.Thread(target=pump, args=(proc.stdout, False), daemon=True),
+               threading.Thread(target=pump, args=(proc.stderr, True), daemon=True)]
+    for reader in readers:
+        reader.start()
+    while proc.poll() is None:
+        if ctx.cancelled.wait(0.02):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            proc.wait()
+            for reader in readers:
+                reader.join(1)
+            raise TaskFailure("Script process killed")
+    for reader in readers:
+        reader.join()
+    code = proc.returncode
+    outputs: dict = {"vars": vars_, "exitCode": code}
+    if code != 0:
+        failure = TaskFailure(f"Command failed with exit code {code}")
+        failure.outputs = outputs
+        raise failure
+    files = _output_files(props, ctx, workdir, outdir, variables)
+    if files or props.get("outputFiles") is not None:
+        outputs["outputFiles"] = files
+    warn = _truthy(ctx.render(props.get("warningOnStdErr")), True)
+    return TaskResult(outputs=outputs, state="WARNING" if warn and stderr_seen.is_set() else "SUCCESS")
+
+
+def _commands(props: dict, ctx, variables: dict, localizer: _Localizer) -> list[str]:
+    commands = ctx.render(props["commands"], **variables)
+    commands = [commands] if isinstance(commands, str) else list(commands)
+    return [localizer.text(str(c)) for c in commands]
+
+
+def _script_file(props: dict, ctx, variables: dict, localizer: _Localizer, suffix: str) -> str:
+    text = localizer.text(str(ctx.render(props["script"], **variables)))
+    where = ctx.workdir() / ".kestra-files"     # hidden: never matched by outputFiles globs
+    where.mkdir(exist_ok=True)
+    fd, path = tempfile.mkstemp(suffix=suffix, prefix="script-", dir=where)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return path
+
+
+PY = "io.kestra.plugin.scripts.python."
+SH = "io.kestra.plugin.scripts.shell."
+
+
+@task(PY + "Script", required=["script"], optional=_COMMON)
+def python_script(props: dict, ctx) -> TaskResult:
+    """Runs ``script`` with the sandbox's Python (``python <file>``)."""
+    return run_commands(props, ctx, lambda v, loc: [f'python "{_script_file(props, ctx, v, loc, ".py")}"'])
+
+
+@task(PY + "Commands", required=["commands"], optional=_COMMON)
+def python_commands(props: dict, ctx) -> TaskResult:
+    """Runs shell ``commands`` where ``python`` is the sandbox's Python."""
+    return run_commands(props, ctx, lambda v, loc: _commands(props, ctx, v, loc))
+
+
+@task(SH + "Script", required=["script"], optional=_COMMON)
+def shell_script(props: dict, ctx) -> TaskResult:
+    return run_commands(props, ctx, lambda v, loc: [f'/bin/sh "{_script_file(props, ctx, v, loc, ".sh")}"'])
+
+
+@task(SH + "Commands", required=["commands"], optional=_COMMON)
+def shell_commands(props: dict, ctx) -> TaskResult:
+    return run_commands(props, ctx, lambda v, loc: _commands(props, ctx, v, loc))

@@ -1,0 +1,349 @@
+"""Task types of the sandbox over real HTTP, on both generations: OutputValues, storage.Write,
+python/shell scripts as local processes, serdes converters and DuckDB queries (issue 3)."""
+from __future__ import annotations
+
+import io
+import json
+import sys
+import time
+
+import pytest
+
+from tests.sandbox.test_engine import Api, states  # noqa: F401  (shared HTTP helper)
+
+ION_BINARY = b"\xe0\x01\x00\xea"
+
+
+@pytest.fixture
+def api(sandbox, ns):
+    return Api(sandbox, ns)
+
+
+def read_ion(data: bytes) -> list:
+    from amazon.ion import simpleion
+    return list(simpleion.loads(data, single_value=False))
+
+
+def assert_ion_generation(api: Api, data: bytes) -> None:
+    if api.gen == 1:
+        assert not data.startswith(ION_BINARY)
+        assert data.decode().count("\n") == len(read_ion(data))     # one row per line
+    else:
+        assert data.startswith(ION_BINARY)
+        assert data.count(ION_BINARY) == len(read_ion(data))        # one binary stream per row
+
+
+def test_output_values_write_and_read(api):
+    api.deploy("""
+id: ov
+namespace: NS
+tasks:
+  - id: vals
+    type: io.kestra.plugin.core.output.OutputValues
+    values:
+      name: "{{ flow.id }}"
+      n: 3
+      arr: [1, "two"]
+      obj:
+        k: v
+  - id: w
+    type: io.kestra.plugin.core.storage.Write
+    content: "hello {{ outputs.vals.values.name }}"
+    extension: .txt
+  - id: back
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ read(outputs.w.uri) | upper }} {{ outputs.vals.values.arr[1] }} {{ outputs.vals.values.obj.k }}"
+""")
+    ex = api.run("ov")
+    assert ex["state"]["current"] == "SUCCESS"
+    assert api.outputs(ex, "vals") == {"values": {"name": "ov", "n": 3, "arr": [1, "two"], "obj": {"k": "v"}}}
+    uri = api.outputs(ex, "w")["uri"]
+    assert uri.startswith(f"kestra:///{api.ns.replace('.', '/')}/ov/executions/{ex['id']}/tasks/w/")
+    assert uri.endswith(".txt")
+    assert api.file(ex["id"], uri) == b"hello ov"
+    assert api.outputs(ex, "back") == {"value": "HELLO OV two v"}
+
+
+PY_SCRIPT = """
+id: py
+namespace: NS
+inputs:
+  - id: factor
+    type: INT
+    defaults: 3
+tasks:
+  - id: script
+    type: io.kestra.plugin.scripts.python.Script
+    containerImage: python:3.11-slim
+    beforeCommands:
+      - echo before > before.txt
+    env:
+      GREETING: "hi {{ inputs.factor }}"
+    inputFiles:
+      data.txt: "1,2,3"
+    outputFiles:
+      - "*.csv"
+    script: |
+      import os
+      from kestra import Kestra
+      nums = [int(x) * {{ inputs.factor }} for x in open("data.txt").read().split(",")]
+      print("nums", nums)
+      with open("out.csv", "w") as f:
+          f.write("n\\n" + "\\n".join(map(str, nums)) + "\\n")
+      Kestra.outputs({"total": sum(nums), "greeting": os.environ["GREETING"],
+                      "before": open("before.txt").read().strip()})
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ outputs.script.vars.total }} {{ outputs.script.outputFiles['out.csv'] }}"
+"""
+
+
+def test_python_script_vars_files_logs(api):
+    api.deploy(PY_SCRIPT)
+    ex = api.run("py")
+    assert ex["state"]["current"] == "SUCCESS", api.logs(ex["id"])
+    out = api.outputs(ex, "script")
+    assert out["exitCode"] == 0
+    assert out["vars"] == {"total": 18, "greeting": "hi 3", "before": "before"}
+    assert list(out["outputFiles"]) == ["out.csv"]
+    assert api.file(ex["id"], out["outputFiles"]["out.csv"]) == b"n\n3\n6\n9\n"
+    assert api.outputs(ex, "after")["value"] == f"18 {out['outputFiles']['out.csv']}"
+    logs = [(l["level"], l["message"]) for l in api.logs(ex["id"]) if l.get("taskId") == "script"]
+    assert ("INFO", "nums [3, 6, 9]") in logs
+    assert not any("::{" in m for _, m in logs)           # the outputs protocol is not logged
+    assert any("containerImage 'python:3.11-slim' is ignored" in m for _, m in logs)
+
+
+def test_python_commands_stderr_exit_code_and_read_of_uris(api):
+    api.deploy("""
+id: cmd
+namespace: NS
+inputs:
+  - id: code
+    type: INT
+  - id: warn
+    type: BOOL
+    defaults: true
+tasks:
+  - id: w
+    type: io.kestra.plugin.core.storage.Write
+    content: "stored text"
+    extension: .txt
+  - id: cmds
+    type: io.kestra.plugin.scripts.python.Commands
+    warningOnStdErr: "{{ inputs.warn }}"
+    inputFiles:
+      main.py: |
+        import sys
+        print(open(sys.argv[1]).read())
+        print("oops", file=sys.stderr)
+        sys.exit(int(sys.argv[2]))
+    commands:
+      - python main.py {{ outputs.w.uri }} {{ inputs.code }}
+""")
+    ex = api.run("cmd", {"code": "0"})
+    assert ex["state"]["current"] == "WARNING"
+    logs = [(l["level"], l["message"]) for l in api.logs(ex["id"]) if l.get("taskId") == "cmds"]
+    assert ("INFO", "stored text") in logs and ("WARN", "oops") in logs
+    ex = api.run("cmd", {"code": "0", "warn": "false"})
+    assert ex["state"]["current"] == "SUCCESS"
+    ex = api.run("cmd", {"code": "3"})
+    assert ex["state"]["current"] == "FAILED"
+    cmds = api.task_runs(ex, "cmds")[0]
+    assert cmds["state"]["current"] == "FAILED"
+    if api.gen == 1:
+        assert cmds["outputs"]["exitCode"] == 3
+    assert any(l["message"] == "Command failed with exit code 3" and l["level"] == "ERROR"
+               for l in api.logs(ex["id"]))
+
+
+def test_kill_stops_a_running_script_process(api, tmp_path):
+    marker = tmp_path / "alive.txt"
+    api.deploy(f"""
+id: longpy
+namespace: NS
+tasks:
+  - id: s
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - sleep 0.3
+      - echo started
+      - sleep 20
+      - echo survived > {marker}
+""")
+    ex = api.start("longpy")
+    deadline = time.monotonic() + 10
+    while not any(l["message"] == "started" for l in api.logs(ex["id"])):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    started = time.monotonic()
+    api.action("DELETE", ex["id"], "kill")
+    killed = api.wait(ex["id"], timeout=5)
+    assert time.monotonic() - started < 2
+    assert killed["state"]["current"] == "KILLED"
+    assert api.task_runs(killed, "s")[0]["state"]["current"] == "KILLED"
+    assert not marker.exists()
+
+
+DATA_FLOW = """
+id: data
+namespace: NS
+inputs:
+  - id: orders
+    type: FILE
+tasks:
+  - id: to_ion
+    type: io.kestra.plugin.serdes.csv.CsvToIon
+    from: "{{ inputs.orders }}"
+  - id: query
+    type: io.kestra.plugin.jdbc.duckdb.Query
+    inputFiles:
+      orders.csv: "{{ inputs.orders }}"
+    sql: |
+      SELECT customer,
+             CAST(SUM(amount) AS DECIMAL(10, 2)) AS total,
+             COUNT(*) AS n,
+             MIN(CAST(day AS DATE)) AS first_day,
+             MIN(CAST(day AS TIMESTAMP)) AS first_ts
+      FROM read_csv_auto('{{ workingDir }}/orders.csv')
+      GROUP BY customer ORDER BY customer
+    fetchType: STORE
+  - id: to_csv
+    type: io.kestra.plugin.serdes.csv.IonToCsv
+    from: "{{ outputs.query.uri }}"
+  - id: to_json
+    type: io.kestra.plugin.serdes.json.IonToJson
+    from: "{{ outputs.query.uri }}"
+  - id: top
+    type: io.kestra.plugin.jdbc.duckdb.Query
+    sql: SELECT 41 + 1 AS answer, 'x' AS label
+    fetchType: FETCH_ONE
+  - id: all
+    type: io.kestra.plugin.jdbc.duckdb.Query
+    sql: SELECT * FROM range(3) t(i)
+    fetchType: FETCH
+outputs:
+  - id: csv
+    type: FILE
+    value: "{{ outputs.to_csv.uri }}"
+"""
+
+ORDERS = b"customer,amount,day\nada,10.50,2024-01-03\nbob,5,2024-02-01\nada,2.25,2024-01-01\n"
+
+
+def test_data_flow_csv_duckdb_ion_csv(api):
+    api.deploy(DATA_FLOW)
+    ex = api.run("data", files={"orders": ("orders.csv", ORDERS, "text/csv")})
+    assert ex["state"]["current"] == "SUCCESS", [l["message"] for l in api.logs(ex["id"])]
+    # CsvToIon: every cell a string, Kestra's framing per generation
+    raw = api.file(ex["id"], api.outputs(ex, "to_ion")["uri"])
+    assert_ion_generation(api, raw)
+    assert [dict(r) for r in read_ion(raw)][0] == {"customer": "ada", "amount": "10.50", "day": "2024-01-03"}
+    # DuckDB STORE: typed ION (decimal, day timestamp, LocalDateTime annotation)
+    query = api.outputs(ex, "query")
+    assert query["size"] == 2
+    ion_bytes = api.file(ex["id"], query["uri"])
+    assert_ion_generation(api, ion_bytes)
+    rows = read_ion(ion_bytes)
+    import decimal
+    assert rows[0]["customer"] == "ada" and rows[0]["total"] == decimal.Decimal("12.75") and rows[0]["n"] == 2
+    assert rows[0]["first_day"].precision.name == "DAY" and rows[0]["first_day"].day == 1
+    assert [a.text for a in rows[0]["first_ts"].ion_annotations] == ["LocalDateTime"]
+    assert str(rows[0]["first_ts"]) == "2024-01-01T00:00:00"
+    # back to CSV and JSON
+    csv_text = api.file(ex["id"], api.outputs(ex, "to_csv")["uri"]).decode()
+    assert csv_text.splitlines() == ["customer,total,n,first_day,first_ts",
+                                     "ada,12.75,2,2024-01-01,2024-01-01T00:00:00.000",
+                                     "bob,5.00,1,2024-02-01,2024-02-01T00:00:00.000"]
+    jsonl = api.file(ex["id"], api.outputs(ex, "to_json")["uri"]).decode().splitlines()
+    assert json.loads(jsonl[1]) == {"customer": "bob", "total": 5, "n": 1, "first_day": "2024-02-01",
+                                    "first_ts": "2024-02-01T00:00:00"}
+    assert api.outputs(ex, "top") == {"row": {"answer": 42, "label": "x"}, "size": 1}
+    assert api.outputs(ex, "all") == {"rows": [{"i": 0}, {"i": 1}, {"i": 2}], "size": 3}
+    assert api.flow_outputs(ex)["csv"] == api.outputs(ex, "to_csv")["uri"]
+
+
+def test_json_to_ion(api):
+    api.deploy("""
+id: j
+namespace: NS
+tasks:
+  - id: w
+    type: io.kestra.plugin.core.storage.Write
+    content: |
+      {"a": 1, "b": 1.5, "c": "x", "d": null, "e": [1, 2]}
+      {"a": 2, "b": 2.0, "c": "y", "d": true, "e": []}
+    extension: .jsonl
+  - id: conv
+    type: io.kestra.plugin.serdes.json.JsonToIon
+    from: "{{ outputs.w.uri }}"
+""")
+    ex = api.run("j")
+    assert ex["state"]["current"] == "SUCCESS"
+    data = api.file(ex["id"], api.outputs(ex, "conv")["uri"])
+    assert_ion_generation(api, data)
+    rows = read_ion(data)
+    assert rows[0]["a"] == 1 and rows[0]["b"] == 1.5 and rows[0]["c"] == "x" and list(rows[0]["e"]) == [1, 2]
+    assert rows[1]["d"] == True and rows[1]["b"] == 2.0  # noqa: E712 (IonPyBool)
+
+
+def test_duckdb_missing_names_the_extra(api, monkeypatch):
+    monkeypatch.setitem(sys.modules, "duckdb", None)     # the sandbox runs in this process
+    api.deploy("""
+id: noduck
+namespace: NS
+tasks:
+  - id: q
+    type: io.kestra.plugin.jdbc.duckdb.Query
+    sql: SELECT 1
+""")
+    ex = api.run("noduck")
+    assert ex["state"]["current"] == "FAILED"
+    assert any("pip install 'kestra-magic[duckdb]'" in l["message"] for l in api.logs(ex["id"]))
+
+
+PANDAS_FLOW = """
+id: frame
+namespace: NS
+inputs:
+  - id: table
+    type: FILE
+  - id: threshold
+    type: FLOAT
+tasks:
+  - id: transform
+    type: io.kestra.plugin.scripts.python.Script
+    inputFiles:
+      in.csv: "{{ inputs.table }}"
+    outputFiles:
+      - "out.*"
+    script: |
+      import pandas as pd
+      from kestra import Kestra
+      df = pd.read_csv("in.csv")
+      kept = df[df["score"] >= {{ inputs.threshold }}].assign(double=lambda d: d["score"] * 2)
+      kept.to_csv("out.csv", index=False)
+      kept.to_parquet("out.parquet", index=False)
+      Kestra.outputs({"kept": len(kept), "mean": float(kept["score"].mean())})
+outputs:
+  - id: kept
+    type: INT
+    value: "{{ outputs.transform.vars.kept }}"
+"""
+
+
+def test_python_flow_dataframe_in_csv_and_parquet_out(api):
+    import pandas as pd
+    frame = pd.DataFrame({"name": ["a", "b", "c"], "score": [1.0, 5.0, 9.0]})
+    api.deploy(PANDAS_FLOW)
+    ex = api.run("frame", {"threshold": "4"},
+                 files={"table": ("table.csv", frame.to_csv(index=False).encode(), "text/csv")})
+    assert ex["state"]["current"] == "SUCCESS", [l["message"] for l in api.logs(ex["id"])]
+    out = api.outputs(ex, "transform")
+    assert out["vars"] == {"kept": 2, "mean": 7.0}
+    assert sorted(out["outputFiles"]) == ["out.csv", "out.parquet"]
+    got = pd.read_csv(io.BytesIO(api.file(ex["id"], out["outputFiles"]["out.csv"])))
+    assert got.to_dict("list") == {"name": ["b", "c"], "score": [5.0, 9.0], "double": [10.0, 18.0]}
+    parquet = pd.read_parquet(io.BytesIO(api.file(ex["id"], out["outputFiles"]["out.parquet"])))
+    assert parquet["double"].tolist() == [10.0, 18.0]
+    assert api.flow_outputs(ex) == {"kept": 2}
