@@ -1,8 +1,8 @@
 """Per-call overhead of kestra-magic's client vs a raw requests.Session (and vs kestrapy).
 
 Starts a sandbox (Kestra 2.x emulation) on 127.0.0.1, creates one finished execution, then
-times the same GET of that execution three ways, interleaved in rounds so that machine noise
-hits all three alike, and prints the medians and ratios side by side:
+times the same GET of that execution three ways, interleaved in rounds (rotating who goes
+first) so that machine noise hits all three alike, and prints the medians and ratios side by side:
 
     raw      requests.Session().get(url).json()
     magic    KestraClient(...).executions.get_execution(id)   (goal: <= 1.10 x raw)
@@ -61,9 +61,11 @@ def main() -> None:
         for fn in contenders.values():       # warm up connections and caches
             _time_calls(fn, 20)
         samples: dict[str, list[float]] = {name: [] for name in contenders}
-        for _ in range(args.rounds):
-            for name, fn in contenders.items():
-                samples[name].append(_time_calls(fn, args.calls))
+        order = list(contenders)
+        for round_no in range(args.rounds):
+            shift = round_no % len(order)          # rotate who goes first: no position bias
+            for name in order[shift:] + order[:shift]:
+                samples[name].append(_time_calls(contenders[name], args.calls))
 
         base = statistics.median(samples["raw requests.Session"])
         print(f"GET one execution, Kestra {args.api}.x sandbox, {args.rounds} rounds x {args.calls} calls "

@@ -94,7 +94,7 @@ class Transport:
             self.proxies = {"http": configuration.proxy, "https": configuration.proxy}
         self._proxies_by_base: dict[str, dict | None] = {}
         self.verify: bool | str = configuration.ca_bundle or configuration.verify_ssl
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._generation: int | None = configuration.api_generation
         self._version: str | None = None
         self._version_probed = False
@@ -188,18 +188,21 @@ class Transport:
 
     # -- recent creations (2.x 404 window) --------------------------------------------------------
     def mark_recent(self, key: tuple) -> None:
+        """Remember a flow/execution this client just created (sweeps call this from threads)."""
         now = time.monotonic()
-        self._recent[key] = now
-        if len(self._recent) > 512:
-            horizon = now - max(self.config.not_found_grace, 1.0)
-            self._recent = {k: t for k, t in self._recent.items() if t > horizon}
+        with self._lock:
+            self._recent[key] = now
+            if len(self._recent) > 512:
+                horizon = now - max(self.config.not_found_grace, 1.0)
+                self._recent = {k: t for k, t in self._recent.items() if t > horizon}
 
     def grace_for(self, key: tuple | None) -> float:
-        if key is None or key not in self._recent:
+        """Seconds left in the 2.x 404 window for something this client created (0 otherwise)."""
+        created = self._recent.get(key) if key is not None else None
+        if created is None:
             return 0.0
         grace = self.compat.not_found_grace(self.config.not_found_grace)
-        remaining = self._recent[key] + grace - time.monotonic()
-        return max(0.0, remaining)
+        return max(0.0, created + grace - time.monotonic())
 
     # -- sending ----------------------------------------------------------------------------------
     def send(self, method: str, path: Sequence[Any] | str, *, operation: str, what: str = "resource",
@@ -291,7 +294,7 @@ class Transport:
         try:
             while True:
                 try:
-                    chunk = raw.read1(65536) if hasattr(raw, "read1") else raw.read(1)
+                    chunk = raw.read1(65536, decode_content=True) if hasattr(raw, "read1") else raw.read(1)
                 except ReadTimeoutError:
                     raise errors.KestraTimeout(f"{what}: no event for {self.config.stream_timeout:g}s; raise "
                                                f"stream_timeout or check the server") from None
