@@ -19,14 +19,26 @@ def state_of(execution: Any) -> str:
 
 
 def _close(iterator: Any) -> None:
-    """Close a streaming iterator from any thread; a stream that cannot be closed is left to die."""
-    for name in ("close", "stop"):
-        fn = getattr(iterator, name, None)
-        if fn is not None:
+    """Close a streaming iterator from any thread.
+
+    A reader blocked in another thread is only woken by shutting the socket down (urllib3 >= 2.3
+    ``HTTPResponse.shutdown``); closing the generator from outside raises "already executing".
+    """
+    raw = getattr(getattr(iterator, "_resp", None), "raw", None)
+    shutdown = getattr(raw, "shutdown", None)
+    if shutdown is not None:
+        try:
+            shutdown()
+        except Exception:
+            pass
+    try:
+        iterator.close()
+    except Exception:
+        resp = getattr(iterator, "_resp", None)
+        if resp is not None:
             try:
-                fn()
-                return
-            except Exception:  # e.g. "generator already executing": the daemon thread ends on its own
+                resp.close()
+            except Exception:
                 pass
 
 
@@ -73,8 +85,8 @@ class ExecutionFollower:
     def stop(self) -> None:
         """Stop following (the execution keeps running on the server)."""
         self._stop.set()
-        self._close_logs()
         self.done.set()
+        self._close_logs()
         self._notify()
 
     @property
@@ -122,14 +134,16 @@ class ExecutionFollower:
                     self.error = err
                 self._stop.wait(self.poll_interval)
         finally:
-            self._close_logs()
             self.done.set()
+            self._close_logs()
             self._notify()
 
     def _run_logs(self) -> None:
         try:
             stream = self.client.logs.follow_logs(self.id, min_level=self._min_level)
             self._log_stream = stream
+            if self.done.is_set():  # ended while the stream was opening: nobody else will close it
+                return
             for entry in stream:
                 if self._stop.is_set() or self.done.is_set():
                     break
@@ -142,6 +156,16 @@ class ExecutionFollower:
             pass  # the log tail is best effort; the final summary re-reads logs
         finally:
             _close(self._log_stream)
+
+    def final_logs(self) -> list:
+        """The log tail, re-read with a GET when the stream caught nothing (a very short run)."""
+        if not self.logs and self._want_logs:
+            try:
+                entries = self.client.logs.list_logs(self.id, min_level=self._min_level)
+                self.logs.extend(entries[-(self.logs.maxlen or 30):])
+            except Exception:
+                pass
+        return list(self.logs)
 
     def _close_logs(self) -> None:
         stream = self._log_stream

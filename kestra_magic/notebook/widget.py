@@ -239,11 +239,12 @@ class Monitor:
         self.handle.execution = self.follower.latest
         view = self._view()
         if self.widget is not None:
+            logs = self.follower.final_logs() if view.is_terminal else list(self.follower.logs)
             with self._render_lock:
-                self.messages += self.widget.render(view, list(self.follower.logs))
+                self.messages += self.widget.render(view, logs)
             if view.is_terminal and self.display_handle is not None:
                 try:
-                    self.display_handle.update(Summary(view, list(self.follower.logs)[-10:]))
+                    self.display_handle.update(Summary(view, logs[-10:]))
                 except Exception:
                     pass
         elif self.text is not None and not self.detached:

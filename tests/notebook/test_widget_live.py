@@ -1,0 +1,67 @@
+"""The live widget through its objects: children values, Kill/Resume buttons, final summary."""
+from __future__ import annotations
+
+from kestra_magic.notebook.render import STATE_COLORS
+
+from .conftest import LOG_TASK, NAME_INPUT, PAUSE_TASK, SLEEP_TASK, flow_yaml, wait_for
+
+
+def _widget_run(kb, cell):
+    kb.run("%config KestraMagic.widget = 'on'")
+    ex = kb.run(cell)
+    return ex, ex._monitor, ex._monitor.widget
+
+
+def test_kill_button_kills_on_the_server(kb, ns):
+    kb.run(f"%%kestra_flow\n{flow_yaml(ns, 'nap', SLEEP_TASK)}")
+    ex, mon, w = _widget_run(kb, f"%kestra_run {ns}.nap --no-wait")
+    assert wait_for(lambda: "RUNNING" in w.header.value)
+    assert STATE_COLORS["RUNNING"] in w.header.value and ex.id in w.header.value
+    assert f"/executions/{ns}/nap/{ex.id}" in w.open_link.value and "Open in UI" in w.open_link.value
+    assert w.kill_button.layout.display == "" and w.resume_box.layout.display == "none"
+    assert wait_for(lambda: "nap" in w.tasks.value)
+    w.kill_button.click()
+    assert w.message.value == "kill requested"
+    assert wait_for(lambda: kb.sb.store.executions[ex.id]["state"]["current"] == "KILLED")
+    assert mon.finished.wait(10)
+    assert ">KILLED<" in w.header.value and w.kill_button.layout.display == "none"
+    assert w.progress.bar_style == "danger"
+
+
+def test_resume_button_sends_on_resume_inputs(kb, ns):
+    kb.run(f"%%kestra_flow\n{flow_yaml(ns, 'gate', PAUSE_TASK + LOG_TASK, NAME_INPUT)}")
+    ex, mon, w = _widget_run(kb, f"%kestra_run {ns}.gate --no-wait")
+    assert wait_for(lambda: w.resume_box.layout.display == "")
+    assert ">PAUSED<" in w.header.value
+    [field] = w.resume_inputs.children
+    assert field.description == "reason" and field.value == "fine"
+    field.value = "looks good"
+    w.resume_button.click()
+    assert mon.finished.wait(10)
+    pause = next(t for t in kb.sb.store.executions[ex.id]["taskRunList"] if t["taskId"] == "approve")
+    assert pause["outputs"]["onResume"] == {"reason": "looks good"}
+    assert ">SUCCESS<" in w.header.value and w.progress.value == w.progress.max == 2
+    assert "hello world" in w.logs.value  # the log tail came through the log follow stream
+
+
+def test_blocking_widget_run_is_replaced_by_static_summary(kb, ns):
+    kb.run(f"%%kestra_flow\n{flow_yaml(ns, 'quick', LOG_TASK, NAME_INPUT)}")
+    shown = []
+    kb.magic._display = lambda obj: _Recorder(obj, shown)
+    ex, mon, w = _widget_run(kb, f"%kestra_run {ns}.quick")
+    assert ex.state == "SUCCESS" and mon.finished.is_set()
+    assert shown[0] is w.box  # the live widget first ...
+    summary = shown[-1]      # ... then, in its place, the static summary (HTML + text)
+    assert 'data-state="SUCCESS"' in summary._repr_html_() and "task runs: 1/1 finished" in repr(summary)
+    assert mon.messages <= mon.renders * 8 + 20
+
+
+class _Recorder:
+    """Stands in for IPython's DisplayHandle: records what is shown and what replaces it."""
+
+    def __init__(self, obj, shown):
+        self.shown = shown
+        shown.append(obj)
+
+    def update(self, obj):
+        self.shown.append(obj)
