@@ -166,7 +166,7 @@ def _file_part(name: str, value: Any, *, strings_are_paths: bool) -> tuple[str, 
     if _is_dataframe(value):
         from kestra_magic import frames   # lazy: pandas only when a DataFrame is given
         filename, content = frames.to_upload(value)
-        return filename, content, "application/octet-stream"
+        return f"{name}{os.path.splitext(filename)[1]}", content, "application/octet-stream"
     if isinstance(value, (str, os.PathLike)) and (strings_are_paths or isinstance(value, os.PathLike)):
         path = Path(value).expanduser()
         if not path.is_file():

@@ -54,6 +54,14 @@ def test_file_inputs_from_bytes_and_file_objects(client, inputs_flow, ns):
     assert client.executions.download_file(e2.id, e2.inputs["data"]) == b"raw-bytes"
 
 
+def test_file_input_from_a_dataframe(client, inputs_flow, ns):
+    import pandas as pd
+    df = pd.DataFrame({"name": ["ann", "bob"], "age": [31, 42]})
+    e = client.executions.create_execution(ns, "f", inputs={"data": df}, wait=True)
+    assert e.inputs["data"].endswith("/data.csv")
+    assert client.executions.download_file(e.id, e.inputs["data"]) == b"name,age\nann,31\nbob,42\n"
+
+
 def test_download_format_only_sent_to_2x(client, sandbox, inputs_flow, ns):
     e = client.executions.create_execution(ns, "f", files={"data": b"x"}, wait=True)
     since = len(sandbox.requests)
