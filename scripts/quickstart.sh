@@ -57,6 +57,7 @@ echo "quickstart: running notebooks/quickstart.ipynb against $TARGET ..."
 "$PY" - "$ROOT/notebooks/quickstart.ipynb" "$OUTPUT" "${QUICKSTART_TIMEOUT:-600}" <<'PYEOF'
 """Execute the notebook with nbclient (a real kernel), save it with outputs, report the outcome."""
 import os
+import re
 import sys
 import time
 
@@ -79,7 +80,7 @@ finally:
 elapsed = time.monotonic() - started
 ran = sum(1 for c in nb.cells if c.cell_type == "code" and c.get("execution_count"))
 if failed is not None:
-    first = str(failed).strip().splitlines()
+    first = re.sub(r"\x1b\[[0-9;]*m", "", str(failed)).strip().splitlines()
     print(f"quickstart: FAILED after {ran} cells ({elapsed:.1f} s); the partly executed notebook is {output}",
           file=sys.stderr)
     print("\n".join(first[-15:]), file=sys.stderr)

@@ -30,7 +30,10 @@ CHROMIUM_ARGS = [
 # JupyterLab user settings written into the isolated settings dir: start the
 # preferred kernel without a dialog, and no network calls for news/updates.
 LAB_SETTINGS = {
-    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": True},
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {
+        "autoStartDefaultKernel": True,
+        # every cell in the DOM, always (the default windowing detaches/skips off-screen cells)
+        "windowingMode": "none"},
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
         "fetchNews": "false", "checkForUpdates": False},
     "@jupyterlab/apputils-extension/announcements.jupyterlab-settings": {"fetchNews": "false"},
@@ -55,7 +58,7 @@ def isolated_env(base: Path) -> dict[str, str]:
                JUPYTER_DATA_DIR=str(dirs["jupyter-data"]),
                JUPYTER_RUNTIME_DIR=str(dirs["jupyter-runtime"]),
                IPYTHONDIR=str(dirs["ipython"]), JUPYTER_PLATFORM_DIRS="1",
-               PYTHONUNBUFFERED="1", MPLBACKEND="Agg")
+               PYTHONUNBUFFERED="1")
     return env
 
 
