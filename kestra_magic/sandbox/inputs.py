@@ -278,6 +278,8 @@ def resolve(declared: list[dict] | None, form: dict[str, str], files: dict[str, 
         kind = str(spec.get("type", "STRING")).upper()
         required = spec.get("required", True) is not False
         try:
+            if not _enabled(spec, out.values):
+                continue   # a false dependsOn condition disables the input: Kestra drops it
             if input_id in files:
                 part = files[input_id]
                 if kind != "FILE":
@@ -303,6 +305,20 @@ def resolve(declared: list[dict] | None, form: dict[str, str], files: dict[str, 
     if problems:
         raise InputErrors(problems)
     return out
+
+
+def _enabled(spec: dict, values: dict) -> bool:
+    """An input's ``dependsOn.condition``, rendered against the inputs resolved so far."""
+    depends = spec.get("dependsOn")
+    if not isinstance(depends, dict) or depends.get("condition") in (None, ""):
+        return True
+    from kestra_magic.sandbox.engine_state import truthy
+    from kestra_magic.sandbox.expressions import ExpressionError, render
+    input_id = str(spec.get("id") or spec.get("name"))
+    try:
+        return truthy(render(str(depends["condition"]), {"inputs": values}))
+    except ExpressionError as exc:
+        raise InputError(input_id, f"Invalid condition for input `{input_id}`: {exc}") from None
 
 
 class InputErrors(ValueError):

@@ -776,3 +776,106 @@ tasks:
     done = api.wait(ex["id"])
     assert done["state"]["current"] == "SUCCESS"
     assert done["state"]["histories"][1]["date"] >= when[:19]
+
+
+def test_inputs_depends_on_disables_inputs(api):
+    api.deploy("""
+id: deps
+namespace: NS
+inputs:
+  - id: detailed
+    type: BOOL
+  - id: detail
+    type: STRING
+    dependsOn:
+      inputs: [detailed]
+      condition: "{{ inputs.detailed }}"
+tasks:
+  - id: r
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ inputs.detail | default('none') }}"
+""")
+    ex = api.run("deps", {"detailed": "false"})
+    assert ex["state"]["current"] == "SUCCESS" and "detail" not in ex["inputs"]
+    assert api.outputs(ex, "r") == {"value": "none"}
+    ex = api.run("deps", {"detailed": "true", "detail": "x"})
+    assert api.outputs(ex, "r") == {"value": "x"}
+    r = requests.post(f"{api.base}/executions/{api.ns}/deps", files={"detailed": (None, "true")}, timeout=10)
+    assert r.status_code == 422 and "Missing required input:detail" in r.text
+    [report] = api.validate("""
+id: deps2
+namespace: NS
+inputs:
+  - id: a
+    type: STRING
+    dependsOn:
+      inputs: [ghost]
+      condition: "{{ true }}"
+tasks:
+  - id: r
+    type: io.kestra.plugin.core.log.Log
+    message: x
+""")
+    assert "depends on unknown input 'ghost'" in report["constraints"]
+
+
+def test_nested_foreach_parent_value_on_1x_and_loop_map_on_2x(api):
+    if api.gen == 1:
+        api.deploy("""
+id: nested
+namespace: NS
+tasks:
+  - id: outer
+    type: io.kestra.plugin.core.flow.ForEach
+    values: ["a", "b"]
+    tasks:
+      - id: inner
+        type: io.kestra.plugin.core.flow.ForEach
+        values: [1, 2]
+        tasks:
+          - id: pair
+            type: io.kestra.plugin.core.debug.Return
+            format: "{{ parent.taskrun.value }}{{ taskrun.value }}"
+""")
+        ex = api.run("nested")
+        assert ex["state"]["current"] == "SUCCESS"
+        pairs = api.task_runs(ex, "pair")
+        assert sorted(tr["outputs"]["value"] for tr in pairs) == ["a1", "a2", "b1", "b2"]
+        assert sorted(tr["value"] for tr in pairs) == ["1", "1", "2", "2"]
+    else:
+        api.deploy("""
+id: nested
+namespace: NS
+tasks:
+  - id: loop
+    type: io.kestra.plugin.core.flow.Loop
+    values:
+      x: 1
+      y: 2
+    outputs:
+      - id: label
+        type: STRING
+        value: "{{ outputs.r.value }}"
+    tasks:
+      - id: r
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ item.key }}={{ item.value }}@{{ item.index }}"
+""")
+        ex = api.run("nested")
+        assert ex["state"]["current"] == "SUCCESS"
+        assert api.outputs(ex, "loop") == {"iterations": 2, "outputs": [{"label": "x=1@0"}, {"label": "y=2@1"}]}
+        taskrun_value = api.deploy("""
+id: oldstyle
+namespace: NS
+tasks:
+  - id: loop
+    type: io.kestra.plugin.core.flow.Loop
+    values: [1]
+    tasks:
+      - id: r
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ taskrun.value }}"
+""")
+        assert taskrun_value["id"] == "oldstyle"
+        ex = api.run("oldstyle")
+        assert ex["state"]["current"] == "FAILED"       # taskrun.value does not exist on 2.0 (use item.value)
