@@ -176,10 +176,16 @@ def _strip_userinfo(url: str) -> str:
     parts = urlsplit(url if "://" in url else "http://" + url)
     if parts.username is None and parts.password is None:
         return url
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, parts.query, parts.fragment))
+
+
+def _mask_userinfo(url: str) -> str:
+    """``http://user:***@host`` for display."""
+    parts = urlsplit(url if "://" in url else "http://" + url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, f"{parts.username}:{MASK}@{host}", parts.path, parts.query, parts.fragment))
 
 
 def _env_first(env: Mapping[str, str], *names: str) -> str | None:
@@ -244,7 +250,7 @@ class Configuration:
             self.url = normalize_url(url)
             self.servers = [ServerConfiguration(self.url)]
         elif self.servers:
-            self.servers = [ServerConfiguration.coerce(s) for s in self.servers]
+            self.servers = [self._without_userinfo(ServerConfiguration.coerce(s)) for s in self.servers]
         else:
             self.url = "http://localhost:8080"
             self.servers = [ServerConfiguration(self.url)]
@@ -275,6 +281,19 @@ class Configuration:
                 self.proxy = "http://" + self.proxy
         if self.retries < 0:
             raise KestraConfigError("retries must be >= 0")
+
+    def _without_userinfo(self, server: ServerConfiguration) -> ServerConfiguration:
+        """Move ``user:pass@`` out of a literal server URL into username/password."""
+        if "@" not in server.url or "{" in server.url:
+            return server
+        user, password, url = _split_userinfo(server.url)
+        if user is None and password is None:
+            return server
+        if user and not self.username:
+            self.username = user
+        if password and not self.password:
+            self.password = password
+        return ServerConfiguration(url, server.description, server.variables)
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -364,6 +383,9 @@ class Configuration:
         """The values that must never appear in output (and their encoded forms)."""
         import base64
         out = [s for s in (self.password, self.token) if s]
+        proxy_password = urlsplit(self.proxy).password if self.proxy else None
+        if proxy_password:
+            out += [proxy_password, unquote(proxy_password)]
         if self.username and self.password:
             out.append(base64.b64encode(f"{self.username}:{self.password}".encode()).decode())
         return out
@@ -374,8 +396,8 @@ class Configuration:
             value = getattr(self, f.name)
             if f.name in _SECRET_FIELDS and value:
                 value = MASK
-            if f.name == "url" and value:
-                value = _strip_userinfo(value)
+            if f.name in ("url", "proxy") and value:
+                value = _mask_userinfo(value)
             if value == f.default or (f.default_factory is not dataclasses.MISSING  # type: ignore[misc]
                                       and value == f.default_factory()):  # type: ignore[misc]
                 continue

@@ -155,3 +155,13 @@ def test_config_errors_are_value_and_kestra_errors():
     with pytest.raises(ValueError):
         Configuration(api_generation=3)
     assert issubclass(KestraConfigError, KestraError)
+
+
+def test_userinfo_in_servers_and_proxy_is_masked():
+    c = Configuration(servers=["http://bob:Pw-123@h:1"], proxy="http://px:Proxy-Pw9@proxy:3128")
+    assert (c.username, c.password) == ("bob", "Pw-123") and c.resolve_base_url() == "http://h:1"
+    text = repr(c)
+    assert "Pw-123" not in text and "Proxy-Pw9" not in text and "px:***@proxy:3128" in text
+    assert "Proxy-Pw9" in c.secrets()
+    assert Configuration(url="http://[::1]:8080").resolve_base_url() == "http://[::1]:8080"
+    assert Configuration(url="http://u:p@[::1]:8080").url == "http://[::1]:8080"
