@@ -22,6 +22,25 @@ FLOW_KEYS = {1: _COMMON_KEYS | {"pluginDefaults", "workerGroup", "taskDefaults",
              2: _COMMON_KEYS | {"workerSelector", "draft", "policyRefs", "quotas"}}
 
 
+# input types Kestra 2.0 removed (its spec's Type enum), with their replacement
+REMOVED_IN_2 = {"BOOLEAN": "BOOL", "ENUM": "SELECT"}
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2-style booleans (only true/false), as Kestra's Jackson parser reads ``id: off``."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
+
+
+def load_yaml(text: str):
+    return yaml.load(text, Loader=_Loader)
+
+
 class YamlError(ValueError):
     """The body is not a YAML mapping."""
 
@@ -42,7 +61,7 @@ def split_documents(source: str) -> list[str]:
 def parse(source: str) -> dict:
     """The YAML as a JSON-able dict; raises :class:`YamlError` with a line/column message."""
     try:
-        data = yaml.safe_load(source)
+        data = load_yaml(source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -91,7 +110,10 @@ def violations(flow: dict, generation: int,
                     out.append((f"inputs[{i}].id", f"Duplicate input with id '{input_id}'"))
                 seen.add(input_id)
                 kind = str(spec.get("type", "")).upper()
-                if kind not in INPUT_TYPES:
+                if generation == 2 and kind in REMOVED_IN_2:
+                    out.append((f"inputs[{i}].type", f"Invalid input type '{spec.get('type')}': removed in "
+                                                     f"Kestra 2.0, use {REMOVED_IN_2[kind]}"))
+                elif kind not in INPUT_TYPES:
                     out.append((f"inputs[{i}].type", f"Invalid input type '{spec.get('type')}', use one of "
                                                      f"{', '.join(sorted(INPUT_TYPES))}"))
                 elif kind == "ARRAY" and not spec.get("itemType"):

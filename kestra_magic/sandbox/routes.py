@@ -726,8 +726,13 @@ class Application:
                     return
                 self.store.changed.wait(1.0)
 
-    def _wait_until(self, execution_id: str, test: Callable[[dict], bool], timeout: float = 10.0) -> dict:
-        """Block until ``test(execution)`` holds (2.x actions return once the executor applied them)."""
+    def _wait_until(self, execution_id: str, test: Callable[[dict], bool], timeout: float = 10.0,
+                    required: bool = True) -> dict:
+        """Block until ``test(execution)`` holds (2.x actions return once the executor applied them).
+
+        Past ``timeout``: 504 when ``required``, else the execution as it is (the sandbox engine
+        applies some commands lazily, e.g. a resume after an API pause at the next task).
+        """
         deadline = time.monotonic() + timeout
         with self.store.lock:
             while True:
@@ -735,6 +740,8 @@ class Application:
                 if ex is None or test(ex) or self.is_stopping():
                     break
                 left = deadline - time.monotonic()
+                if left <= 0 and not required:
+                    break
                 if left <= 0:
                     raise ApiError(504, "timeout", f"Timed out waiting for the action on execution "
                                    f"{execution_id} to be applied", "Timeout")
@@ -894,7 +901,7 @@ class Application:
         if self.gen == 1:
             return _empty(204)
         return _json(self._core(self._wait_until(execution_id, lambda e: e["state"]["current"]
-                                                 not in ("PAUSED", "BREAKPOINT"))))
+                                                 not in ("PAUSED", "BREAKPOINT"), 1.0, required=False)))
 
     def h_action_resume_breakpoint(self, request, tenant, execution_id):
         ex = self._execution(execution_id)
@@ -903,12 +910,16 @@ class Application:
         if self.engine is None:
             raise conflict("The sandbox has no engine to resume executions")
         breakpoints = self._breakpoints(request.args.get("breakpoints"))
-        if breakpoints is not None:
-            self.store.update_execution(execution_id, lambda e: e.__setitem__("breakpoints", breakpoints))
-        self.engine.resume(execution_id, {})
+        if hasattr(self.engine, "resume_from_breakpoint"):
+            self.engine.resume_from_breakpoint(execution_id, breakpoints)
+        else:
+            if breakpoints is not None:
+                self.store.update_execution(execution_id, lambda e: e.__setitem__("breakpoints", breakpoints))
+            self.engine.resume(execution_id, {})
         if self.gen == 1:
             return _empty(204)
-        return _json(self._core(self._wait_until(execution_id, lambda e: e["state"]["current"] != "BREAKPOINT")))
+        return _json(self._core(self._wait_until(execution_id, lambda e: e["state"]["current"] != "BREAKPOINT",
+                                                 1.0, required=False)))
 
     def h_action_replay(self, request, tenant, execution_id):
         ex = self._execution(execution_id)
@@ -934,7 +945,7 @@ class Application:
         if self.gen == 1:
             return _empty(204)
         return _json(self._core(self._wait_until(execution_id, lambda e: e["state"]["current"] == "PAUSED"
-                                                 or shapes.is_terminal(e["state"]["current"]))))
+                                                 or shapes.is_terminal(e["state"]["current"]), 1.0, required=False)))
 
     def h_action_labels(self, request, tenant, execution_id):
         ex = self._execution(execution_id)

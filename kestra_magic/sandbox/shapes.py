@@ -72,7 +72,7 @@ def _clean(d: dict, keep_null: tuple[str, ...] = ()) -> dict:
     return {k: v for k, v in d.items() if v is not None or k in keep_null}
 
 
-def _task_run(tr: dict, generation: int) -> dict:
+def _task_run(tr: dict, generation: int, slim: bool) -> dict:
     out = _clean(tr, keep_null=("outputs",) if generation == 1 else ())
     if "state" in out:
         out["state"] = shape_state(out["state"])
@@ -81,7 +81,8 @@ def _task_run(tr: dict, generation: int) -> dict:
     if out["attempts"] is None:
         out.pop("attempts")
     if generation == 2:
-        for k in _V2_TASKRUN_DROP:
+        # core TaskRun (create/follow/actions) keeps its ids; ApiTaskRun (GET) is slim
+        for k in _V2_TASKRUN_DROP if slim else ("outputs",):
             out.pop(k, None)
     elif "outputs" not in out:
         out["outputs"] = None
@@ -97,7 +98,7 @@ def execution(ex: dict, generation: int, form: str = "full", url: str | None = N
     if not out.get("inputs"):
         out.pop("inputs", None)
     if out.get("taskRunList") is not None:
-        out["taskRunList"] = [_task_run(tr, generation) for tr in out["taskRunList"]]
+        out["taskRunList"] = [_task_run(tr, generation, slim=form == "api") for tr in out["taskRunList"]]
         if not out["taskRunList"]:
             out.pop("taskRunList")
     if generation == 2:

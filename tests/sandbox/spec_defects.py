@@ -48,6 +48,13 @@ def patch(spec: dict, generation: int) -> None:
                 node["properties"][key] = {}
     _walk(schemas, loosen_property)
 
+    # Both: Java `Map<String, Object>` values generated as `additionalProperties: {type: object}`
+    # (e.g. ApiExecution.inputs in 2.0.0); Kestra writes any JSON value there (`{"who": "ada"}`).
+    def any_map_value(node):
+        if node.get("additionalProperties") == {"type": "object"}:
+            node["additionalProperties"] = {}
+    _walk(schemas, any_map_value)
+
     if generation == 2:
         # 2.0.0-SNAPSHOT spec: State lists Java getters (getDuration/getStartDate/getEndDate) as
         # required properties; released 2.0.x sends startDate/endDate/duration, the latter two
