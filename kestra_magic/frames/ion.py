@@ -11,6 +11,7 @@ Then every column goes through `ion_columns.column` for Kestra's typing rules.
 from __future__ import annotations
 
 import gc
+import json
 import warnings
 from operator import itemgetter
 from typing import Any
@@ -71,8 +72,19 @@ def read_ion(data: bytes, *, keep_decimal: bool = False, flatten: bool = False) 
     return rows_frame(rows, keep_decimal=keep_decimal, flatten=flatten, marked=marked)
 
 
+def json_rows_frame(data: bytes | list, *, flatten: bool = False) -> pd.DataFrame:
+    """ION rows as the server renders them in JSON (2.x ``format=JSONL`` downloads, previews):
+    the same typing as `read_ion` where JSON kept it, ISO date strings typed back to dates."""
+    if isinstance(data, (bytes, bytearray)):
+        lines = [line for line in bytes(data).splitlines() if line.strip()]
+        rows = json.loads(b"[" + b",".join(lines) + b"]") if lines else []
+    else:
+        rows = list(data)
+    return rows_frame(rows, flatten=flatten, iso=True)
+
+
 def rows_frame(rows: list[Any], *, keep_decimal: bool = False, flatten: bool = False,
-               marked: bool = False) -> pd.DataFrame:
+               marked: bool = False, iso: bool = False) -> pd.DataFrame:
     """Parsed ION rows -> typed DataFrame (see `read_ion`)."""
     if not rows:
         return pd.DataFrame()
@@ -84,7 +96,7 @@ def rows_frame(rows: list[Any], *, keep_decimal: bool = False, flatten: bool = F
         columns = {i: [r[i] if i < len(r) else None for r in rows] for i in range(width)}
     else:
         columns = {"value": list(rows)}
-    data = {name: ion_columns.column(values, keep_decimal=keep_decimal, marked=marked)
+    data = {name: ion_columns.column(values, keep_decimal=keep_decimal, marked=marked, iso=iso)
             for name, values in columns.items()}
     frame = pd.DataFrame(data)
     if flatten:

@@ -42,10 +42,12 @@ def _ion_types():
     return Timestamp, TimestampPrecision, IonPyNull, IonPyText
 
 
-def column(values: list[Any], *, keep_decimal: bool = False, marked: bool = False) -> pd.Series:
+def column(values: list[Any], *, keep_decimal: bool = False, marked: bool = False,
+           iso: bool = False) -> pd.Series:
     """One column (a list of parsed values, None for missing) -> a typed Series.
 
-    `marked` says the strings may carry the fast path's markers (text fast path only)."""
+    `marked` says the strings may carry the fast path's markers (text fast path only); `iso`
+    types string columns that are entirely ISO dates/datetimes (JSON rendered by the server)."""
     types = set(map(type, values))
     has_null = type(None) in types
     types.discard(type(None))
@@ -62,7 +64,9 @@ def column(values: list[Any], *, keep_decimal: bool = False, marked: bool = Fals
         if kind is Decimal:
             return pd.Series(values, dtype=object) if keep_decimal else pd.Series(np.array(values, dtype=float))
         if kind is str:
-            return _strings(values, has_null) if marked else _plain_strings(values)
+            if marked:
+                return _strings(values, has_null)
+            return _iso_strings(values) if iso else _plain_strings(values)
         if kind is dict or kind is list:
             return pd.Series(values, dtype=object)
         if kind is bytes:
@@ -81,6 +85,35 @@ def _ints(values: list, has_null: bool) -> pd.Series:
 
 def _plain_strings(values: list) -> pd.Series:
     return pd.Series(values)
+
+
+_ISO_INSTANT = r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)"
+_ISO_LOCAL = r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?"
+_ISO_DATE = r"\d{4}-\d\d-\d\d"
+_ISO_TIME = r"\d\d:\d\d(?::\d\d(?:\.\d+)?)?"
+
+
+def _iso_strings(values: list) -> pd.Series:
+    """Strings from Kestra's JSON rendering of ION rows: instants (``...Z``) -> UTC datetimes,
+    ``YYYY-MM-DD`` -> dates, local date-times -> naive datetimes, ``HH:MM[:SS]`` -> times;
+    anything else (or any column with one value that does not fit) stays text."""
+    s = pd.Series(values)
+    present = s.dropna()
+    first = present.iloc[0]
+    if first[:2].isdigit() and first[2:3] == ":" and present.str.fullmatch(_ISO_TIME).all():
+        return pd.Series([None if v is None else _time(v) for v in values], dtype=object)
+    if len(first) < 10 or not first[:4].isdigit() or first[4:5] != "-":
+        return s
+    try:
+        if present.str.fullmatch(_ISO_DATE).all():
+            return pd.to_datetime(s, format="%Y-%m-%d").astype(NAIVE_DTYPE)
+        if present.str.fullmatch(_ISO_INSTANT).all():
+            return pd.to_datetime(s, format="ISO8601", utc=True).astype(UTC_DTYPE)
+        if present.str.fullmatch(_ISO_LOCAL).all():
+            return pd.to_datetime(s, format="ISO8601").astype(NAIVE_DTYPE)
+    except (ValueError, OverflowError):   # out of pandas' range: keep the text
+        pass
+    return s
 
 
 def _strings(values: list, has_null: bool) -> pd.Series:

@@ -1,0 +1,189 @@
+"""Find an execution's output file (by output name, file name or ``kestra://`` URI) and read it
+into pandas with the cheapest sound strategy:
+
+- ``nrows``: the server's preview endpoint (first rows only, up to 5000) instead of a download;
+- ION on 2.x: the server's ``format=JSONL`` conversion (``via="auto"``), ISO date columns typed back;
+  ``via="raw"`` downloads the ION itself for exact typing (annotated java.time strings, decimals,
+  blobs); 1.x servers always send the raw file;
+- before a full download, ``/file/metas`` gives the size and a warning is raised above
+  ``warn_size`` bytes (the download still happens: the warning says how to preview instead).
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any, Iterable
+
+from kestra_magic.errors import KestraError, KestraNotFound
+
+WARN_SIZE_BYTES = 200 * 1024 * 1024
+PREVIEW_MAX_ROWS = 5000
+_NOT_PREVIEWABLE = ("parquet", "avro", "bytes")      # the preview endpoint renders these as text garbage
+_EXECUTION_IN_URI = re.compile(r"/executions/([A-Za-z0-9_-]+)/")
+_BRACKET = re.compile(r"""\[\s*(?:'([^']*)'|"([^"]*)"|([^\]]*))\s*\]""")
+
+
+class LargeFileWarning(UserWarning):
+    """An output file is larger than the configured threshold."""
+
+
+def _execution_id(execution: Any, what: str) -> str:
+    if execution is None:
+        m = _EXECUTION_IN_URI.search(what)
+        if m:
+            return m.group(1)
+        raise KestraError(f"cannot tell which execution {what!r} belongs to; "
+                          "pass the execution (or its id) together with an output name or file name")
+    if isinstance(execution, str):
+        return execution
+    for attr in ("id",):
+        value = getattr(execution, attr, None)
+        if isinstance(value, str):
+            return value
+    if isinstance(execution, dict) and isinstance(execution.get("id"), str):
+        return execution["id"]
+    raise TypeError(f"expected an execution, its handle, dict or id, got {type(execution).__name__}")
+
+
+def _normalise(path: str) -> str:
+    """``{{ outputs.py.outputFiles['data.csv'] }}`` -> ``outputs.py.outputFiles.data.csv``."""
+    path = path.strip()
+    if path.startswith("{{") and path.endswith("}}"):
+        path = path[2:-2].strip()
+    return _BRACKET.sub(lambda m: "." + next(g for g in m.groups() if g is not None), path).strip(".")
+
+
+def _flatten(prefix: str, value: Any) -> Iterable[tuple[str, Any]]:
+    yield prefix, value
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _flatten(f"{prefix}.{k}", v)
+
+
+def _is_uri(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(("kestra://", "nsfile://"))
+
+
+def output_candidates(client: Any, execution_id: str) -> list[tuple[str, Any, str]]:
+    """Every (path, value, label) the execution produced: flow outputs under ``outputs.<id>`` and
+    ``<id>``, task outputs under ``outputs.<taskId>[.<value>].<key>...``."""
+    found: list[tuple[str, Any, str]] = []
+    for key, value in (client.executions.flow_outputs(execution_id) or {}).items():
+        for path, v in _flatten(str(key), value):
+            found.append((path, v, f"flow output {path}"))
+            found.append((f"outputs.{path}", v, f"flow output {path}"))
+    for info in client.executions.task_outputs(execution_id) or []:
+        task, value = info.get("taskId"), info.get("value")
+        bases = [f"outputs.{task}", str(task)]
+        if value is not None:
+            bases = [f"outputs.{task}.{value}", f"{task}.{value}"] + bases
+        for key, out in (info.get("outputs") or {}).items():
+            for base in bases:
+                for path, v in _flatten(f"{base}.{key}", out):
+                    label = f"task {task}" + (f"[{value}]" if value is not None else "") + f" output {path.split('.', 2 if base.startswith('outputs.') else 1)[-1]}"
+                    found.append((path, v, label))
+    return found
+
+
+def find_file(client: Any, execution: Any, what: str) -> tuple[str, str]:
+    """(execution id, ``kestra://`` URI) for an output name, a file name, or a URI."""
+    execution_id = _execution_id(execution, what)
+    if _is_uri(what):
+        return execution_id, what
+    candidates = output_candidates(client, execution_id)
+    wanted = _normalise(what)
+    exact = {v for path, v, _ in candidates if path == wanted}
+    if exact:
+        uris = {v for v in exact if _is_uri(v)}
+        if not uris:
+            value = next(iter(exact))
+            raise KestraError(f"output {what!r} of execution {execution_id} is not a file "
+                              f"(its value is {str(value)[:80]!r}); read it from ex.outputs instead")
+        if len(uris) == 1:
+            return execution_id, uris.pop()
+    files = {v: label for _, v, label in candidates if _is_uri(v)}
+    by_name = sorted({uri for uri in files if uri.rsplit("/", 1)[-1] == what or uri.endswith("/" + what.lstrip("/"))})
+    if len(by_name) == 1:
+        return execution_id, by_name[0]
+    if len(by_name) > 1:
+        raise KestraError(f"{len(by_name)} output files of execution {execution_id} are named {what!r} "
+                          f"({'; '.join(files[u] for u in by_name[:5])}); name the output instead, "
+                          "e.g. 'outputs.<taskId>.<value>.uri', or pass its kestra:// URI")
+    names = sorted({u.rsplit('/', 1)[-1] for u in files})
+    hint = f"its files are: {', '.join(names[:10])}" if names else "it produced no output files"
+    raise KestraNotFound(f"no output file {what!r} in execution {execution_id}; {hint}")
+
+
+def read_output(client: Any, execution: Any, what: str, *, nrows: int | None = None,
+                via: str = "auto", warn_size: int | None = None, **opts: Any):
+    """Read one output file of an execution as a DataFrame (bytes for formats that are not tables).
+
+    ``what``: an output name (``"outputs.query.uri"``, ``"outputs.py.outputFiles['data.csv']"``,
+    a flow output id), a file name (``"data.csv"``) or a ``kestra://`` URI. ``nrows`` reads only
+    the first rows through the preview endpoint. ``via``: ``"auto"``, ``"jsonl"`` or ``"raw"``
+    (ION on 2.x: server-side JSON Lines conversion, or the file itself for exact typing). Other
+    options go to `kestra_magic.frames.read_file` (``format``, ``keep_decimal``, ``flatten``...).
+    """
+    from kestra_magic.frames.files import detect_format, read_file
+    if via not in ("auto", "jsonl", "raw"):
+        raise ValueError(f"via={via!r} is not a read strategy; use 'auto', 'jsonl' or 'raw'")
+    execution_id, uri = find_file(client, execution, what)
+    name = uri.rsplit("/", 1)[-1]
+    fmt = (opts.get("format") or detect_format(b"", name)).lower()
+    if nrows is not None:
+        if nrows < 0:
+            raise ValueError(f"nrows must be 0 or more, got {nrows}")
+        lines = nrows + 1 if fmt in ("csv", "tsv") else nrows     # the header is a line too
+        if lines <= PREVIEW_MAX_ROWS and fmt not in _NOT_PREVIEWABLE:
+            frame = _preview(client, execution_id, uri, name, nrows, lines, opts)
+            if frame is not None:
+                return frame
+    _warn_if_large(client, execution_id, uri, warn_size)
+    exact = opts.get("keep_decimal") or via == "raw"
+    if fmt == "ion" and not exact and getattr(client, "generation", 1) >= 2:
+        data = client.executions.download_file(execution_id, uri, format="JSONL")
+        if _looks_like_jsonl(data):
+            from kestra_magic.frames.ion import json_rows_frame
+            frame = json_rows_frame(data, flatten=opts.get("flatten", False))
+            return frame.head(nrows) if nrows is not None else frame
+    else:
+        data = client.executions.download_file(execution_id, uri)
+    return read_file(data, name, nrows=nrows, **opts)
+
+
+def _looks_like_jsonl(data: bytes) -> bool:
+    head = data[:64].lstrip()
+    return not head or head.startswith((b'{"', b"[", b"{}"))
+
+
+def _warn_if_large(client: Any, execution_id: str, uri: str, warn_size: int | None) -> None:
+    limit = WARN_SIZE_BYTES if warn_size is None else warn_size
+    try:
+        size = int((client.executions.file_metadata(execution_id, uri) or {}).get("size") or 0)
+    except KestraNotFound:
+        raise
+    except KestraError:
+        return              # metas is advisory: a server without it still serves the file
+    if size > limit:
+        warnings.warn(f"{uri.rsplit('/', 1)[-1]} is {size / 1e6:.1f} MB; downloading all of it "
+                      f"(use nrows=... to preview the first rows instead)", LargeFileWarning, stacklevel=3)
+
+
+def _preview(client: Any, execution_id: str, uri: str, name: str, nrows: int, lines: int, opts: dict):
+    from kestra_magic.frames.files import read_file
+    try:
+        rendered = client.executions.preview_file(execution_id, uri, max_rows=max(lines, 1))
+    except KestraNotFound:
+        raise
+    except KestraError:
+        return None         # no preview on this server: the caller downloads instead
+    kind, content = rendered.get("type"), rendered.get("content")
+    if kind == "LIST" and isinstance(content, list):
+        from kestra_magic.frames.ion import json_rows_frame
+        return json_rows_frame(content, flatten=opts.get("flatten", False)).head(nrows)
+    if kind in ("TEXT", "MARKDOWN") and isinstance(content, str):
+        if rendered.get("truncated") and len(content.encode()) >= 2 * 1024 * 1024 - 4:
+            return None     # cut at the server's 2 MB limit mid-row: download instead
+        result = read_file(content.encode(), name, nrows=nrows, **opts)
+        return result
+    return None
