@@ -20,7 +20,7 @@ inputs:
     type: INT
     defaults: 1
   - id: flag
-    type: BOOLEAN
+    type: BOOL
     defaults: false
   - id: cfg
     type: JSON
