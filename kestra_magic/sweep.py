@@ -1,0 +1,236 @@
+"""Parameter sweeps: one execution per row of inputs, launched through a bounded thread pool over
+the shared client, followed together, collected into one DataFrame.
+
+Following is one search per round (the sweep labels its executions) instead of one stream per
+execution, so a sweep of a thousand runs costs a request per poll, not a thousand connections.
+A row whose launch or run fails keeps its error in the ``error`` column; the others are unaffected.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from kestra_magic.errors import KestraError, KestraNotFound
+from kestra_magic.models import TERMINAL_STATES, Execution
+
+SWEEP_LABEL = "kestra-magic-sweep"
+_RESERVED = ("state", "duration", "startDate", "endDate", "executionId", "error")
+
+
+@dataclass
+class SweepProgress:
+    """Where a sweep stands (passed to ``on_progress`` after every change)."""
+    total: int
+    launched: int = 0
+    finished: int = 0
+    failed: int = 0                      # launch errors and FAILED/KILLED/CANCELLED runs
+    states: dict[str, int] = field(default_factory=dict)
+    elapsed: float = 0.0
+
+    @property
+    def done(self) -> bool:
+        return self.finished >= self.total
+
+
+@dataclass
+class _Run:
+    index: int
+    inputs: dict
+    execution: Execution | None = None
+    error: str | None = None
+    outputs: dict | None = None
+
+
+def _rows(rows: Any) -> tuple[list[dict], list[str]]:
+    """A DataFrame, a list of dicts or a dict of lists -> (input dicts, column order)."""
+    if hasattr(rows, "to_dict") and hasattr(rows, "columns"):
+        columns = [str(c) for c in rows.columns]
+        records = [{str(k): v for k, v in rec.items()} for rec in rows.to_dict(orient="records")]
+    elif isinstance(rows, dict):
+        columns = [str(c) for c in rows]
+        lengths = {len(v) for v in rows.values()}
+        if len(lengths) > 1:
+            raise ValueError("sweep rows given as a dict of lists need lists of the same length")
+        n = lengths.pop() if lengths else 0
+        records = [{str(k): v[i] for k, v in rows.items()} for i in range(n)]
+    else:
+        records = [dict(r) for r in rows]
+        columns = list(dict.fromkeys(str(k) for r in records for k in r))
+    for rec in records:
+        for key, value in list(rec.items()):
+            if _missing(value):
+                del rec[key]            # no value: the flow's default applies
+    return records, columns
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    try:
+        import pandas as pd
+        return value is pd.NA or value is pd.NaT
+    except ImportError:   # pragma: no cover
+        return False
+
+
+def sweep(client: Any, namespace: str, flow_id: str, rows: Any, *, max_workers: int = 8,
+          labels: dict | None = None, revision: int | None = None, timeout: float | None = None,
+          poll_interval: float = 0.25, on_progress: Callable[[SweepProgress], None] | None = None,
+          outputs: bool = True):
+    """Run ``namespace.flow_id`` once per row (column names are input ids) and return a DataFrame
+    with one row per execution: the inputs, ``state``, ``duration``, ``startDate``, ``endDate``,
+    the flow outputs (one column per output id), ``executionId`` and ``error``.
+
+    ``max_workers`` bounds concurrent requests; ``timeout`` (seconds) stops waiting, leaving
+    unfinished runs with their last state; ``on_progress`` receives a `SweepProgress`.
+    """
+    import pandas as pd
+    if max_workers < 1:
+        raise ValueError(f"max_workers must be at least 1, got {max_workers}")
+    records, columns = _rows(rows)
+    sweep_id = uuid.uuid4().hex[:12]
+    run_labels = dict(labels or {})
+    run_labels[SWEEP_LABEL] = sweep_id
+    runs = [_Run(i, rec) for i, rec in enumerate(records)]
+    progress = SweepProgress(total=len(runs))
+    started = time.monotonic()
+    lock = threading.Lock()
+
+    def report() -> None:
+        if on_progress is None:
+            return
+        with lock:
+            progress.elapsed = time.monotonic() - started
+            states: dict[str, int] = {}
+            for r in runs:
+                key = "LAUNCH_ERROR" if (r.error and r.execution is None) else \
+                    (r.execution.state.current if r.execution else "PENDING")
+                states[key] = states.get(key, 0) + 1
+            progress.states = states
+            progress.finished = sum(1 for r in runs if _finished(r))
+            progress.failed = sum(1 for r in runs if (r.error and r.execution is None)
+                                  or (r.execution is not None and r.execution.state.is_failed))
+            snapshot = SweepProgress(progress.total, progress.launched, progress.finished,
+                                     progress.failed, dict(states), progress.elapsed)
+        on_progress(snapshot)
+
+    def launch(run: _Run) -> None:
+        try:
+            run.execution = client.executions.create_execution(
+                namespace, flow_id, inputs=run.inputs, labels=run_labels, revision=revision)
+        except KestraError as e:
+            run.error = str(e)
+        except Exception as e:    # one bad row (e.g. an unencodable value) never sinks the sweep
+            run.error = f"{type(e).__name__}: {e}"
+        with lock:
+            progress.launched += 1
+        report()
+
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="kestra-sweep") as pool:
+        list(pool.map(launch, runs))
+        _follow(client, namespace, flow_id, sweep_id, runs, pool, timeout, poll_interval, started, report)
+        if outputs:
+            finished = [r for r in runs if r.execution is not None and r.execution.state.is_terminal]
+            list(pool.map(lambda r: _fetch_outputs(client, r), finished))
+    report()
+    return _frame(pd, runs, columns)
+
+
+def _finished(run: _Run) -> bool:
+    return run.execution is None or run.execution.state.is_terminal
+
+
+def _follow(client, namespace, flow_id, sweep_id, runs, pool, timeout, poll_interval, started, report) -> None:
+    """Poll all unfinished runs together: one labelled search per round (paged), plus a direct
+    read for any run the search has not caught up with."""
+    by_id = {r.execution.id: r for r in runs if r.execution is not None and r.execution.id}
+    delay = min(poll_interval, 0.05)
+    while True:
+        pending = {i: r for i, r in by_id.items() if not r.execution.state.is_terminal}
+        if not pending:
+            return
+        if timeout is not None and time.monotonic() - started > timeout:
+            for r in pending.values():
+                r.error = r.error or f"still {r.execution.state.current} after the {timeout:g}s timeout"
+            return
+        time.sleep(delay)
+        delay = min(delay * 2, poll_interval)
+        seen = _search_round(client, namespace, flow_id, sweep_id, pending, by_id)
+        missing = [by_id[i] for i in pending if i not in seen]
+        if missing:
+            list(pool.map(lambda r: _refresh(client, r), missing))
+        report()
+
+
+def _search_round(client, namespace, flow_id, sweep_id, pending, by_id) -> set:
+    seen: set = set()
+    page, size = 1, min(max(len(pending), 25), 200)
+    try:
+        while True:
+            result = client.executions.search_executions(
+                namespace=namespace, flow_id=flow_id, labels={SWEEP_LABEL: sweep_id}, page=page, size=size)
+            for ex in result.results:
+                run = by_id.get(ex.id)
+                if run is not None:
+                    seen.add(ex.id)
+                    _merge(run, ex)
+            if page * size >= result.total or not result.results:
+                return seen
+            page += 1
+    except KestraError:
+        return seen            # searching is an optimisation: direct reads cover the rest
+
+
+def _merge(run: _Run, ex: Execution) -> None:
+    """Keep the fuller execution object: light search items lack task runs and outputs."""
+    if ex.state.current:
+        run.execution.state = ex.state
+        run.execution.raw = {**run.execution.raw, "state": ex.raw.get("state")}
+    if ex.outputs:
+        run.outputs = dict(ex.outputs)
+
+
+def _refresh(client, run: _Run) -> None:
+    try:
+        run.execution = client.executions.get_execution(run.execution.id)
+    except KestraNotFound:
+        pass                    # 2.x may not see a brand-new execution yet
+    except KestraError as e:
+        run.error = str(e)
+
+
+def _fetch_outputs(client, run: _Run) -> None:
+    try:
+        run.outputs = client.executions.flow_outputs(run.execution.id) or {}
+    except KestraError as e:
+        run.error = run.error or f"outputs unavailable: {e}"
+
+
+def _frame(pd, runs: list[_Run], columns: list[str]):
+    from kestra_magic.frames.tables import _dates, _durations, _state_category
+    out_ids: dict[str, None] = {}
+    for r in runs:
+        out_ids.update(dict.fromkeys(r.outputs or {}))
+    states = [(r.execution.state if r.execution else None) for r in runs]
+    start = _dates(s.start_date if s else None for s in states)
+    end = _dates(s.end_date if s else None for s in states)
+    data: dict[str, Any] = {}
+    for c in columns:
+        data[c] = pd.Series([r.inputs.get(c) for r in runs], dtype=object).infer_objects()
+    data["state"] = _state_category([(s.current if s else None) for s in states])
+    data["duration"] = _durations([s.duration if s else None for s in states], start, end)
+    data["startDate"] = start
+    data["endDate"] = end
+    for oid in out_ids:
+        name = oid if oid not in data and oid not in _RESERVED else f"outputs.{oid}"
+        data[name] = pd.Series([(r.outputs or {}).get(oid) for r in runs], dtype=object).infer_objects()
+    data["executionId"] = pd.Series([r.execution.id if r.execution else None for r in runs], dtype=object)
+    data["error"] = pd.Series([r.error for r in runs], dtype=object)
+    return pd.DataFrame(data)

@@ -1,0 +1,74 @@
+"""Sweeps against the sandbox: one execution per row, collected into a DataFrame; failures stay
+in their own row."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kestra_magic.sweep import SWEEP_LABEL, SweepProgress, sweep
+
+FLOW = """
+id: sq
+namespace: {ns}
+inputs:
+  - id: x
+    type: INT
+  - id: label
+    type: STRING
+    defaults: none
+tasks:
+  - id: check
+    type: io.kestra.plugin.core.execution.Fail
+    condition: "{{{{ inputs.x == 13 }}}}"
+    errorMessage: unlucky
+  - id: calc
+    type: io.kestra.plugin.core.output.OutputValues
+    values:
+      square: "{{{{ inputs.x * inputs.x }}}}"
+outputs:
+  - id: square
+    type: INT
+    value: "{{{{ outputs.calc.values.square }}}}"
+  - id: label
+    type: STRING
+    value: "{{{{ inputs.label }}}}"
+"""
+
+
+def test_sweep_dataframe_rows_failures_and_progress(client, sandbox, ns):
+    client.flows.create_flow(FLOW.format(ns=ns))
+    rows = pd.DataFrame({"x": [*range(1, 11), 13, "abc"], "label": [f"r{i}" for i in range(11)] + [None]})
+    seen: list[SweepProgress] = []
+    df = sweep(client, ns, "sq", rows, max_workers=4, labels={"team": "ds"}, on_progress=seen.append)
+    assert len(df) == 12
+    assert list(df.columns)[:4] == ["x", "label", "state", "duration"]
+    assert df["state"].tolist()[:10] == ["SUCCESS"] * 10
+    ok = df.iloc[:10]
+    assert ok["square"].tolist() == [x * x for x in range(1, 11)]
+    assert ok["outputs.label"].tolist() == [f"r{i}" for i in range(10)]     # `label` is an input column
+    assert (ok["duration"] > pd.Timedelta(0)).all() and str(ok["startDate"].dtype) == "datetime64[us, UTC]"
+    assert ok["executionId"].is_unique and ok["error"].isna().all()
+    failed = df.iloc[10]
+    assert failed["state"] == "FAILED" and failed["executionId"] and pd.isna(failed["square"])
+    bad = df.iloc[11]                                   # 422: no execution, but the row is kept
+    assert pd.isna(bad["state"]) and bad["executionId"] is None and "x" in bad["error"]
+    assert "\n" not in bad["error"]
+    final = seen[-1]
+    assert final.done and final.total == 12 and final.launched == 12 and final.failed == 2
+    assert final.states.get("SUCCESS") == 10 and final.states.get("LAUNCH_ERROR") == 1
+    ex = client.executions.get_execution(ok["executionId"][0])
+    assert ex.labels.get("team") == "ds" and SWEEP_LABEL in ex.labels
+    assert ex.inputs.get("x") == 1
+
+
+def test_sweep_accepts_records_and_dict_of_lists_with_defaults(client, ns):
+    client.flows.create_flow(FLOW.format(ns=ns))
+    via_client = client.executions.sweep(ns, "sq", {"x": [2, 3], "label": ["a", np.nan]})
+    assert via_client["square"].tolist() == [4, 9]
+    assert via_client["outputs.label"].tolist() == ["a", "none"]      # NaN -> the input's default
+    records = sweep(client, ns, "sq", [{"x": 4}, {"x": 5, "label": "b"}], max_workers=1)
+    assert records["square"].tolist() == [16, 25] and list(records.columns)[:2] == ["x", "label"]
+    assert sweep(client, ns, "sq", []).empty
+    with pytest.raises(ValueError, match="max_workers"):
+        sweep(client, ns, "sq", [{"x": 1}], max_workers=0)
