@@ -9,7 +9,8 @@ import pytest
 
 from kestra_magic.client import KestraClient
 from kestra_magic.config import Configuration
-from kestra_magic.errors import (KestraAmbiguousError, KestraConnectionError, KestraError, KestraNotFound,
+from kestra_magic.errors import (KestraAmbiguousError, KestraAuthError, KestraConnectionError, KestraError,
+                                 KestraNotFound, KestraValidationError,
                                  KestraServerError, KestraTimeout)
 from tests.client.conftest import SLEEP_FLOW, flow_source, requests_to
 
@@ -202,3 +203,22 @@ def test_generation_override_skips_the_probe(sandbox):
     c = KestraClient(Configuration(url=sandbox.url, api_generation=other))
     assert c.generation == other
     assert [r for r in sandbox.requests[since:] if "/configs" in r.path] == []
+
+
+def test_403_is_an_auth_error(fast, sandbox, flow):
+    body = ({"message": "Forbidden: no access"} if sandbox.generation == 1 else
+            {"type": "https://kestra.io/docs/api-reference/problems/forbidden", "title": "Access denied",
+             "status": 403, "detail": "no access"})
+    sandbox.faults.fail(403, method="GET", path=f"/flows/{flow}/f$", body=body,
+                        content_type="application/json" if sandbox.generation == 1 else "application/problem+json")
+    with pytest.raises(KestraAuthError, match="403 Forbidden.*no access.*permission") as info:
+        fast.flows.get_flow(flow, "f")
+    assert info.value.status == 403
+
+
+def test_validation_violations_from_both_generations(fast, ns):
+    bad = f"id: bad\nnamespace: {ns}\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.nothing.Here\n"
+    with pytest.raises(KestraValidationError) as info:
+        fast.flows.create_flow(bad)
+    assert info.value.violations and info.value.violations[0]["path"] == "tasks[0].type"
+    assert "io.kestra.plugin.core.nothing.Here" in str(info.value) and "\n" not in str(info.value)
