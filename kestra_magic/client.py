@@ -240,7 +240,9 @@ class Transport:
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                     requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
                 sent = not _not_sent(exc)
-                if (idempotent or not sent) and attempt < self.config.retries:
+                # a read timeout means a live but slow server: sending again only adds load and waiting
+                slow = isinstance(exc, requests.exceptions.ReadTimeout)
+                if (idempotent or not sent) and not slow and attempt < self.config.retries:
                     self._sleep(self._backoff(attempt))
                     attempt += 1
                     continue

@@ -10,8 +10,7 @@ import pytest
 from kestra_magic.client import KestraClient
 from kestra_magic.config import Configuration
 from kestra_magic.errors import (KestraAmbiguousError, KestraAuthError, KestraConnectionError, KestraError,
-                                 KestraNotFound, KestraValidationError,
-                                 KestraServerError, KestraTimeout)
+                                 KestraNotFound, KestraServerError, KestraTimeout, KestraValidationError)
 from tests.client.conftest import SLEEP_FLOW, flow_source, requests_to
 
 
@@ -127,13 +126,15 @@ def test_connection_refused_is_a_clear_error():
 
 
 def test_read_timeout(sandbox, ns):
-    c = KestraClient(Configuration(url=sandbox.url, read_timeout=0.3, retries=0,
+    c = KestraClient(Configuration(url=sandbox.url, read_timeout=0.3, retries=2, backoff=0.01,
                                    api_generation=sandbox.generation))
     c.flows.create_flow(flow_source(SLEEP_FLOW, ns, seconds=0))
     sandbox.faults.latency(0.8)
     try:
+        started = time.monotonic()
         with pytest.raises(KestraTimeout, match="within 0.3s; raise read_timeout"):
             c.flows.get_flow(ns, "f")
+        assert time.monotonic() - started < 0.75            # a slow server is not asked again
         with pytest.raises(KestraAmbiguousError):
             c.executions.create_execution(ns, "f")
         with pytest.raises(KestraTimeout):
