@@ -1,0 +1,53 @@
+"""The README's first command: `bash scripts/quickstart.sh` runs the quickstart notebook with a
+real kernel against the embedded sandbox and saves the executed copy (install step skipped:
+the suite's setup already installed the package with its extras)."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+from tests.e2e.notebooks import ROOT, cell, errors, plain, text
+
+
+def test_quickstart_script_runs_the_notebook_against_the_embedded_sandbox(tmp_path):
+    out = tmp_path / "build" / "quickstart.ipynb"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KESTRA_")}
+    env.update(QUICKSTART_SKIP_INSTALL="1", QUICKSTART_OUTPUT=str(out))
+    python3 = shutil.which("python3")
+    if not python3 or Path(python3).resolve() != Path(sys.executable).resolve():
+        env["PYTHON"] = sys.executable   # the interpreter the suite installed the package into
+    r = subprocess.run(["bash", "scripts/quickstart.sh"], cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, f"stdout:\n{r.stdout}\nstderr:\n{r.stderr}"
+    assert "against the embedded sandbox" in r.stdout
+    assert f"the executed notebook is {out}" in r.stdout
+    assert "jupyter lab" in r.stdout and "notebooks/quickstart.ipynb" in r.stdout
+
+    nb = nbformat.read(out, as_version=4)
+    # only the cell tagged raises-exception failed, with a one-line error naming the run
+    [failure] = errors(nb)
+    assert "tutorial.quickstart.broken" in failure and "FAILED" in failure
+    assert "embedded sandbox" in text(cell(nb, "%kestra_config --sandbox"))
+
+    run = cell(nb, "ex = %kestra_run tutorial.quickstart.hello")
+    assert 'data-state="SUCCESS"' in text(run)           # the static summary replaced the widget
+    assert plain(cell(nb, "ex.state, ex.outputs")) == "('SUCCESS', {'shout': 'ADA x 3'})"
+    task_runs = plain(cell(nb, "ex.task_runs["))
+    assert all(t in task_runs for t in ("greet", "think", "answer"))
+    assert "Hello, Ada!" in plain(cell(nb, "ex.logs()["))
+    assert plain(cell(nb, "hello.namespace, hello.id, hello.revision")) == "('tutorial.quickstart', 'hello', 1)"
+    assert plain(cell(nb, "hello.revision", exact=True)) == "2"
+    assert plain(cell(nb, "ex2 = %kestra_run")) == "{'shout': 'Grace has 5 letters'}"
+    assert plain(cell(nb, "ex3 = %kestra_run")) == "'Linus has 5 letters'"
+    broken = plain(cell(nb, "broken.state"))
+    assert "FAILED" in broken and "The input file is empty" in broken
+    assert plain(cell(nb, "slow.wait(")) == "'KILLED'"
+    listing = plain(cell(nb, "%kestra_executions tutorial.quickstart"))
+    assert listing.count("hello") >= 3 and "broken" in listing and "slow" in listing
+    # the live widgets' state is saved with the notebook
+    assert nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
