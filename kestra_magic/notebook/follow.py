@@ -157,12 +157,15 @@ class ExecutionFollower:
         finally:
             _close(self._log_stream)
 
-    def final_logs(self) -> list:
-        """The log tail, re-read with a GET when the stream caught nothing (a very short run)."""
-        if not self.logs and self._want_logs:
+    def final_logs(self, refetch: bool = False) -> list:
+        """The log tail; re-read with one GET (``refetch``, or when the stream caught nothing) since
+        the stream may lag behind a chatty run when it is closed."""
+        if (refetch or not self.logs) and self._want_logs:
             try:
                 entries = self.client.logs.list_logs(self.id, min_level=self._min_level)
-                self.logs.extend(entries[-(self.logs.maxlen or 30):])
+                if entries:
+                    self.logs.clear()
+                    self.logs.extend(entries[-(self.logs.maxlen or 30):])
             except Exception:
                 pass
         return list(self.logs)

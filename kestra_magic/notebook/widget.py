@@ -5,6 +5,7 @@ bounded front-end message rate, handles Ctrl-C, and replaces the widget by a sta
 """
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from datetime import datetime, timezone
@@ -154,6 +155,12 @@ class TextView:
         return lines
 
 
+def _ipython_display(obj: Any) -> Any:
+    """Show ``obj`` and return the handle that later replaces it with the summary."""
+    from IPython.display import display
+    return display(obj, display_id=True)
+
+
 def _clock() -> str:
     return datetime.now().strftime("%H:%M:%S")
 
@@ -180,6 +187,7 @@ class Monitor:
         self._display = display
         self._render_thread: threading.Thread | None = None
         self._render_lock = threading.Lock()
+        self._sent: collections.deque = collections.deque()   # (time, messages) of recent draws
 
     # -- start / stop ------------------------------------------------------------------------
     def start(self) -> "Monitor":
@@ -187,7 +195,9 @@ class Monitor:
         if self.use_widget:
             self.widget = ExecutionWidget(self.handle)
             with self._render_lock:
-                self.messages += self.widget.render(view, [])
+                sent = self.widget.render(view, [])
+                self.messages += sent
+                self._sent.append((time.monotonic(), sent))
             show = self._display or _ipython_display
             self.display_handle = show(self.widget.box)
         else:
@@ -205,26 +215,37 @@ class Monitor:
                           self.handle.url)
 
     def _render_loop(self) -> None:
-        """Draw when something changed (or each second for the clock), at most ``max_rate`` msgs/s."""
-        budget_until = 0.0
+        """Draw when something changed (or each second for the clock), keeping every one-second
+        window at or under ``max_rate`` front-end messages whatever the event rate."""
         seen = (-1, -1)
         last_second = -1
         while True:
             with self.follower.changed:
                 self.follower.changed.wait(timeout=0.25)
-            now = time.monotonic()
-            if now < budget_until:
-                time.sleep(budget_until - now)
+            self._wait_for_budget()
             if self.follower.done.is_set():
                 break
             key = (self.follower.updates, self.follower.log_count)
-            second = int(now)
+            second = int(time.monotonic())
             if key == seen and second == last_second:
                 continue
             seen, last_second = key, second
-            sent = self._render_once()
-            budget_until = time.monotonic() + max(1, sent) / self.max_rate
+            self._render_once()
+        self._wait_for_budget()
         self._finish()
+
+    def _wait_for_budget(self) -> None:
+        """Sleep until a draw as large as the largest recent one fits in the trailing second."""
+        history = self._sent
+        expected = max([k for _, k in history] or [4])
+        while True:
+            now = time.monotonic()
+            while history and history[0][0] <= now - 1.0:
+                history.popleft()
+            used = sum(k for _, k in history)
+            if used + expected <= self.max_rate or not history:
+                return
+            time.sleep(max(0.01, history[0][0] + 1.0 - now))
 
     def _render_once(self) -> int:
         self.handle.execution = self.follower.latest
@@ -232,6 +253,8 @@ class Monitor:
             sent = self.widget.render(self._view(), list(self.follower.logs))
             self.messages += sent
             self.renders += 1
+            if sent:
+                self._sent.append((time.monotonic(), sent))
         return sent
 
     def _finish(self) -> None:
@@ -239,9 +262,11 @@ class Monitor:
         self.handle.execution = self.follower.latest
         view = self._view()
         if self.widget is not None:
-            logs = self.follower.final_logs() if view.is_terminal else list(self.follower.logs)
+            logs = self.follower.final_logs(refetch=True) if view.is_terminal else list(self.follower.logs)
             with self._render_lock:
-                self.messages += self.widget.render(view, logs)
+                sent = self.widget.render(view, logs)
+                self.messages += sent
+                self._sent.append((time.monotonic(), sent))
             if view.is_terminal and self.display_handle is not None:
                 try:
                     self.display_handle.update(Summary(view, logs[-10:]))
