@@ -124,7 +124,12 @@ class Engine:
         if current == "BREAKPOINT":
             run.resume_breakpoint()
             return
-        run.resume(self._walker.check_resume_inputs(run, inputs or {}))
+        values = self._walker.check_resume_inputs(run, inputs or {})
+        api_pause = run.pause_task is None
+        run.resume(values)
+        if api_pause:   # a task may still be running: the execution is RUNNING again right away
+            self.store.update_execution(execution_id, lambda ex: transition(ex["state"], "RUNNING")
+                                        if ex["state"]["current"] == "PAUSED" else None)
 
     def resume_from_breakpoint(self, execution_id: str, breakpoints: list[dict] | None = None) -> None:
         execution = self._require(execution_id)
@@ -178,10 +183,7 @@ class Engine:
     def replay(self, execution_id: str, task_run_id: str | None = None, revision: int | None = None,
                breakpoints: list | str | None = None) -> str:
         """A new execution re-running this one, from ``task_run_id`` when given."""
-        execution = self._require(execution_id)
-        if execution["state"]["current"] not in TERMINAL:
-            raise EngineConflict(f"Execution '{execution_id}' must be terminated to be replayed, "
-                                 f"current state is {execution['state']['current']}")
+        execution = self._require(execution_id)   # any state: only successful task runs are copied
         rev = int(revision) if revision is not None else execution.get("flowRevision")
         if self.store.get_flow(execution["namespace"], execution["flowId"], rev) is None:
             raise EngineInvalid(f"Flow revision {rev} of {execution['namespace']}.{execution['flowId']} not found")
