@@ -127,7 +127,11 @@ def _inputs(inputs, problems: list) -> None:
             problems.append((f"{path}.id", f"must match \"{_INPUT_ID.pattern}\""))
         depends = spec.get("dependsOn")
         if isinstance(depends, dict):
-            for ref in depends.get("inputs") or []:
+            refs = depends.get("inputs") or []
+            if not isinstance(refs, list):
+                problems.append((f"{path}.dependsOn.inputs", "must be a list of input ids"))
+                refs = []
+            for ref in refs:
                 if str(ref) not in declared or str(ref) == str(input_id):
                     problems.append((f"{path}.dependsOn.inputs",
                                      f"Input '{input_id}' depends on unknown input '{ref}'"))
