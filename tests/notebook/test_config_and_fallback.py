@@ -1,0 +1,80 @@
+"""%kestra_config options reaching the shared client, both Kestra generations, polling fallback."""
+from __future__ import annotations
+
+import pytest
+
+import kestra_magic as km
+from kestra_magic.config import ServerConfiguration, ServerVariable
+from kestra_magic.notebook.magics import shared_client
+
+from .conftest import FAIL_TASK, LOG_TASK, NAME_INPUT, flow_yaml
+
+STEPS = "".join(f"  - id: s{i}\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT0.2S\n" for i in range(3))
+
+
+def test_server_index_variables_and_insecure(nb, sandbox_v2):
+    port = sandbox_v2.url.rsplit(":", 1)[1]
+    try:
+        km.configure(servers=[ServerConfiguration("http://127.0.0.1:9/nothing-here"),
+                              ServerConfiguration("http://127.0.0.1:{port}",
+                                                  variables={"port": ServerVariable(default="1")})])
+        nb.run(f"%kestra_config --server-index 1 --var port={port} --tenant main --insecure")
+        cfg = shared_client().configuration
+        assert (cfg.server_index, cfg.server_variables, cfg.verify_ssl) == (1, {"port": port}, False)
+        assert f"Kestra server: {sandbox_v2.url}" in nb.out and "TLS verification: off" in nb.out
+        assert "server: Kestra 2." in nb.out
+        failed = nb.fails("%kestra_config --server-index 5")
+        assert "out of range" in str(failed.error) and len(failed.output.strip().splitlines()) == 1
+        assert "--var 'bad' is not KEY=VALUE" in str(nb.fails("%kestra_config --var bad").error)
+        nb.run("%config KestraMagic.url = '" + sandbox_v2.url + "'")
+        assert shared_client().url == sandbox_v2.url
+    finally:
+        km.configure(reset=True)
+
+
+def test_unreachable_server_is_reported_in_one_line(nb):
+    try:
+        nb.run("%kestra_config --url http://127.0.0.1:9")
+        assert "server: not reachable (" in nb.out
+        failed = nb.fails("%kestra_flows")
+        assert "KestraConnectionError" in failed.output and len(failed.output.strip().splitlines()) == 1
+    finally:
+        km.configure(reset=True)
+
+
+@pytest.fixture
+def kb_any(nb, sandbox):
+    nb.sb = sandbox
+    nb.run(f"%kestra_config --url {sandbox.url}")
+    nb.run("%config KestraMagic.widget = 'off'")
+    yield nb
+    km.configure(reset=True)
+
+
+def test_flow_run_and_failure_on_each_generation(kb_any, ns):
+    kb = kb_any
+    body = flow_yaml(ns, "gen", LOG_TASK.replace("hello", "$hello {{ inputs.name }}"), NAME_INPUT)
+    kb.run(f"%%kestra_flow\n{body}")
+    assert kb.sb.store.get_flow(ns, "gen")["source"] == body
+    assert f"API generation {kb.sb.generation}" in kb.out
+    ex = kb.run(f"%kestra_run {ns}.gen --input name=x --label k:v")
+    assert ex.state == "SUCCESS" and kb.sb.store.executions[ex.id]["inputs"] == {"name": "x"}
+    labels = kb.sb.store.executions[ex.id]["labels"]
+    assert {"key": "k", "value": "v"} in labels
+    kb.run(f"%%kestra_flow\n{flow_yaml(ns, 'gen', FAIL_TASK, NAME_INPUT)}")
+    failed = kb.fails(f"%kestra_run ex {ns}.gen")
+    assert "ended FAILED at task boom" in str(failed.error) and kb.ns["ex"].state == "FAILED"
+
+
+def test_polling_fallback_when_the_event_stream_fails(kb, ns):
+    kb.run(f"%%kestra_flow\n{flow_yaml(ns, 'poll', STEPS)}")
+    kb.run("%config KestraMagic.widget = 'on'")
+    kb.run("%config KestraMagic.poll_interval = 0.1")
+    kb.sb.faults.fail(503, times=1000, method="GET", path=r"/executions/[^/]+/follow$")
+    try:
+        ex = kb.run(f"%kestra_run {ns}.poll")
+    finally:
+        kb.sb.faults.clear()
+    mon = ex._monitor
+    assert ex.state == "SUCCESS" and mon.follower.source == "poll" and mon.follower.error is not None
+    assert ">SUCCESS<" in mon.widget.header.value and mon.widget.progress.value == 3
