@@ -68,14 +68,17 @@ def main() -> None:
                 samples[name].append(_time_calls(contenders[name], args.calls))
 
         base = statistics.median(samples["raw requests.Session"])
+        best_base = min(samples["raw requests.Session"])
         print(f"GET one execution, Kestra {args.api}.x sandbox, {args.rounds} rounds x {args.calls} calls "
-              f"(median per call)")
-        print(f"{'client':<26}{'per call':>12}{'vs raw':>10}")
+              f"(per call: median of rounds, and best round — the best is the least disturbed by load)")
+        print(f"{'client':<26}{'median':>10}{'vs raw':>9}{'best':>10}{'vs raw':>9}")
         for name, values in samples.items():
-            median = statistics.median(values)
-            print(f"{name:<26}{median * 1e6:>9.0f} us{median / base:>9.2f}x")
+            median, best = statistics.median(values), min(values)
+            print(f"{name:<26}{median * 1e6:>7.0f} us{median / base:>8.2f}x{best * 1e6:>7.0f} us"
+                  f"{best / best_base:>8.2f}x")
         ratio = statistics.median(samples["kestra-magic"]) / base
-        print(f"kestra-magic overhead vs raw: {ratio:.2f}x (goal <= 1.10x): {'OK' if ratio <= 1.10 else 'OVER'}")
+        print(f"kestra-magic overhead vs raw (median): {ratio:.2f}x (goal <= 1.10x): "
+              f"{'OK' if ratio <= 1.10 else 'OVER'}")
         magic.close()
 
 
