@@ -73,7 +73,10 @@ class Sandbox:
         self.engine = _make_engine(self.store)
         app = Application(self.settings, self.store, self.engine, self.faults, self.requests,
                           self._stopping.is_set)
-        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=QuietHandler)
+        try:
+            self._server = make_server(self.host, self.port, app, threaded=True, request_handler=QuietHandler)
+        except SystemExit:   # werkzeug exits when the port is taken; make it an error callers can handle
+            raise OSError(98, f"Address already in use: {self.host}:{self.port}") from None
         self._server.daemon_threads = True
         self.settings.base_url = self.url
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},

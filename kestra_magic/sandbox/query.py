@@ -45,12 +45,35 @@ def parse_filters(args, allowed: set[str]) -> list[Filter]:
             raise invalid_filters(f"Operation '{m.group(2)}' is not supported; use one of {', '.join(OPS)}")
         if field == "labels" and label_key is None:
             for value in args.getlist(key):
-                k, _, v = value.partition(":")
+                k, sep, v = value.partition(":")
+                if not sep or not k.strip():
+                    raise invalid_filters(f"Invalid labels filter '{value}': use filters[labels][{op}][<key>]=<value> "
+                                          f"or filters[labels][{op}]=<key>:<value>")
                 out.append(Filter(field, op, v.strip(), k.strip()))
             continue
         for value in args.getlist(key):
+            _check_value(field, op, value)
             out.append(Filter(field, op, value, label_key))
     return out
+
+
+def _check_value(field: str, op: str, value: str) -> None:
+    """Reject filter values that can never match their field (Kestra fails them up front)."""
+    if field in ("startDate", "endDate", "updated", "created") and parse_instant(value) is None:
+        raise invalid_filters(f"'{value}' is not an ISO-8601 date-time for field '{field}'")
+    if field == "timeRange":
+        from kestra_magic.sandbox.inputs import parse_duration
+        try:
+            parse_duration(value)
+        except ValueError:
+            raise invalid_filters(f"'{value}' is not an ISO-8601 duration for field 'timeRange' (e.g. PT24H)") from None
+    if field == "level" and value.upper() not in LEVELS and op not in ("IN", "NOT_IN"):
+        raise invalid_filters(f"'{value}' is not a log level ({', '.join(LEVELS)})")
+    if op == "REGEX":
+        try:
+            re.compile(value)
+        except re.error:
+            raise invalid_filters(f"'{value}' is not a valid regular expression") from None
 
 
 def _compare(actual: Any, op: str, expected: str, field: str) -> bool:
