@@ -456,6 +456,8 @@ def _make_environment(generation: int) -> ImmutableSandboxedEnvironment:
     }
     if generation < 2:
         filters["json"] = _to_json   # removed in Kestra 2.0 (use toJson)
+    filters["__coalesce"] = _coalesce
+    filters["__undefined_coalesce"] = _undefined_coalesce
     env.filters.update(filters)
     env.tests.update({
         "null": lambda v: v is None, "empty": lambda v: v is None or (hasattr(v, "__len__") and len(v) == 0),
@@ -495,6 +497,8 @@ _STRING_OR_WORD = re.compile(r"""('(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*")|(\bequals
 
 
 def _pebble_to_jinja(template: str) -> str:
+    if "?" in template or "elseif" in template:
+        template = _rewrite_operators(template)
     if "equals" not in template and "||" not in template and "&&" not in template:
         return template
 
@@ -508,6 +512,90 @@ def _pebble_to_jinja(template: str) -> str:
     # only inside {{ }} and {% %}
     return re.sub(r"(\{\{.*?\}\}|\{%.*?%\})", lambda m: _STRING_OR_WORD.sub(fix, m.group(0)), template,
                   flags=re.S)
+
+
+# Pebble operators Jinja2 lacks: `a ?? b` (null-coalescing), `a ??? b` (undefined-coalescing),
+# `cond ? a : b` (ternary) and `{% elseif %}`. Rewritten with a small scanner that respects
+# strings and brackets, because a regex cannot see nesting.
+
+def _scan(expr: str):
+    """Yield (index, char) of characters outside string literals and brackets."""
+    depth, quote, i = 0, None, 0
+    while i < len(expr):
+        ch = expr[i]
+        if quote:
+            if ch == "\\":
+                i += 2
+                continue
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 0:
+            yield i, ch
+        i += 1
+
+
+def _rewrite_expr(expr: str) -> str:
+    top = dict(_scan(expr))
+    for op, name in (("???", "__undefined_coalesce"), ("??", "__coalesce")):
+        cuts, i = [], 0
+        while i < len(expr):
+            if all(top.get(i + k) == "?" for k in range(len(op))) and top.get(i + len(op)) != "?" \
+                    and top.get(i - 1) != "?":
+                cuts.append(i)
+                i += len(op)
+            else:
+                i += 1
+        if cuts:
+            pieces, start = [], 0
+            for cut in cuts:
+                pieces.append(expr[start:cut])
+                start = cut + len(op)
+            pieces.append(expr[start:])
+            out = f"({_rewrite_expr(pieces[0])})"
+            for piece in pieces[1:]:
+                out += f" | {name}(({_rewrite_expr(piece)}))"
+            return out
+    question = next((i for i, ch in top.items() if ch == "?"), None)
+    if question is not None:
+        pending = 0
+        for i, ch in top.items():
+            if i <= question:
+                continue
+            if ch == "?":
+                pending += 1
+            elif ch == ":":
+                if pending == 0:
+                    cond, yes, no = expr[:question], expr[question + 1:i], expr[i + 1:]
+                    return (f"(({_rewrite_expr(yes)}) if ({_rewrite_expr(cond)}) "
+                            f"else ({_rewrite_expr(no)}))")
+                pending -= 1
+    return expr
+
+
+def _rewrite_operators(template: str) -> str:
+    def expression(m: re.Match) -> str:
+        return "{{" + _rewrite_expr(m.group(1)) + "}}"
+
+    def tag(m: re.Match) -> str:
+        name, rest = m.group(1), m.group(2)
+        name = "elif" if name == "elseif" else name
+        return "{%" + m.group(0)[2:m.start(1) - m.start(0)] + name + " " + _rewrite_expr(rest) + "%}"
+    template = re.sub(r"\{\{(.*?)\}\}", expression, template, flags=re.S)
+    return re.sub(r"\{%-?\s*(if|elseif|elif)\s(.*?)%\}", tag, template, flags=re.S)
+
+
+def _coalesce(value: Any, other: Any) -> Any:
+    return other if value is None or isinstance(value, jinja2.Undefined) else value
+
+
+def _undefined_coalesce(value: Any, other: Any) -> Any:
+    return other if isinstance(value, jinja2.Undefined) else value
 
 
 def _describe(exc: BaseException) -> str:

@@ -52,6 +52,13 @@ CTX = {
     ("{{ vars.greeting }} {{ execution.namespace }}.{{ execution.flowId }}", "hello ns.f"),
     ("no expression here", "no expression here"),
     ("{{ inputs.missing is defined }}", "false"),
+    ("{{ inputs.missing ?? 'fallback' }}", "fallback"),
+    ("{{ inputs.missing.deep ?? inputs.name }}", "Ada"),
+    ("{{ inputs.name ?? 'unused' }}", "Ada"),
+    ("{{ inputs.n > 2 ? 'big' : 'small' }}", "big"),
+    ("{{ inputs.n > 5 ? 'big' : inputs.n > 2 ? 'mid' : 'small' }}", "mid"),
+    ("{{ 'a ? b : c' }}", "a ? b : c"),
+    ("{% if inputs.n > 5 %}a{% elseif inputs.n > 2 %}b{% else %}c{% endif %}", "b"),
     ("{{ inputs.n is not null }}", "true"),
 ])
 def test_render(template, expected):

@@ -48,7 +48,11 @@ def _python_bin_dir() -> str:
     if _BIN is None or not Path(_BIN).is_dir():
         path = tempfile.mkdtemp(prefix="kestra-sandbox-bin-")
         for name in ("python", "python3"):
-            os.symlink(sys.executable, os.path.join(path, name))
+            # a wrapper, not a symlink: a symlinked venv interpreter would lose its venv
+            target = os.path.join(path, name)
+            with open(target, "w", encoding="utf-8") as handle:
+                handle.write(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+            os.chmod(target, 0o755)
         _BIN = path
     return _BIN
 
