@@ -100,6 +100,8 @@ class Transport:
         self._version_probed = False
         self._compat: _compat.Compat | None = None
         self._recent: dict[tuple, float] = {}
+        self._special_operations = (set(configuration.operation_servers) | set(configuration.operation_server_index)
+                                    | set(configuration.operation_server_variables))
         # fast path: the base URL when nothing overrides the configured default
         self._default_base = configuration.resolve_base_url() if not configuration.server_variables \
             and not any("{" in s.url for s in configuration.servers) else None
@@ -117,7 +119,7 @@ class Transport:
     def base_url(self, operation: str | None = None, server_index: int | None = None,
                  server_variables: Mapping[str, Any] | None = None) -> str:
         if (self._default_base and server_index is None and not server_variables
-                and (operation is None or operation not in self.config.operation_servers)):
+                and (operation is None or operation not in self._special_operations)):
             ctx = current_overrides()
             if ctx.index is None and not ctx.variables and not ctx.operation_indices \
                     and not ctx.operation_variables:

@@ -345,17 +345,20 @@ class Configuration:
     def resolve_base_url(self, operation: str | None = None, *, server_index: int | None = None,
                          server_variables: Mapping[str, Any] | None = None) -> str:
         """The base URL for one call: per-call > ``servers(...)`` block > configuration."""
+        # Like the Go SDK: an operation's own index (per call, block, configuration) wins over the
+        # block's global index, and applies to the operation's server list if it has one, else to
+        # the global list.
         ctx = _OVERRIDES.get()
         op_servers = self.operation_servers.get(operation) if operation else None
+        op_index = (ctx.operation_indices.get(operation), self.operation_server_index.get(operation)) \
+            if operation else (None, None)
         if op_servers:
             choices = op_servers
-            index = next((i for i in (server_index, ctx.operation_indices.get(operation),
-                                      self.operation_server_index.get(operation), ctx.index)
-                          if i is not None), 0)
+            index = next((i for i in (server_index, *op_index, ctx.index) if i is not None), 0)
             where = f"operation_servers[{operation!r}]"
         else:
             choices = self.servers
-            index = next(i for i in (server_index, ctx.index, self.server_index) if i is not None)
+            index = next(i for i in (server_index, *op_index, ctx.index, self.server_index) if i is not None)
             where = "servers"
         if not isinstance(index, int) or not 0 <= index < len(choices):
             raise KestraConfigError(f"server index {index!r} is out of range for {where}: "

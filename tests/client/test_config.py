@@ -165,3 +165,13 @@ def test_userinfo_in_servers_and_proxy_is_masked():
     assert "Proxy-Pw9" in c.secrets()
     assert Configuration(url="http://[::1]:8080").resolve_base_url() == "http://[::1]:8080"
     assert Configuration(url="http://u:p@[::1]:8080").url == "http://[::1]:8080"
+
+
+def test_operation_index_applies_to_the_global_list_without_operation_servers():
+    op = "FlowsAPIService.GetFlow"
+    c = Configuration(servers=["http://a:1", "http://b:2"])
+    with km.servers(index=0, operation_indices={op: 1}):      # as the Go SDK: the operation's index wins
+        assert c.resolve_base_url(op) == "http://b:2"
+        assert c.resolve_base_url("FlowsAPIService.CreateFlow") == "http://a:1"
+    assert Configuration(servers=["http://a:1", "http://b:2"],
+                         operation_server_index={op: 1}).resolve_base_url(op) == "http://b:2"

@@ -196,3 +196,13 @@ def test_ui_url_and_execution_url(client, inputs_flow, ns):
     e = client.executions.create_execution(ns, "f")
     assert client.ui_url(f"executions/{ns}/f/{e.id}") == f"{client.url}/ui/main/executions/{ns}/f/{e.id}"
     assert e.url and e.url.endswith(f"/ui/main/executions/{ns}/f/{e.id}")
+
+
+def test_configured_operation_index_on_the_global_list(sandbox, dead_url, ns):
+    get = "FlowsAPIService.GetFlow"
+    c = _client(servers=[sandbox.url, dead_url], operation_server_index={get: 1},
+                api_generation=sandbox.generation)
+    c.flows.create_flow(flow_source(SLEEP_FLOW, ns, seconds=0))
+    with pytest.raises(KestraConnectionError, match=dead_url):
+        c.flows.get_flow(ns, "f")
+    assert c.flows.get_flow(ns, "f", server_index=0).id == "f"
