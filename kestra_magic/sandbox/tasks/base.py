@@ -14,7 +14,9 @@ by the engine itself; they register a :class:`TaskDef` too (``flowable=True``)
 so validation knows their properties, but their ``run`` is not called.
 
 Raise :class:`TaskFailure` to fail the task run with a message (logged at
-ERROR, as Kestra does); any other exception also fails the task run.
+ERROR, as Kestra does); any other exception also fails the task run. A failure may
+carry ``outputs`` (``failure.outputs = {...}``, e.g. a script's ``exitCode``); ``run``
+may return a :class:`TaskResult` instead of a dict to end in WARNING.
 """
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ COMMON_PROPERTIES = frozenset({
 
 class TaskFailure(Exception):
     """Fails the current task run; the message is logged at ERROR level."""
+
+    outputs: dict | None = None   # outputs the failed task run still shows (e.g. exitCode)
 
 
 @dataclass
@@ -122,6 +126,11 @@ class RunContext(Protocol):
 
     def sleep(self, seconds: float) -> None:
         """Sleep, returning early (raising TaskFailure) if the execution is killed."""
+
+    # also provided by the engine (sandbox/engine_walk.py TaskContext):
+    #   attempt: int (0-based attempt number), task: dict (the task's YAML),
+    #   render(value, **extra) with extra variables (e.g. workingDir), variables(**extra) -> dict,
+    #   read_text(uri) -> str, storage_prefix() -> "kestra:///<ns>/<flow>/executions/<id>/tasks/<task>/<run>"
 
 
 @dataclass
