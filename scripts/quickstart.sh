@@ -68,6 +68,8 @@ from nbclient.exceptions import CellExecutionError
 source, output, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3])
 nb = nbformat.read(source, as_version=4)
 client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                        # quiet the kernel's own start-up warnings (it listens on 127.0.0.1 only)
+                        extra_arguments=["--IPKernelApp.log_level=ERROR"],
                         resources={"metadata": {"path": os.path.dirname(source)}})
 started = time.monotonic()
 failed = None
