@@ -1,0 +1,192 @@
+"""Interrupts and load: a kernel interrupt (SIGINT delivered to the main thread, as Jupyter's
+interrupt does) during a wait or a download returns control within a second, leaves no thread
+running and the execution in the state the user chose; following 20 executions at once keeps
+memory bounded and loses no final state."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import tracemalloc
+
+import pytest
+
+from tests.reliability.conftest import make_client
+from tests.reliability.helpers import SLEEP_FLOW_YAML, create_flow
+
+LONG = "PT30S"
+
+
+def interrupt_main_after(seconds: float) -> threading.Timer:
+    """SIGINT to the main thread after ``seconds`` (wakes blocking socket reads like a real Ctrl-C)."""
+    main = threading.main_thread().ident
+    t = threading.Timer(seconds, lambda: signal.pthread_kill(main, signal.SIGINT))
+    t.daemon = True
+    t.start()
+    return t
+
+
+def _client_side(t: threading.Thread) -> bool:
+    """A thread the client/notebook code started (the sandbox's server and engine threads are not)."""
+    target = getattr(t, "_target", None)
+    module = getattr(target, "__module__", "") or ""
+    owner = getattr(getattr(target, "__self__", None), "__class__", None)
+    module = getattr(owner, "__module__", module) if owner is not None else module
+    if t.name.startswith("kestra-sweep"):
+        return True
+    return module.startswith("kestra_magic") and not module.startswith("kestra_magic.sandbox")
+
+
+def our_threads(before: set = frozenset()) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.is_alive() and _client_side(t) and t.ident not in before]
+
+
+@pytest.fixture
+def before():
+    """Client threads alive before the test (a failed earlier test must not fail this one)."""
+    return {t.ident for t in our_threads()}
+
+
+def threads_gone(before: set, within: float = 1.5) -> list[str]:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not our_threads(before):
+            return []
+        time.sleep(0.05)
+    return [t.name for t in our_threads(before)]
+
+
+def state_on_server(sb, execution_id: str) -> str:
+    with sb.store.lock:
+        return sb.store.executions[execution_id]["state"]["current"]
+
+
+def eventually_state(sb, execution_id: str, states: set, within: float = 5) -> str:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        s = state_on_server(sb, execution_id)
+        if s in states:
+            return s
+        time.sleep(0.05)
+    return state_on_server(sb, execution_id)
+
+
+@pytest.fixture
+def shell(ip, capsys, rsb):
+    import kestra_magic
+    from kestra_magic.config import Configuration
+    kestra_magic.configure(make_client(rsb.url).configuration)
+    yield ip
+    capsys.readouterr()
+    kestra_magic.configure(Configuration(url="http://127.0.0.1:9"))
+
+
+@pytest.mark.parametrize("kill", [True], ids=["kill-on-interrupt"])
+def test_interrupt_during_a_magic_wait(shell, rsb, ns, capsys, kill, before):
+    flow = create_flow(rsb, ns, "long", SLEEP_FLOW_YAML, duration=LONG)
+    timer = interrupt_main_after(0.8)
+    t0 = time.monotonic()
+    result = shell.run_cell(f"%kestra_run ex {ns}.{flow}" + (" --kill-on-interrupt" if kill else ""),
+                            store_history=False)
+    took = time.monotonic() - t0
+    timer.cancel()
+    printed = capsys.readouterr()
+    assert not result.success, "an interrupted run must fail the cell"
+    assert took < 0.8 + 1.0, f"control came back {took - 0.8:.2f} s after the interrupt"
+    assert "Traceback" not in printed.out + printed.err
+    ex_id = shell.user_ns["ex"].id
+    assert threads_gone(before) == [], "a follower thread kept running after the interrupt"
+    if kill:
+        assert eventually_state(rsb, ex_id, {"KILLED"}) == "KILLED"
+    else:   # detached: the run goes on, as the user chose
+        assert state_on_server(rsb, ex_id) == "RUNNING"
+        make_client(rsb.url).executions.kill_execution(ex_id)
+    assert shell.run_cell("1 + 1", store_history=False).result == 2
+
+
+def test_interrupt_during_a_download(rsb, ns, before):
+    c = make_client(rsb.url, read_timeout=30)
+    create_flow(rsb, ns, "hello")
+    ex = c.executions.create_execution(ns, "hello", wait=True)
+    uri = f"kestra:///{ns.replace('.', '/')}/hello/executions/{ex.id}/tasks/hello/x/any.txt"
+    rsb.faults.latency(5)   # the server takes its time: the client sits in a blocking read
+    timer = interrupt_main_after(0.5)
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        c.executions.download_file(ex.id, uri)
+    took = time.monotonic() - t0
+    timer.cancel()
+    rsb.faults.latency(0)
+    assert took < 0.5 + 1.0
+    assert threads_gone(before) == []
+    assert c.flows.get_flow(ns, "hello").id == "hello"   # the client still works
+
+
+@pytest.fixture(params=[1, 2], ids=["api1", "api2"])
+def sandbox_process(request):
+    """A sandbox in its own process: tracemalloc then measures the client side only."""
+    import subprocess
+    import sys
+
+    import requests
+    from tests.reliability.helpers import free_port
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "kestra_magic.sandbox", "--port", str(port),
+                             "--api", str(request.param)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            requests.get(url + "/api/v1/configs", timeout=1)
+            break
+        except requests.ConnectionError:
+            assert time.monotonic() < deadline and proc.poll() is None, "the sandbox process did not start"
+            time.sleep(0.1)
+
+    class Remote:
+        generation = request.param
+        token = None
+    Remote.url = url
+    yield Remote
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_following_20_executions_at_once(sandbox_process, ns, before):
+    """20 executions followed together (SSE + log tails, as the widget does): every final
+    state arrives, memory stays bounded, and every follower thread ends."""
+    from kestra_magic.notebook.follow import ExecutionFollower
+    sb = sandbox_process
+    loop, item = ("ForEach", "taskrun.value") if sb.generation == 1 else ("Loop", "item.value")
+    create_flow(sb, ns, "chatty", f"""id: chatty
+namespace: {ns}
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.{loop}
+    values: [1, 2, 3, 4, 5, 6]
+    tasks:
+      - id: log
+        type: io.kestra.plugin.core.log.Log
+        message: "{{{{ {item} }}}} {"x" * 500}"
+      - id: nap
+        type: io.kestra.plugin.core.flow.Sleep
+        duration: PT0.1S
+""")
+    c = make_client(sb.url)
+    assert c.generation == sb.generation
+    tracemalloc.start()
+    try:
+        base, _ = tracemalloc.get_traced_memory()
+        created = [c.executions.create_execution(ns, "chatty") for _ in range(20)]
+        followers = [ExecutionFollower(c, ex, poll_interval=0.5, log_lines=30).start() for ex in created]
+        assert all(f.wait(60) for f in followers), "a follower never saw its execution end"
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    finals = [f.latest.state.current for f in followers]
+    on_server = [c.executions.get_execution(ex.id).state.current for ex in created]
+    assert finals == on_server == ["SUCCESS"] * 20
+    assert all(f.log_count >= 6 for f in followers) and all(len(f.logs) <= 30 for f in followers)
+    assert peak - base < 12 * 2**20, f"following 20 executions peaked at {(peak - base) / 2**20:.1f} MiB"
+    assert threads_gone(before, 3) == []
