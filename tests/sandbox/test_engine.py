@@ -879,3 +879,95 @@ tasks:
         assert taskrun_value["id"] == "oldstyle"
         ex = api.run("oldstyle")
         assert ex["state"]["current"] == "FAILED"       # taskrun.value does not exist on 2.0 (use item.value)
+
+
+def test_restart_on_another_revision_and_replay_with_breakpoints(api):
+    source = """
+id: revs
+namespace: NS
+tasks:
+  - id: a
+    type: io.kestra.plugin.core.debug.Return
+    format: "rev {{ flow.revision }}"
+  - id: b
+    type: io.kestra.plugin.core.execution.Fail
+    condition: "{{ flow.revision == 1 }}"
+"""
+    api.deploy(source)
+    ex = api.run("revs")
+    assert ex["state"]["current"] == "FAILED"
+    r = requests.put(f"{api.base}/flows/{api.ns}/revs", data=(source + "# v2\n").replace("NS", api.ns).encode(),
+                     headers={"Content-Type": "application/x-yaml"}, timeout=10)
+    assert r.status_code == 200 and r.json()["revision"] == 2
+    r = api.action("POST", ex["id"], "restart", params={"revision": 2})
+    assert r.status_code == 200, r.text
+    new = api.wait(r.json()["id"])
+    assert new["id"] != ex["id"] and new["parentId"] == ex["id"] and new["flowRevision"] == 2
+    assert new["state"]["current"] == "SUCCESS"
+    r = api.action("POST", new["id"], "replay", params={"breakpoints": "b"})
+    assert r.status_code == 200, r.text
+    stopped = api.wait(r.json()["id"], {"BREAKPOINT"})
+    assert api.task_runs(stopped, "b")[0]["state"]["current"] == "BREAKPOINT"
+    api.action("DELETE", stopped["id"], "kill")
+    assert api.wait(stopped["id"])["state"]["current"] == "KILLED"
+
+
+def test_flowable_errors_block_and_subflow_without_wait(api):
+    api.deploy("""
+id: slowish
+namespace: NS
+tasks:
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT0.3S
+""")
+    api.deploy("""
+id: blocks
+namespace: NS
+tasks:
+  - id: fire
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: NS
+    flowId: slowish
+    wait: false
+  - id: seq
+    type: io.kestra.plugin.core.flow.Sequential
+    allowFailure: true
+    tasks:
+      - id: inner_fail
+        type: io.kestra.plugin.core.execution.Fail
+        errorMessage: inner
+    errors:
+      - id: local_handler
+        type: io.kestra.plugin.core.debug.Return
+        format: "handled {{ outputs.fire.executionId }}"
+""")
+    ex = api.run("blocks")
+    assert ex["state"]["current"] == "WARNING"
+    child_id = api.outputs(ex, "fire")["executionId"]
+    assert api.get(child_id)["state"]["current"] in ("CREATED", "RUNNING")   # not waited for
+    seq = api.task_runs(ex, "seq")[0]
+    handler = api.task_runs(ex, "local_handler")[0]
+    assert handler["parentTaskRunId"] == seq["id"] and seq["state"]["current"] == "WARNING"
+    assert api.outputs(ex, "local_handler") == {"value": f"handled {child_id}"}
+    assert api.wait(child_id)["state"]["current"] == "SUCCESS"
+
+
+def test_kill_paused_and_scheduled_executions(api):
+    import datetime as dt
+    api.deploy("""
+id: waits
+namespace: NS
+tasks:
+  - id: hold
+    type: io.kestra.plugin.core.flow.Pause
+""")
+    paused = api.start("waits")
+    api.wait(paused["id"], {"PAUSED"})
+    later = api.start("waits", scheduleDate=(dt.datetime.now(dt.timezone.utc)
+                                             + dt.timedelta(hours=1)).isoformat())
+    for execution_id in (paused["id"], later["id"]):
+        api.action("DELETE", execution_id, "kill")
+        killed = api.wait(execution_id, timeout=5)
+        assert killed["state"]["current"] == "KILLED"
+        assert all(tr["state"]["current"] == "KILLED" for tr in killed.get("taskRunList") or [])
