@@ -340,6 +340,13 @@ class KestraMagic(Magics, Configurable):
             return
         outcome = mon.block(timeout)
         name = var or "ex"
+        if outcome == "paused":
+            paused = [t.get("taskId") for t in (handle.execution.raw.get("taskRunList") or [])
+                      if (t.get("state") or {}).get("current") in ("PAUSED", "BREAKPOINT")]
+            where = f" at task {paused[-1]}" if paused else ""
+            mon.detach(f"{handle.state}{where}: resume with the Resume button, {name}.resume() or "
+                       f"%kestra_resume {handle.id}; then {name}.wait()", while_state=handle.state)
+            return
         if outcome in ("interrupted", "timeout"):
             what = "interrupted" if outcome == "interrupted" else f"still running after {timeout:g} s"
             if outcome == "interrupted" and kill_on_interrupt:

@@ -54,6 +54,7 @@ class ExecutionWidget:
         self.resume_button.on_click(lambda _b: self.on_resume())
         self._pause_key: str | None = None
         self.note = ""
+        self.note_while = ""   # keep ``note`` only while the execution is in this state
 
     # -- user actions ------------------------------------------------------------------------
     def on_kill(self) -> None:
@@ -80,6 +81,8 @@ class ExecutionWidget:
     def render(self, view: RunView, log_tail: list, now: datetime | None = None) -> int:
         """Bring every child up to date; returns how many front-end messages that cost."""
         sent = 0
+        if self.note_while and view.state != self.note_while:  # e.g. the "paused" hint after resume
+            self.note = self.note_while = ""
         sent += _set(self.header, "value", header_html(view, self.note, now))
         done, total = view.progress()
         style = {"SUCCESS": "success", "WARNING": "warning", "FAILED": "danger",
@@ -283,13 +286,17 @@ class Monitor:
 
     # -- waiting -----------------------------------------------------------------------------
     def block(self, timeout: float | None = None) -> str:
-        """Wait for the end. Returns "done", "timeout" or "interrupted" (Ctrl-C within ~0.1 s)."""
+        """Wait for the end. Returns "done", "timeout", "interrupted" (Ctrl-C, within ~0.1 s) or
+        "paused": a PAUSED run waits for a person, and a busy kernel cannot receive the Resume
+        button's click, so the cell returns and the live view stays."""
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             while not self.follower.done.wait(0.1):
+                self.handle.execution = self.follower.latest
                 if self.text is not None:
-                    self.handle.execution = self.follower.latest
                     self.text.render(self._view())
+                if self.handle.state in ("PAUSED", "BREAKPOINT"):
+                    return "paused"
                 if deadline is not None and time.monotonic() >= deadline:
                     return "timeout"
             if self.text is not None:
@@ -299,11 +306,13 @@ class Monitor:
         except KeyboardInterrupt:
             return "interrupted"
 
-    def detach(self, note: str) -> None:
-        """Stop waiting: the widget keeps following in the background; text output stops."""
+    def detach(self, note: str, *, while_state: str = "") -> None:
+        """Stop waiting: the widget keeps following in the background (showing ``note``, only
+        while the execution stays in ``while_state`` if given); text output stops."""
         self.detached = True
         if self.widget is not None:
             self.widget.note = note
+            self.widget.note_while = while_state
             self._render_once()
         else:
             self.follower.stop()

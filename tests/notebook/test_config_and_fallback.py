@@ -34,7 +34,8 @@ def test_server_index_variables_and_insecure(nb, sandbox_v2):
 
 def test_unreachable_server_is_reported_in_one_line(nb):
     try:
-        nb.run("%kestra_config --url http://127.0.0.1:9")
+        km.configure(url="http://127.0.0.1:9", retries=0)
+        nb.run("%kestra_config")
         assert "server: not reachable (" in nb.out
         failed = nb.fails("%kestra_flows")
         assert "KestraConnectionError" in failed.output and len(failed.output.strip().splitlines()) == 1
@@ -78,3 +79,25 @@ def test_polling_fallback_when_the_event_stream_fails(kb, ns):
     mon = ex._monitor
     assert ex.state == "SUCCESS" and mon.follower.source == "poll" and mon.follower.error is not None
     assert ">SUCCESS<" in mon.widget.header.value and mon.widget.progress.value == 3
+
+
+def test_config_sandbox_starts_an_embedded_server(nb, ns):
+    import kestra_magic.notebook.magics as magics
+    try:
+        nb.run("%kestra_config --sandbox --api 1")
+        sb = magics._SANDBOX
+        assert sb is not None and sb.generation == 1 and sb.url.startswith("http://127.0.0.1:")
+        assert f"Kestra server: {sb.url}" in nb.out and "(embedded sandbox)" in nb.out
+        assert "API generation 1" in nb.out
+        nb.run("%config KestraMagic.widget = 'off'")
+        nb.run(f"%%kestra_flow\n{flow_yaml(ns, 'embedded', LOG_TASK, NAME_INPUT)}")
+        ex = nb.run(f"%kestra_run {ns}.embedded")
+        assert ex.state == "SUCCESS" and sb.store.executions[ex.id]["flowId"] == "embedded"
+        nb.run("%kestra_config --sandbox --api 1")
+        assert magics._SANDBOX is sb  # started once, reused
+        assert "give only one" in str(nb.fails("%kestra_config --sandbox --url http://x").error)
+    finally:
+        if magics._SANDBOX is not None:
+            magics._SANDBOX.stop()
+            magics._SANDBOX = None
+        km.configure(reset=True)

@@ -130,7 +130,7 @@ def test_no_wait_returns_at_once(kb, ns):
 
 @pytest.mark.parametrize("kill", [False, True], ids=["detach", "kill-on-interrupt"])
 def test_interrupt_stops_waiting_within_a_second(kb, ns, kill):
-    kb.run(f"%%kestra_flow\n{flow_yaml(ns, 'held', PAUSE_TASK)}")
+    kb.run(f"%%kestra_flow\n{flow_yaml(ns, 'held', SLEEP_TASK)}")
     timer = threading.Timer(0.6, _thread.interrupt_main)
     t0 = time.monotonic()
     timer.start()
@@ -146,7 +146,7 @@ def test_interrupt_stops_waiting_within_a_second(kb, ns, kill):
     else:
         assert f"detached from execution {ex.id}" in str(failed.error)
         assert f"ex.wait()" in str(failed.error) and f"%kestra_kill {ex.id}" in str(failed.error)
-        assert kb.sb.store.executions[ex.id]["state"]["current"] in ("RUNNING", "PAUSED")
+        assert kb.sb.store.executions[ex.id]["state"]["current"] == "RUNNING"
         kb.run(f"%kestra_kill {ex.id}")
         assert ex.wait(timeout=10).state == "KILLED"
 
@@ -167,3 +167,12 @@ def test_text_fallback_lines(kb, ns):
     assert any("  say SUCCESS" in line for line in lines)
     assert f"{ns}.txt  execution {ex.id}  SUCCESS" in kb.out and "task runs: 1/1 finished" in kb.out
     assert "VBox" not in kb.out and "<div" not in kb.out
+
+
+def test_blocking_run_returns_when_paused(kb, ns):
+    kb.run(f"%%kestra_flow\n{flow_yaml(ns, 'pauses', PAUSE_TASK + LOG_TASK, NAME_INPUT)}")
+    ex = kb.run(f"%kestra_run {ns}.pauses")
+    assert ex.state == "PAUSED"
+    assert f"PAUSED at task approve: resume with the Resume button, ex.resume() or %kestra_resume {ex.id}" in kb.out
+    kb.run("%kestra_resume --input reason=ok")
+    assert ex.wait(timeout=10).state == "SUCCESS"

@@ -65,3 +65,15 @@ class _Recorder:
 
     def update(self, obj):
         self.shown.append(obj)
+
+
+def test_blocking_widget_run_returns_on_pause_and_resume_button_works(kb, ns):
+    kb.run(f"%%kestra_flow\n{flow_yaml(ns, 'hold', PAUSE_TASK + LOG_TASK, NAME_INPUT)}")
+    ex, mon, w = _widget_run(kb, f"%kestra_run {ns}.hold")  # blocking: returns once PAUSED
+    assert ex.state == "PAUSED" and "resume with the Resume button" in w.header.value
+    assert wait_for(lambda: w.resume_box.layout.display == "")
+    w.resume_button.click()
+    assert mon.finished.wait(10) and ">SUCCESS<" in w.header.value
+    assert "resume with" not in w.header.value  # the hint went away with the PAUSED state
+    pause = next(t for t in kb.sb.store.executions[ex.id]["taskRunList"] if t["taskId"] == "approve")
+    assert pause["outputs"]["onResume"] == {"reason": "fine"}  # the default shown in the field
