@@ -164,19 +164,24 @@ class Transport:
         return self._version
 
     def _detect(self) -> int:
-        """One cheap unauthenticated probe (two on 1.x), cached for the client's life."""
-        login = self._probe("/api/v1/configs/login", "MiscAPIService.GetLoginConfiguration")
-        if login is not None and login.status_code == 200:
-            gen = _compat.generation_from_probes(login, None)
-            if gen == 2:
-                return 2
+        """One cheap unauthenticated probe (a second only if the first is inconclusive), cached.
+
+        ``/api/v1/configs`` is open on 1.x (its ``version`` decides) and answers 401 problem+json on
+        2.x; ``/api/v1/configs/login`` (open on 2.x only) settles anything else.
+        """
         configs = self._probe("/api/v1/configs", "MiscAPIService.GetConfiguration")
         if configs is not None and configs.status_code == 200:
             try:
-                self._version = configs.json().get("version")
-                self._version_probed = True
+                version = configs.json().get("version")
             except (ValueError, AttributeError):
-                pass
+                version = None
+            if _compat.parse_version(version) is not None:
+                self._version, self._version_probed = version, True
+                return _compat.generation_from_probes(None, configs)
+        if configs is not None and configs.status_code == 401 \
+                and "problem+json" in configs.headers.get("Content-Type", ""):
+            return 2
+        login = self._probe("/api/v1/configs/login", "MiscAPIService.GetLoginConfiguration")
         return _compat.generation_from_probes(login, configs)
 
     def _probe(self, path: str, operation: str) -> requests.Response | None:

@@ -19,7 +19,9 @@ def _everything_said(err: BaseException, client: KestraClient) -> str:
 
 def test_no_credentials(auth_sandbox, ns):
     c = KestraClient(Configuration(url=auth_sandbox.url))
-    assert c.generation == auth_sandbox.generation          # detection needs no credentials
+    since = len(auth_sandbox.requests)
+    assert c.generation == auth_sandbox.generation          # detection needs no credentials...
+    assert [r.path for r in auth_sandbox.requests[since:]] == ["/api/v1/configs"]   # ...and one probe
     with pytest.raises(KestraAuthError, match="requires credentials; set KESTRA_USERNAME") as info:
         c.flows.search_flows()
     assert info.value.status == 401 and "\n" not in str(info.value)
