@@ -214,6 +214,12 @@ tasks:
   - id: to_json
     type: io.kestra.plugin.serdes.json.IonToJson
     from: "{{ outputs.query.uri }}"
+  - id: reader
+    type: io.kestra.plugin.scripts.python.Script
+    script: |
+      from kestra import Kestra
+      rows = Kestra.read("{{ outputs.query.uri }}")
+      Kestra.outputs({"customers": [r["customer"] for r in rows], "total": str(rows[0]["total"])})
   - id: top
     type: io.kestra.plugin.jdbc.duckdb.Query
     sql: SELECT 41 + 1 AS answer, 'x' AS label
@@ -258,6 +264,8 @@ def test_data_flow_csv_duckdb_ion_csv(api):
     jsonl = api.file(ex["id"], api.outputs(ex, "to_json")["uri"]).decode().splitlines()
     assert json.loads(jsonl[1]) == {"customer": "bob", "total": 5, "n": 1, "first_day": "2024-02-01",
                                     "first_ts": "2024-02-01T00:00:00"}
+    # a script written for Kestra reads the ION output with Kestra's own package
+    assert api.outputs(ex, "reader")["vars"] == {"customers": ["ada", "bob"], "total": "12.75"}
     assert api.outputs(ex, "top") == {"row": {"answer": 42, "label": "x"}, "size": 1}
     assert api.outputs(ex, "all") == {"rows": [{"i": 0}, {"i": 1}, {"i": 2}], "size": 3}
     assert api.flow_outputs(ex)["csv"] == api.outputs(ex, "to_csv")["uri"]
