@@ -69,6 +69,8 @@ def test_search_list_and_validate(client, ns):
     assert page.total == 3 and [f.id for f in page] == ["a", "b"]
     assert [f.id for f in client.flows.search_flows(namespace=ns, page=2, size=2, sort="id:asc")] == ["c"]
     assert [f.id for f in client.flows.search_flows(namespace=ns, labels={"owner": "tests"})] == ["c"]
+    assert [f.id for f in client.flows.search_flows(namespace=ns, sort=["id:desc"])] == ["c", "b", "a"]
+    assert {f.id for f in client.flows.search_flows(q=ns, size=100)} >= {"a", "b", "c"}
     assert sorted(f.id for f in client.flows.list_flows_by_namespace(ns)) == ["a", "b", "c"]
 
     docs = flow_source(SLEEP_FLOW, ns, id="ok", seconds=0) + "---\n" + \
