@@ -11,6 +11,7 @@ Then every column goes through `ion_columns.column` for Kestra's typing rules.
 from __future__ import annotations
 
 import gc
+import io
 import json
 import warnings
 from operator import itemgetter
@@ -61,6 +62,72 @@ def _amazon_ion_rows(data: bytes) -> list[Any]:
             gc.enable()
 
 
+def _text_fast_frame(data: bytes, flatten: bool) -> pd.DataFrame | None:
+    """Text ION in Kestra's shape -> frame via JSON Lines (pyarrow's reader when installed, else
+    the json module); None when the text needs amazon.ion."""
+    for fix in (False, True):
+        body = ion_text.to_jsonl(data, fix_decimals=fix)
+        if body is None:
+            return None
+        if not body:
+            return pd.DataFrame()
+        frame = _arrow_frame(body)
+        if frame is None:
+            rows = ion_text.jsonl_rows(body)
+            if rows is None:
+                continue        # not JSON yet: retry once with decimals rewritten
+            frame = rows_frame(rows, marked=True)
+        return flatten_structs(frame) if flatten else frame
+    return None
+
+
+_FLOAT_EXACT = 2.0 ** 53
+
+
+def _arrow_frame(body: bytes) -> pd.DataFrame | None:
+    """pyarrow's multi-threaded JSON reader; None when it is missing or the data needs the
+    general path (nested values, mixed types, ints beyond 2**53 read as doubles, ...)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.json as pj
+    except ImportError:
+        return None
+    try:
+        table = pj.read_json(io.BytesIO(body))
+        inferred = [f.name for f in table.schema if pa.types.is_timestamp(f.type) or pa.types.is_date(f.type)]
+        if inferred:    # genuine strings that pyarrow took for dates: read them as the strings they are
+            schema = pa.schema([(name, pa.string()) for name in inferred])
+            table = pj.read_json(io.BytesIO(body), parse_options=pj.ParseOptions(
+                explicit_schema=schema, unexpected_field_behavior="infer"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    columns: dict[str, pd.Series] = {}
+    for name, col in zip(table.column_names, table.columns):
+        kind = col.type
+        if pa.types.is_int64(kind):
+            columns[name] = (pd.Series(col.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get))
+                             if col.null_count else pd.Series(col.to_numpy()))
+        elif pa.types.is_floating(kind):
+            biggest = pc.max(pc.abs(col)).as_py() if len(col) > col.null_count else None
+            if biggest is not None and biggest == biggest and _FLOAT_EXACT <= biggest < float("inf"):
+                return None     # maybe an int above 2**53 silently made a double: parse exactly
+            columns[name] = pd.Series(col.to_numpy(zero_copy_only=False), dtype="float64")
+        elif pa.types.is_boolean(kind):
+            columns[name] = (pd.Series(col.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get))
+                             if col.null_count else pd.Series(col.to_numpy(zero_copy_only=False), dtype=bool))
+        elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            converted = ion_columns.marked_series(pd.Series(col.to_pandas()))
+            if converted is None:
+                return None
+            columns[name] = converted
+        elif pa.types.is_null(kind):
+            columns[name] = pd.Series([None] * len(col), dtype=object)
+        else:
+            return None         # structs and lists: the general path keeps them exactly
+    return pd.DataFrame(columns)
+
+
 def read_ion(data: bytes, *, keep_decimal: bool = False, flatten: bool = False) -> pd.DataFrame:
     """ION bytes (text or binary) -> DataFrame with Kestra's typing mapped to pandas types.
 
@@ -68,8 +135,12 @@ def read_ion(data: bytes, *, keep_decimal: bool = False, flatten: bool = False) 
     scalar rows one column ``value``. ``keep_decimal`` keeps decimals as exact ``Decimal``
     objects instead of float64; ``flatten`` turns nested structs into ``parent.child`` columns.
     """
-    rows, marked = parse_rows(data, keep_decimal=keep_decimal)
-    return rows_frame(rows, keep_decimal=keep_decimal, flatten=flatten, marked=marked)
+    if not keep_decimal and not is_binary_ion(data):
+        frame = _text_fast_frame(data, flatten)
+        if frame is not None:
+            return frame
+    rows = _amazon_ion_rows(data)
+    return rows_frame(rows, keep_decimal=keep_decimal, flatten=flatten)
 
 
 def json_rows_frame(data: bytes | list, *, flatten: bool = False) -> pd.DataFrame:

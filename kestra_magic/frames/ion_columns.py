@@ -117,26 +117,31 @@ def _iso_strings(values: list) -> pd.Series:
 
 
 def _strings(values: list, has_null: bool) -> pd.Series:
+    return marked_series(pd.Series(values))
+
+
+def marked_series(s: pd.Series) -> pd.Series:
     """Fast-path strings: plain, or every non-null value carrying one marker kind."""
-    s = pd.Series(values)
     present = s.dropna()
+    if present.empty:
+        return s
     first = present.iloc[0]
     marker = first[:1]
     if marker not in (TS, ANN, BLOB):
         if present.str.startswith((TS, ANN, BLOB)).any():
-            return _mixed_marked(values)
+            return _mixed_marked(s.tolist())
         return s
     if not present.str.startswith(marker).all():
-        return _mixed_marked(values)
+        return _mixed_marked(s.tolist())
     if marker == TS:
         return _timestamps_from_text(s.str.slice(1))
     if marker == BLOB:
-        return pd.Series([None if v is None else base64.b64decode(v[1:]) for v in values], dtype=object)
+        return pd.Series([base64.b64decode(v[1:]) if isinstance(v, str) else None for v in s], dtype=object)
     # annotated strings: ANN + name + ANN_END + text
     end = first.find(ANN_END)
     prefix = first[: end + 1]
     if not present.str.startswith(prefix).all():
-        return _mixed_marked(values)
+        return _mixed_marked(s.tolist())
     name = prefix[1:-1]
     return annotated(name, s.str.slice(len(prefix)))
 
@@ -145,7 +150,9 @@ def _mixed_marked(values: list) -> pd.Series:
     """A column mixing kinds (rare): decode value by value into an object column."""
     out = []
     for v in values:
-        if isinstance(v, str) and v[:1] in (TS, ANN, BLOB):
+        if not isinstance(v, str) and pd.isna(v):
+            v = None
+        elif isinstance(v, str) and v[:1] in (TS, ANN, BLOB):
             v = _decode_marked(v)
         out.append(v)
     return pd.Series(out, dtype=object)
@@ -163,7 +170,10 @@ def _decode_marked(v: str) -> Any:
 def _timestamps_from_text(s: pd.Series) -> pd.Series:
     """ISO Ion timestamp texts -> UTC datetimes, or naive dates when all are day precision."""
     present = s.dropna()
-    if not present.str.contains("T", regex=False).any() or present.str.len().max() <= 11:
+    lengths = present.str.len()
+    if lengths.min() == lengths.max() == 10:      # Kestra's LocalDate: `2025-03-17`
+        return pd.to_datetime(s, format="%Y-%m-%d").astype(NAIVE_DTYPE)
+    if not present.str.contains("T", regex=False).any() or lengths.max() <= 11:
         # day precision (`2025-03-17`, `2025-03-17T`, `2025T`, `2025-03T`)
         return pd.to_datetime(s.str.rstrip("T").map(_pad_date, na_action="ignore"), format="%Y-%m-%d").astype(NAIVE_DTYPE)
     full = s.map(_date_to_utc, na_action="ignore") if (present.str.len() <= 11).any() else s

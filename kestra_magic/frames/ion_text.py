@@ -31,42 +31,62 @@ _ANN_B, _ANN_END_B = ANN.encode(), ANN_END.encode()
 
 _STRING = re.compile(rb'"([^"\\\n]*(?:\\.[^"\\\n]*)*)"')
 _ANNOTATION = re.compile(rb":([A-Za-z_$][A-Za-z0-9_$]*)::\x00")
-_TIMESTAMP = re.compile(
-    rb":(\d{4}-\d\d-\d\d(?:T(?:\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d))?)?|\d{4}(?:-\d\d)?T)"
-    rb"(?=[,}\n]|$)")
+# Only a timestamp can follow a field's colon with 4 digits and a dash; a malformed one fails
+# when the column is parsed (and the caller falls back to amazon.ion).
+_TIMESTAMP = re.compile(rb":(\d\d\d\d-[0-9][-0-9T:.Z+]*)")
 _BLOB = re.compile(rb":\{\{([A-Za-z0-9+/=]*)\}\}")
 _TYPED_NULL = re.compile(
     rb"null\.(?:null|bool|int|float|decimal|timestamp|string|symbol|blob|clob|struct|list|sexp)\b")
-_WHITESPACE = b" \t\r\n\x0b\x0c"
 _SLOT, _ANN_SLOT, _ANN_SLOT_END, _TS_SLOT, _BLOB_SLOT = b"\x00", b"\x01", b"\x04", b"\x02", b"\x03"
 _MAX_ANNOTATIONS = 32
+_SLOT_BYTES = (b"\x00", b"\x01", b"\x02", b"\x03", b"\x04")
+_INNER_WHITESPACE = (b" ", b"\t", b"\r", b"\x0b", b"\x0c")
 
 
 def to_rows(data: bytes) -> list[Any] | None:
-    """Parse Kestra-style text ION (one flat-or-nested struct per line) into Python rows, or
-    return None when the text needs the full Ion parser."""
-    rows = _translate(data, fix_decimals=False)
-    if rows is _JSON_FAILED:
-        # decimals such as `6960d0` or `6960.` are not JSON; rewriting them costs a pass, so only
-        # when the first attempt failed
-        rows = _translate(data, fix_decimals=True)
-    return None if rows is _JSON_FAILED else rows
+    """Parse Kestra-style text ION (one struct per line) into Python rows, or return None when
+    the text needs the full Ion parser."""
+    for fix in (False, True):
+        body = to_jsonl(data, fix_decimals=fix)
+        if body is None:
+            return None
+        rows = jsonl_rows(body)
+        if rows is not None:
+            return rows
+    return None
 
 
-_JSON_FAILED: Any = object()
+def jsonl_rows(body: bytes) -> list[Any] | None:
+    """`to_jsonl` output -> rows with the C json decoder (None if it is not valid JSON)."""
+    if not body:
+        return []
+    try:
+        return json.loads(b"[" + body.replace(b"}\n{", b"},{") + b"]")
+    except ValueError:
+        return None
+
+
 _DECIMAL_EXP = re.compile(rb":(-?\d+(?:\.\d*)?)[dD]")
 _DECIMAL_DOT = re.compile(rb":(-?\d+)\.(?=[,}\n]|$)")
 
 
-def _translate(data: bytes, *, fix_decimals: bool) -> Any:
+def to_jsonl(data: bytes, *, fix_decimals: bool = False) -> bytes | None:
+    """Rewrite Kestra-style text ION as JSON Lines (typed values as marked strings), or None
+    when the text uses constructs outside the subset. The result may still be invalid JSON
+    (e.g. decimals like ``6960d0`` unless ``fix_decimals``): the JSON parser is the final check."""
     data = data.strip()
     if data.startswith(b"$ion_1_0"):
         data = data[len(b"$ion_1_0"):].lstrip()
     if not data:
-        return []
-    if not data.startswith(b"{") or b"\xee\x80" in data or data.translate(None, b"\x00\x01\x02\x03\x04") != data:
+        return b""
+    if not data.startswith(b"{") or b"\xee\x80" in data or any(c in data for c in _SLOT_BYTES):
         return None
-    parts = _STRING.split(data)
+    if b'\\"' in data:                 # escaped quotes: strings need a real tokenizer
+        parts = _STRING.split(data)
+    else:                               # no escaped quote: every `"` opens or closes a string
+        parts = data.split(b'"')
+        if len(parts) % 2 == 0:
+            return None
     contents = parts[1::2]
     outside = _SLOT.join(parts[0::2])
     if b'"' in outside or b"'" in outside or b"[" in outside or b"(" in outside:
@@ -95,28 +115,17 @@ def _translate(data: bytes, *, fix_decimals: bool) -> Any:
         outside = outside.replace(b":nan", b":NaN").replace(b":+inf", b":Infinity").replace(b":-inf", b":-Infinity")
     # The only whitespace allowed is the newline between rows: anything else could end up inside
     # a quoted field name below.
-    newlines = outside.count(b"\n")
-    if len(outside) - len(outside.translate(None, _WHITESPACE)) != newlines or outside.count(b"}\n{") != newlines:
+    if any(c in outside for c in _INNER_WHITESPACE) or outside.count(b"\n") != outside.count(b"}\n{"):
         return None
     # Structure: after the slots are out, every `{`/`,` starts a field name and every `:` ends one.
     outside = outside.replace(b"{", b'{"').replace(b",", b',"').replace(b":", b'":').replace(b'{"}', b"{}")
-    outside = outside.replace(b"}\n{", b"},{")
     outside = _fill(outside, _TS_SLOT, stamps, _TS_OPEN, b"\"")
     outside = _fill(outside, _BLOB_SLOT, blobs, _BLOB_OPEN, b"\"")
     if outside is None:
         return None
     outside = outside.replace(_SLOT, b'"\x00"').replace(_ANN_SLOT, b'"' + _ANN_B).replace(
         _ANN_SLOT_END, _ANN_END_B + b'\x00"')
-    body = _fill(outside, _SLOT, contents)
-    if body is None:
-        return None
-    try:
-        rows = json.loads(b"[" + body + b"]")
-    except ValueError:
-        return None if fix_decimals else _JSON_FAILED
-    if len(rows) != newlines + 1:
-        return None
-    return rows
+    return _fill(outside, _SLOT, contents)
 
 
 def _mark_annotations(outside: bytes) -> bytes | None:

@@ -1,0 +1,141 @@
+"""ION reading speed, side by side in one run (issue 6).
+
+100,000 rows x 9 typed columns (int, string, decimal(2), float, bool, UTC timestamp (ms), date,
+LocalDateTime string, decimal with 30% nulls), the same data as:
+  - Kestra-shaped text ION (1.x: one struct per line),
+  - binary ION with one version marker per row (2.x ``FileSerde.write``),
+  - JSON Lines (the baseline: ``pandas.read_json(lines=True)``).
+Prints best-of-N wall times and ratios to the baseline for kestra_magic's readers and for
+amazon.ion's default ``simpleion.loads`` + ``DataFrame``. Goals: text <= 1.5x, binary <= 2.5x.
+
+    python bench/ion_read.py [--rows 100000] [--repeat 3] [--skip-default]
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import io
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+
+def make_rows(n: int, seed: int = 1) -> list[dict]:
+    """Plain Python rows; the writers below render them the way Kestra does."""
+    r = random.Random(seed)
+    base = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    rows = []
+    for i in range(n):
+        ts = base + timedelta(milliseconds=r.randrange(10**10))
+        rows.append({"id": i, "name": f"name-{r.randrange(10**6)}", "price": r.randrange(10**6),   # cents
+                     "score": r.random() * 1000, "ok": r.random() < 0.5, "ts": ts,
+                     "maybe": None if r.random() < 0.3 else r.randrange(10**5)})                 # thousandths
+    return rows
+
+
+def _ts_text(ts: datetime) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def write_text_ion(rows: list[dict]) -> bytes:
+    """What ion-java's text writer produces for these Java values (see ion-and-tasks.md §1.1)."""
+    out = []
+    for row in rows:
+        ts = row["ts"]
+        maybe = "null" if row["maybe"] is None else f"{row['maybe'] // 1000}.{row['maybe'] % 1000:03d}"
+        out.append(
+            f'{{id:{row["id"]},name:"{row["name"]}",price:{row["price"] // 100}.{row["price"] % 100:02d},'
+            f'score:{row["score"]!r}e0,ok:{"true" if row["ok"] else "false"},ts:{_ts_text(ts)},'
+            f'day:{ts.date().isoformat()},ldt:LocalDateTime::"{_ts_text(ts)[:-1]}",maybe:{maybe}}}')
+    return ("\n".join(out) + "\n").encode()
+
+
+def write_binary_ion(text: bytes) -> bytes:
+    """The same rows, each its own binary stream with a version marker (Kestra 2.x)."""
+    from amazon.ion import simpleion
+    return b"".join(simpleion.dumps(v, binary=True) for v in simpleion.loads(text, single_value=False))
+
+
+def write_jsonl(rows: list[dict]) -> bytes:
+    out = []
+    for row in rows:
+        ts = row["ts"]
+        out.append(json.dumps({
+            "id": row["id"], "name": row["name"], "price": row["price"] / 100, "score": row["score"],
+            "ok": row["ok"], "ts": _ts_text(ts), "day": ts.date().isoformat(), "ldt": _ts_text(ts)[:-1],
+            "maybe": None if row["maybe"] is None else row["maybe"] / 1000}))
+    return ("\n".join(out) + "\n").encode()
+
+
+def data_files(n: int) -> dict[str, bytes]:
+    cache = os.path.join(tempfile.gettempdir(), f"kestra-magic-bench-ion-{n}")
+    os.makedirs(cache, exist_ok=True)
+    paths = {k: os.path.join(cache, f"data.{k}") for k in ("text", "binary", "jsonl")}
+    if not all(os.path.exists(p) for p in paths.values()):
+        print(f"writing {n:,} rows (cached in {cache}) ...", flush=True)
+        rows = make_rows(n)
+        text = write_text_ion(rows)
+        for key, data in (("text", text), ("binary", write_binary_ion(text)), ("jsonl", write_jsonl(rows))):
+            with open(paths[key], "wb") as f:
+                f.write(data)
+    return {k: open(p, "rb").read() for k, p in paths.items()}
+
+
+def default_amazon_ion(data: bytes):
+    import pandas as pd
+    from amazon.ion import simpleion
+    return pd.DataFrame(simpleion.loads(data, single_value=False))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--skip-default", action="store_true", help="skip amazon.ion's slow default model")
+    args = ap.parse_args()
+    import pandas as pd
+    from kestra_magic.frames import read_ion
+    files = data_files(args.rows)
+    cases = [
+        ("pandas.read_json(JSONL, lines=True)", lambda: pd.read_json(io.BytesIO(files["jsonl"]), lines=True)),
+        ("kestra_magic read_ion(text ION)", lambda: read_ion(files["text"])),
+        ("kestra_magic read_ion(binary ION, IVM per row)", lambda: read_ion(files["binary"])),
+    ]
+    if not args.skip_default:
+        cases += [("amazon.ion simpleion.loads + DataFrame (text)", lambda: default_amazon_ion(files["text"])),
+                  ("amazon.ion simpleion.loads + DataFrame (binary)", lambda: default_amazon_ion(files["binary"]))]
+    times: dict[str, list[float]] = {name: [] for name, _ in cases}
+    shapes = {}
+    for rep in range(args.repeat):            # interleaved so machine load hits every reader alike
+        for name, fn in cases:
+            if rep and name.startswith("amazon.ion"):
+                continue                       # one run is enough to show the order of magnitude
+            gc.collect()
+            t0 = time.perf_counter()
+            frame = fn()
+            times[name].append(time.perf_counter() - t0)
+            shapes[name] = frame.shape
+    base = min(times[cases[0][0]])
+    sizes = {k: len(v) / 1e6 for k, v in files.items()}
+    print(f"\n{args.rows:,} rows x 9 columns; text ION {sizes['text']:.1f} MB, binary ION "
+          f"{sizes['binary']:.1f} MB, JSONL {sizes['jsonl']:.1f} MB; best of {args.repeat}\n")
+    print(f"{'reader':52s} {'seconds':>8s} {'x JSONL':>8s}  goal")
+    goals = {"kestra_magic read_ion(text ION)": 1.5, "kestra_magic read_ion(binary ION, IVM per row)": 2.5}
+    for name, _ in cases:
+        best = min(times[name])
+        ratio = best / base
+        goal = goals.get(name)
+        verdict = "" if goal is None else (f"<= {goal}x {'met' if ratio <= goal else 'NOT met'}")
+        print(f"{name:52s} {best:8.2f} {ratio:8.2f}  {verdict}")
+    frame = read_ion(files["text"])
+    print("\ndtypes:", ", ".join(f"{c}={t}" for c, t in frame.dtypes.items()))
+
+
+if __name__ == "__main__":
+    main()
