@@ -147,7 +147,10 @@ class ExecutionsApi:
         body = self._t.json("POST", self._t.compat.action_path(id, "restart"), params=params, creates=True,
                             operation="ExecutionsAPIService.RestartExecution", what=f"execution {id}",
                             options=options)
-        return Execution.from_dict(body)
+        execution = Execution.from_dict(body)
+        if execution.id and execution.id != id:   # a restart with a revision runs as a new execution
+            self._t.mark_recent(("execution", execution.id))
+        return execution
 
     def resume_execution(self, id: str, inputs: dict | None = None, **options: Any) -> Execution | None:
         """Resume a paused execution, with the Pause task's ``onResume`` inputs if any."""
