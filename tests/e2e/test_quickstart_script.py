@@ -37,6 +37,8 @@ def test_quickstart_script_runs_the_notebook_against_the_embedded_sandbox(tmp_pa
     run = cell(nb, "ex = %kestra_run tutorial.quickstart.hello")
     assert 'data-state="SUCCESS"' in text(run)           # the static summary replaced the widget
     assert plain(cell(nb, "ex.state, ex.outputs")) == "('SUCCESS', {'shout': 'ADA x 3'})"
+    task_outputs = plain(cell(nb, "frames.task_outputs_frame("))
+    assert "answer" in task_outputs and "ADA x 3" in task_outputs
     task_runs = plain(cell(nb, "ex.task_runs["))
     assert all(t in task_runs for t in ("greet", "think", "answer"))
     assert "Hello, Ada!" in plain(cell(nb, "ex.logs()["))
