@@ -149,7 +149,7 @@ def test_pause_and_resume(client, ns):
     client.executions.kill_execution(s.id)
 
 
-def test_restart_and_replay(client, ns):
+def test_restart_and_replay(client, sandbox, ns):
     client.flows.create_flow(flow_source(FAIL_FLOW, ns))
     e = client.executions.create_execution(ns, "f", wait=True)
     assert e.state.current == "FAILED" and e.state.is_failed
@@ -159,6 +159,14 @@ def test_restart_and_replay(client, ns):
     replayed = client.executions.replay_execution(e.id)
     assert replayed.id != e.id
     assert wait_terminal(client, replayed.id).state.current == "FAILED"
+    from_task = client.executions.replay_execution(e.id, task_run_id=e.task_runs[0].id, revision=1)
+    assert from_task.id not in (e.id, replayed.id)
+    again = client.executions.restart_execution(replayed.id, revision=1)
+    assert again.id and (again.id == replayed.id or again.parent_id == replayed.id)
+    assert wait_terminal(client, again.id).state.current == "FAILED"
+    sent = [r for r in sandbox.requests
+            if r.method == "POST" and r.path.endswith((f"{e.id}/replay", f"{e.id}/actions/replay"))][-1]
+    assert sent.query == {"taskRunId": [e.task_runs[0].id], "revision": ["1"]}
     with pytest.raises(KestraNotFound):
         client.executions.replay_execution("doesNotExist123")
 
