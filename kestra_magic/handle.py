@@ -155,12 +155,17 @@ class ExecutionHandle:
         return Timeline(self.execution, engine=engine)
 
     # -- display -----------------------------------------------------------------------------
-    _shown = False  # set by %kestra_run: its live view already shows this run, skip the Out[] copy
+    # %kestra_run sets this to the cell's execution count: its live view already shows the run,
+    # so the Out[] copy of the returned handle is skipped in that cell (and only there).
+    _shown_in: int | None = None
 
     def _ipython_display_(self) -> None:
-        if self._shown:
-            self._shown = False
-            return
+        if self._shown_in is not None:
+            from IPython import get_ipython
+            shell = get_ipython()
+            if shell is not None and shell.execution_count == self._shown_in:
+                return
+            self._shown_in = None
         from IPython.display import display
         display({"text/html": self._repr_html_(), "text/plain": repr(self)}, raw=True)
 

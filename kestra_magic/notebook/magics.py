@@ -320,7 +320,7 @@ class KestraMagic(Magics, Configurable):
                      kill_on_interrupt=args.kill_on_interrupt, var=var)
         if var:
             return None
-        handle._shown = True  # the live view / summary already shows it: no duplicate Out[]
+        handle._shown_in = self.shell.execution_count  # already shown live: no duplicate Out[]
         return handle
 
     def _follow(self, handle, *, wait: bool, timeout: float | None, kill_on_interrupt: bool,

@@ -15,6 +15,8 @@ def test_headless_run_saves_widget_state_and_static_summary(sandbox_v2, ns, tmp_
         "%%kestra_flow\n" + flow_yaml(ns, "hello", LOG_TASK, NAME_INPUT),
         f"ex = %kestra_run {ns}.hello --input name=notebook",
         "print(ex.state, ex.id)",
+        f"%kestra_run {ns}.hello",
+        "ex",
     ]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=True,
@@ -38,3 +40,8 @@ def test_headless_run_saves_widget_state_and_static_summary(sandbox_v2, ns, tmp_
     assert saved.cells[4].outputs[0]["text"].startswith("SUCCESS")
     assert sandbox_v2.store.executions[ex_id]["inputs"]["name"] == "notebook"
     assert "flow" in saved.cells[2].outputs[0]["data"]["text/plain"]
+    # a returned handle is not shown twice (the summary is there); displayed later, it renders
+    assert not [o for o in saved.cells[5].outputs if o["output_type"] == "execute_result"]
+    assert any('class="km-summary"' in o.get("data", {}).get("text/html", "") for o in saved.cells[5].outputs)
+    [result] = saved.cells[6].outputs  # shown through the handle's _ipython_display_
+    assert 'data-state="SUCCESS"' in result["data"]["text/html"] and ex_id in result["data"]["text/plain"]

@@ -176,3 +176,13 @@ def test_blocking_run_returns_when_paused(kb, ns):
     assert f"PAUSED at task approve: resume with the Resume button, ex.resume() or %kestra_resume {ex.id}" in kb.out
     kb.run("%kestra_resume --input reason=ok")
     assert ex.wait(timeout=10).state == "SUCCESS"
+
+
+def test_returned_handle_is_not_shown_twice_but_displays_later(kb, ns):
+    kb.run(f"%%kestra_flow\n{flow_yaml(ns, 'once', LOG_TASK, NAME_INPUT)}")
+    kb.run(f"%kestra_run {ns}.once")
+    assert "<ExecutionHandle" not in kb.out  # the summary was shown already (a kernel sends no Out[])
+    kb.run("ex = _")
+    kb.out = ""
+    kb.run("ex")  # a later cell: the handle displays normally
+    assert f"<ExecutionHandle {ns}.once " in kb.out
