@@ -65,6 +65,12 @@ class Engine:
                                       name=f"kestra-execution-{execution_id}")
         run.thread.start()
 
+    def forget(self, run: Run) -> None:
+        """Drop a finished run (unless a restart already replaced it)."""
+        with self._lock:
+            if self._runs.get(run.id) is run:
+                del self._runs[run.id]
+
     def run_of(self, execution_id: str) -> Run | None:
         with self._lock:
             return self._runs.get(execution_id)

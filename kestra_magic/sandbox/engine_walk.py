@@ -20,10 +20,10 @@ from typing import Any
 from kestra_magic.sandbox.engine_state import (
     SUCCESSFUL, TERMINAL, format_duration, instant, new_state, parse_duration, transition, truthy, utcnow, worst,
 )
-from kestra_magic.sandbox.expressions import ExpressionError, render, render_value, to_text
+from kestra_magic.sandbox.expressions import ExpressionError, render_value, to_text
 from kestra_magic.sandbox.tasks.base import TaskDef, TaskFailure, TaskResult, lookup
 
-FLOW = "io.kestra.plugin.core.flow."
+_LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -141,6 +141,9 @@ class TaskContext:
         return self._walker.render(self._run, value, self.variables(**extra))
 
     def log(self, level: str, message: str) -> None:
+        floor = str(self.task.get("logLevel") or "TRACE").upper()   # the task's minimum log level
+        if _LEVELS.index(level.upper()) < _LEVELS.index(floor if floor in _LEVELS else "TRACE"):
+            return
         self._walker.log(self._run, level, message, task_id=self.task_id, task_run_id=self.task_run_id,
                          attempt=self.attempt)
 
@@ -355,6 +358,8 @@ class Walker:
         except Exception as exc:  # never leave an execution hanging in RUNNING
             self.log(run, "ERROR", f"Sandbox engine error: {type(exc).__name__}: {exc}")
             self.update(run, lambda ex: self.mark_terminal(ex, "FAILED"))
+        finally:
+            self.engine.forget(run)
 
     def mark_killed(self, ex: dict) -> None:
         self.mark_terminal(ex, "KILLED")

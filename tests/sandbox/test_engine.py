@@ -971,3 +971,24 @@ tasks:
         killed = api.wait(execution_id, timeout=5)
         assert killed["state"]["current"] == "KILLED"
         assert all(tr["state"]["current"] == "KILLED" for tr in killed.get("taskRunList") or [])
+
+
+def test_task_log_level_filters_its_logs(api):
+    api.deploy("""
+id: quiet
+namespace: NS
+tasks:
+  - id: muted
+    type: io.kestra.plugin.core.log.Log
+    logLevel: WARN
+    message: ["info line", "{{ 'x' }}"]
+  - id: loud
+    type: io.kestra.plugin.core.log.Log
+    logLevel: WARN
+    level: ERROR
+    message: error line
+""")
+    ex = api.run("quiet")
+    messages = [(l.get("taskId"), l["message"]) for l in api.logs(ex["id"])]
+    assert ("loud", "error line") in messages
+    assert not [m for m in messages if m[0] == "muted"]

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.sandbox.test_engine import Api, states  # noqa: F401  (shared HTTP helper)
+from tests.sandbox.test_engine import Api  # the shared plain-requests helper
 
 ION_BINARY = b"\xe0\x01\x00\xea"
 
