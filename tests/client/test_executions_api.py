@@ -200,3 +200,18 @@ def test_sweep_delegates_to_the_sweep_module(client, monkeypatch):
     monkeypatch.setitem(sys.modules, "kestra_magic.sweep", fake)
     assert client.executions.sweep("ns", "f", [{"n": 1}], max_workers=2) == "frame"
     assert calls == [(client, "ns", "f", [{"n": 1}], {"max_workers": 2})]
+
+
+def test_resume_with_on_resume_inputs(client, sandbox, ns):
+    client.flows.create_flow(
+        f"id: p\nnamespace: {ns}\ntasks:\n  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n"
+        "    onResume:\n      - id: approved\n        type: BOOL\n      - id: note\n        type: STRING\n"
+        "  - id: done\n    type: io.kestra.plugin.core.log.Log\n"
+        "    message: \"{{ outputs.wait.onResume.approved }} {{ outputs.wait.onResume.note }}\"\n")
+    e = client.executions.create_execution(ns, "p")
+    wait_terminal(client, e.id, states={"PAUSED"})
+    client.executions.resume_execution(e.id, inputs={"approved": True, "note": "ok then"})
+    assert wait_terminal(client, e.id).state.current == "SUCCESS"
+    assert [entry.message for entry in client.logs.list_logs(e.id)] == ["true ok then"]
+    sent = requests_to(sandbox, "POST", f"{e.id}/")[-1]
+    assert sent.path.endswith("resume") and sent.form == {"approved": "true", "note": "ok then"}
