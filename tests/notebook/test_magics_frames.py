@@ -76,3 +76,12 @@ def test_handle_frames_outputs_and_timeline(kb, ns):
     pic = ex.timeline(engine="svg")._repr_svg_()
     assert pic.count('class="km-bar"') == 2
     assert ex._repr_html_().count("<tr>") == 3 and repr(ex) == f"<ExecutionHandle {ns}.frames {ex.id} SUCCESS>"
+
+
+def test_handle_read_output_file(kb, ns):
+    tasks = ("  - id: csv\n    type: io.kestra.plugin.core.storage.Write\n    extension: .csv\n"
+             "    content: \"city,pop\\nLyon,5\\nOslo,7\\n\"\n")
+    kb.run(f"%%kestra_flow\n{flow_yaml(ns, 'writes', tasks)}")
+    ex = kb.run(f"%kestra_run {ns}.writes")
+    df = ex.read("outputs.csv.uri")
+    assert list(df.columns) == ["city", "pop"] and list(df["pop"]) == [5, 7]
