@@ -239,13 +239,13 @@ tasks:
     tasks:
       - id: a
         type: io.kestra.plugin.core.flow.Sleep
-        duration: PT0.4S
+        duration: PT0.5S
       - id: b
         type: io.kestra.plugin.core.flow.Sleep
-        duration: PT0.4S
+        duration: PT0.5S
       - id: c
         type: io.kestra.plugin.core.flow.Sleep
-        duration: PT0.4S
+        duration: PT0.5S
   - id: seq
     type: io.kestra.plugin.core.flow.Sequential
     tasks:
@@ -259,7 +259,9 @@ tasks:
     started = time.monotonic()
     ex = api.run("par")
     assert ex["state"]["current"] == "SUCCESS"
-    assert time.monotonic() - started < 1.1       # three 0.4 s sleeps side by side
+    assert time.monotonic() - started < 1.4       # three 0.5 s sleeps side by side (1.5 s in a row)
+    sleeps = [api.task_runs(ex, t)[0]["state"] for t in "abc"]
+    assert max(s["startDate"] for s in sleeps) < min(s["endDate"] for s in sleeps)   # they overlapped
     parent = api.task_runs(ex, "p")[0]
     children = [tr for tr in ex["taskRunList"] if tr.get("parentTaskRunId") == parent["id"]]
     assert sorted(tr["taskId"] for tr in children) == ["a", "b", "c"]
@@ -769,9 +771,9 @@ tasks:
     type: io.kestra.plugin.core.log.Log
     message: hi
 """)
-    when = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=0.6)).isoformat()
+    when = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1.5)).isoformat()
     ex = api.start("later", scheduleDate=when)
-    time.sleep(0.2)
+    time.sleep(0.1)
     assert api.get(ex["id"])["state"]["current"] == "CREATED"
     done = api.wait(ex["id"])
     assert done["state"]["current"] == "SUCCESS"
