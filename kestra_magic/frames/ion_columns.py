@@ -53,6 +53,8 @@ def column(values: list[Any], *, keep_decimal: bool = False, marked: bool = Fals
     types.discard(type(None))
     if not types:
         return pd.Series(values, dtype=object)          # empty or all missing
+    if marked and str in types and len(types) > 1:      # mixed kinds: decode markers value by value
+        return _mixed_marked(values)
     if len(types) == 1:
         (kind,) = types
         if kind is bool:

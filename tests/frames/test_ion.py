@@ -236,3 +236,33 @@ def test_large_file_both_framings_and_paths_agree():
     pd.testing.assert_frame_equal(read_ion(_binary_per_row(rows)), fast)
     assert fast["price"][5] == float(rows[5]["price"]) and fast["maybe"].isna().sum() == 6667
     assert fast["ts"][1] == pd.Timestamp("2025-01-02T01:01:01.001Z")
+
+
+def test_pyarrow_and_json_module_paths_agree(monkeypatch):
+    r = random.Random(3)
+    lines = [f'{{id:{i},name:"n{i}",x:{r.random():.17f}e0,d:{r.randrange(10**6)}.{r.randrange(100):02d},'
+             f'ts:2025-01-0{1 + i % 9}T00:00:0{i % 10}.{i % 1000:03d}Z,day:2025-02-{1 + i % 28:02d},'
+             f'ok:{"true" if i % 2 else "null"},ldt:LocalDateTime::"2025-01-01T00:00:{i % 60:02d}"}}'
+             for i in range(3000)]
+    data = ("\n".join(lines) + "\n").encode()
+    with_arrow = read_ion(data)
+    assert ion._arrow_frame(ion_text.to_jsonl(data)) is not None        # pyarrow took it
+    monkeypatch.setattr(ion, "_arrow_frame", lambda body: None)
+    with_json = read_ion(data)
+    pd.testing.assert_frame_equal(with_arrow, with_json)
+    pd.testing.assert_frame_equal(with_arrow, ion.rows_frame(ion._amazon_ion_rows(data)))
+    assert str(with_arrow["ok"].dtype) == "boolean" and with_arrow["ok"].isna().sum() == 1500
+
+
+def test_fast_path_guards_keep_values_exact():
+    # strings that look like dates stay strings (pyarrow would infer timestamps)
+    df = read_ion(b'{s:"2025-01-01",d:2025-01-01}\n{s:"2025-01-02",d:2025-01-02}\n')
+    assert df["s"].tolist() == ["2025-01-01", "2025-01-02"] and str(df["d"].dtype) == "datetime64[us]"
+    # an int too big for a double's mantissa is not rounded
+    assert read_ion(b"{n:1}\n{n:9007199254740993}\n")["n"].tolist() == [1, 9007199254740993]
+    # a column mixing kinds keeps each value
+    assert read_ion(b'{a:1}\n{a:"x"}\n{a:2025-01-01T00:00:00Z}\n')["a"].tolist() == [
+        1, "x", pd.Timestamp("2025-01-01T00:00:00Z")]
+    # rows with different fields: the union of columns, missing -> NA
+    df = read_ion(b'{a:1,b:"x"}\n{a:2,c:true}\n')
+    assert list(df.columns) == ["a", "b", "c"] and pd.isna(df["b"][1]) and pd.isna(df["c"][0])
