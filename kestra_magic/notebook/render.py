@@ -24,6 +24,7 @@ LEVEL_COLORS: dict[str, str] = {
 TERMINAL = frozenset({"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "RETRIED", "SKIPPED",
                       "RESUBMITTED"})
 FAILED_STATES = frozenset({"FAILED", "KILLED"})
+MAX_LOG_LINE = 400   # characters of one log line in the tail (a huge line must not bloat the widget)
 
 
 def raw_of(obj: Any) -> dict:
@@ -193,7 +194,8 @@ def log_line_text(entry: Any) -> str:
                "message": getattr(entry, "message", ""), "taskId": getattr(entry, "task_id", "")}
     ts = str(raw.get("timestamp") or "")[11:23]
     task = raw.get("taskId") or ""
-    return f"{ts} {raw.get('level') or '':5} {task + ': ' if task else ''}{raw.get('message') or ''}"
+    return _short(f"{ts} {raw.get('level') or '':5} {task + ': ' if task else ''}{raw.get('message') or ''}",
+                  MAX_LOG_LINE)
 
 
 def logs_html(entries: Iterable[Any]) -> str:

@@ -44,6 +44,11 @@ def test_log_tail_is_level_coloured():
     assert "boom &lt;x&gt;" in html and "#E0001C" in html and "10:00:01.123" in html
 
 
+def test_log_tail_lines_are_bounded():
+    html = logs_html([{"timestamp": "2026-01-01T10:00:01Z", "level": "INFO", "message": "x" * 100_000}])
+    assert 300 < len(html) < 1_000 and "…" in html
+
+
 def test_summary_text_and_html():
     s = Summary(RunView.of(make_execution("SUCCESS"), url="http://k/ui/x"))
     text = repr(s)

@@ -77,3 +77,22 @@ def test_blocking_widget_run_returns_on_pause_and_resume_button_works(kb, ns):
     assert "resume with" not in w.header.value  # the hint went away with the PAUSED state
     pause = next(t for t in kb.sb.store.executions[ex.id]["taskRunList"] if t["taskId"] == "approve")
     assert pause["outputs"]["onResume"] == {"reason": "fine"}  # the default shown in the field
+
+
+def test_interrupt_leaves_a_detached_live_widget(kb, ns):
+    import _thread
+    import threading
+    kb.run(f"%%kestra_flow\n{flow_yaml(ns, 'long', SLEEP_TASK)}")
+    kb.run("%config KestraMagic.widget = 'on'")
+    timer = threading.Timer(0.8, _thread.interrupt_main)
+    timer.start()
+    try:
+        failed = kb.fails(f"%kestra_run ex {ns}.long")
+    finally:
+        timer.cancel()
+    ex = kb.ns["ex"]
+    w = ex._monitor.widget
+    assert "detached from execution" in str(failed.error) and "detached from execution" in w.header.value
+    assert w.kill_button.layout.display == ""  # still live: the Kill button works now the cell is idle
+    w.kill_button.click()
+    assert ex._monitor.finished.wait(10) and ">KILLED<" in w.header.value
