@@ -72,6 +72,14 @@ def patch(spec: dict, generation: int) -> None:
                 labels["oneOf"] = [{"type": "array", "items": {"$ref": "#/components/schemas/Label"}},
                                    {"$ref": "#/components/schemas/Map_Object.Object_"}]
         _walk(schemas, labels_list_or_map)
+        # Flow/AbstractFlow/FlowWithSource `variables` declared as a closed empty object
+        # (additionalProperties: false); flows keep their variables map in 2.x (the same spec's
+        # FlowInterface declares it as a map), and Kestra returns it as written.
+        def open_variables(node):
+            props = node.get("properties") or {}
+            if props.get("variables") == {"type": "object", "additionalProperties": False}:
+                props["variables"] = {"type": "object"}
+        _walk(schemas, open_variables)
         # Execution.metadata marked required; released Kestra sends it only when set.
         for name in ("Execution", "ApiExecution"):
             schemas[name]["required"] = [r for r in schemas[name].get("required", []) if r != "metadata"]

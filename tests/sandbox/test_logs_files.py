@@ -88,7 +88,7 @@ def test_follow_logs_replays_then_streams_live_and_never_ends(kapi, ns):
     """
     kapi.create_flow(flow_yaml(ns, "lf", body=body))
     ex = kapi.run(ns, "lf")
-    # 4 events = start + 'one' + 'two' (+ nothing else arrives: the stream must still be open)
+    # start (an empty entry), then the stored and live entries
     events = kapi.sse(f"/logs/{ex['id']}/follow", max_events=3, timeout=10)
     assert [m for m, _ in events] == ["start", "progress", "progress"]
     assert events[0][1] == {}
