@@ -144,7 +144,8 @@ def read_output(client: Any, execution: Any, what: str, *, nrows: int | None = N
         data = client.executions.download_file(execution_id, uri, format="JSONL")
         if _looks_like_jsonl(data):
             from kestra_magic.frames.ion import json_rows_frame
-            frame = json_rows_frame(data, flatten=opts.get("flatten", False))
+            frame = json_rows_frame(data, flatten=opts.get("flatten", False),
+                                    infer_types=opts.get("infer_types", False))
             return frame.head(nrows) if nrows is not None else frame
     else:
         data = client.executions.download_file(execution_id, uri)
@@ -180,10 +181,40 @@ def _preview(client: Any, execution_id: str, uri: str, name: str, nrows: int, li
     kind, content = rendered.get("type"), rendered.get("content")
     if kind == "LIST" and isinstance(content, list):
         from kestra_magic.frames.ion import json_rows_frame
-        return json_rows_frame(content, flatten=opts.get("flatten", False)).head(nrows)
+        return json_rows_frame(content, flatten=opts.get("flatten", False),
+                               infer_types=opts.get("infer_types", False)).head(nrows)
     if kind in ("TEXT", "MARKDOWN") and isinstance(content, str):
         if rendered.get("truncated") and len(content.encode()) >= 2 * 1024 * 1024 - 4:
             return None     # cut at the server's 2 MB limit mid-row: download instead
         result = read_file(content.encode(), name, nrows=nrows, **opts)
         return result
     return None
+
+
+def search_executions_frame(client: Any, *, limit: int = 100, page_size: int = 100, **filters: Any):
+    """Executions matching ``filters`` (``namespace``, ``flow_id``, ``state``, ``labels``, ``sort``)
+    as a frame, following pages until ``limit`` rows (``None``: all of them)."""
+    from kestra_magic.frames.tables import executions_frame
+    return executions_frame(_pages(client.executions.search_executions, limit, page_size, filters))
+
+
+def search_flows_frame(client: Any, *, limit: int = 100, page_size: int = 100, **filters: Any):
+    """Flows matching ``filters`` (``namespace``, ``q``, ``labels``, ``sort``) as a frame, following
+    pages until ``limit`` rows (``None``: all of them)."""
+    from kestra_magic.frames.tables import flows_frame
+    return flows_frame(_pages(client.flows.search_flows, limit, page_size, filters))
+
+
+def _pages(search: Any, limit: int | None, page_size: int, filters: dict) -> list:
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be 0 or more (None for everything), got {limit}")
+    items: list = []
+    page = 1
+    size = page_size if limit is None else max(1, min(page_size, limit))   # one size: offsets line up
+    while limit is None or len(items) < limit:
+        result = search(page=page, size=size, **filters)
+        items.extend(result.results)
+        if not result.results or page * size >= result.total:
+            break
+        page += 1
+    return items if limit is None else items[:limit]

@@ -40,11 +40,12 @@ def detect_format(data: bytes, name: str = "") -> str:
 
 
 def read_file(data: bytes, name: str = "", *, format: str | None = None, nrows: int | None = None,
-              keep_decimal: bool = False, flatten: bool = False, **opts: Any):
+              keep_decimal: bool = False, flatten: bool = False, infer_types: bool = False, **opts: Any):
     """File bytes -> DataFrame (or the bytes themselves for formats that are not tables).
 
-    ``format`` forces a reader (one of FORMATS); ``nrows`` keeps the first rows; other
-    keyword arguments go to the pandas reader (e.g. ``sep=";"`` for CSV)."""
+    ``format`` forces a reader (one of FORMATS); ``nrows`` keeps the first rows; ``keep_decimal``,
+    ``flatten`` and ``infer_types`` apply to ION (see `read_ion`); other keyword arguments go to
+    the pandas reader (e.g. ``sep=";"`` for CSV)."""
     fmt = (format or detect_format(data, name)).lower()
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {format!r} for {name or 'the file'}; use one of {', '.join(FORMATS)}")
@@ -53,7 +54,7 @@ def read_file(data: bytes, name: str = "", *, format: str | None = None, nrows: 
     import pandas as pd
     if fmt == "ion":
         from kestra_magic.frames.ion import read_ion
-        frame = read_ion(data, keep_decimal=keep_decimal, flatten=flatten)
+        frame = read_ion(data, keep_decimal=keep_decimal, flatten=flatten, infer_types=infer_types)
     elif fmt in ("csv", "tsv"):
         if not data.strip():
             return pd.DataFrame()

@@ -98,8 +98,9 @@ def _arrow_frame(body: bytes) -> pd.DataFrame | None:
         inferred = [f.name for f in table.schema if pa.types.is_timestamp(f.type) or pa.types.is_date(f.type)]
         if inferred:    # genuine strings that pyarrow took for dates: read them as the strings they are
             schema = pa.schema([(name, pa.string()) for name in inferred])
+            order = table.column_names
             table = pj.read_json(io.BytesIO(body), parse_options=pj.ParseOptions(
-                explicit_schema=schema, unexpected_field_behavior="infer"))
+                explicit_schema=schema, unexpected_field_behavior="infer")).select(order)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return None
     columns: dict[str, pd.Series] = {}
@@ -128,22 +129,25 @@ def _arrow_frame(body: bytes) -> pd.DataFrame | None:
     return pd.DataFrame(columns)
 
 
-def read_ion(data: bytes, *, keep_decimal: bool = False, flatten: bool = False) -> pd.DataFrame:
+def read_ion(data: bytes, *, keep_decimal: bool = False, flatten: bool = False,
+             infer_types: bool = False) -> pd.DataFrame:
     """ION bytes (text or binary) -> DataFrame with Kestra's typing mapped to pandas types.
 
     Rows that are structs give named columns, rows that are lists positional columns 0..n-1,
     scalar rows one column ``value``. ``keep_decimal`` keeps decimals as exact ``Decimal``
-    objects instead of float64; ``flatten`` turns nested structs into ``parent.child`` columns.
+    objects instead of float64; ``flatten`` turns nested structs into ``parent.child`` columns;
+    ``infer_types`` types all-text columns that read as numbers, booleans or ISO dates (files
+    from CsvToIon hold every cell as a string).
     """
+    frame = None
     if not keep_decimal and not is_binary_ion(data):
         frame = _text_fast_frame(data, flatten)
-        if frame is not None:
-            return frame
-    rows = _amazon_ion_rows(data)
-    return rows_frame(rows, keep_decimal=keep_decimal, flatten=flatten)
+    if frame is None:
+        frame = rows_frame(_amazon_ion_rows(data), keep_decimal=keep_decimal, flatten=flatten)
+    return ion_columns.infer_strings(frame) if infer_types else frame
 
 
-def json_rows_frame(data: bytes | list, *, flatten: bool = False) -> pd.DataFrame:
+def json_rows_frame(data: bytes | list, *, flatten: bool = False, infer_types: bool = False) -> pd.DataFrame:
     """ION rows as the server renders them in JSON (2.x ``format=JSONL`` downloads, previews):
     the same typing as `read_ion` where JSON kept it, ISO date strings typed back to dates."""
     if isinstance(data, (bytes, bytearray)):
@@ -151,7 +155,8 @@ def json_rows_frame(data: bytes | list, *, flatten: bool = False) -> pd.DataFram
         rows = json.loads(b"[" + b",".join(lines) + b"]") if lines else []
     else:
         rows = list(data)
-    return rows_frame(rows, flatten=flatten, iso=True)
+    frame = rows_frame(rows, flatten=flatten, iso=True)
+    return ion_columns.infer_strings(frame) if infer_types else frame
 
 
 def rows_frame(rows: list[Any], *, keep_decimal: bool = False, flatten: bool = False,

@@ -296,3 +296,30 @@ def _scalar(v: Any, Timestamp, IonPyText, IonPyNull, keep_decimal: bool) -> Any:
     if isinstance(v, bytes) and type(v) is not bytes:
         return bytes(v)
     return v
+
+
+def infer_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    """Type text columns whose every value reads as a number, a boolean or an ISO date/time
+    (CsvToIon writes every cell as a string); other columns are left alone."""
+    out = {}
+    for name in frame.columns:
+        col = frame[name]
+        present = col.dropna()
+        if present.empty or not (pd.api.types.is_string_dtype(col.dtype) and present.map(type).eq(str).all()):
+            out[name] = col
+            continue
+        lowered = present.str.lower()
+        if lowered.isin(["true", "false"]).all():
+            values = col.str.lower().map({"true": True, "false": False})
+            out[name] = values.astype("boolean" if col.isna().any() else bool)
+            continue
+        try:
+            numbers = pd.to_numeric(col)
+        except (ValueError, TypeError):
+            out[name] = _iso_strings(col.tolist())
+            continue
+        if (numbers.dropna() % 1 == 0).all() and not present.str.contains(r"[.eE]", regex=True).any():
+            out[name] = numbers.astype("Int64" if numbers.isna().any() else "int64")
+        else:
+            out[name] = numbers.astype("float64")
+    return pd.DataFrame(out, index=frame.index)

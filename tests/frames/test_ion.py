@@ -266,3 +266,17 @@ def test_fast_path_guards_keep_values_exact():
     # rows with different fields: the union of columns, missing -> NA
     df = read_ion(b'{a:1,b:"x"}\n{a:2,c:true}\n')
     assert list(df.columns) == ["a", "b", "c"] and pd.isna(df["b"][1]) and pd.isna(df["c"][0])
+
+
+def test_infer_types_for_csv_origin_ion():
+    text = b'{a:"1",b:"2.5",c:"true",d:"x",e:"2025-01-01",g:"07"}\n{a:"20",b:"3",c:"False",d:"1",e:null,g:null}\n'
+    plain = read_ion(text)
+    assert list(plain.columns) == ["a", "b", "c", "d", "e", "g"] and plain["a"].tolist() == ["1", "20"]
+    df = read_ion(text, infer_types=True)
+    assert list(df.columns) == ["a", "b", "c", "d", "e", "g"]
+    assert df["a"].dtype == np.int64 and df["a"].tolist() == [1, 20]
+    assert df["b"].dtype == np.float64 and df["b"].tolist() == [2.5, 3.0]
+    assert df["c"].dtype == bool and df["c"].tolist() == [True, False]
+    assert df["d"].tolist() == ["x", "1"]
+    assert str(df["e"].dtype) == "datetime64[us]" and pd.isna(df["e"][1])
+    assert str(df["g"].dtype) == "Int64" and df["g"][0] == 7

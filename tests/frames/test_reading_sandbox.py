@@ -187,6 +187,9 @@ def test_serdes_csv_to_ion_is_all_strings_and_ion_to_json(client, ns):
     ex = _run(client, SERDES_FLOW, "serdes", ns)
     ion = read_output(client, ex, "outputs.to_ion.uri", via="raw")
     assert ion["city"].tolist() == ["Paris", "Lyon"] and ion["pop"].tolist() == ["2100000", "520000"]
+    for via in ("auto", "raw"):
+        typed = read_output(client, ex, "outputs.to_ion.uri", via=via, infer_types=True)
+        assert typed["pop"].dtype == np.int64 and typed["pop"].tolist() == [2100000, 520000], via
     js = read_output(client, ex, "outputs.to_json.uri")
     assert js["city"].tolist() == ["Paris", "Lyon"]
 

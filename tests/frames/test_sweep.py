@@ -72,3 +72,18 @@ def test_sweep_accepts_records_and_dict_of_lists_with_defaults(client, ns):
     assert sweep(client, ns, "sq", []).empty
     with pytest.raises(ValueError, match="max_workers"):
         sweep(client, ns, "sq", [{"x": 1}], max_workers=0)
+
+
+def test_search_frames_follow_pages_up_to_limit(client, ns):
+    from kestra_magic.reading import search_executions_frame, search_flows_frame
+    client.flows.create_flow(FLOW.format(ns=ns))
+    df = sweep(client, ns, "sq", [{"x": x, "label": f"l{x}"} for x in range(7)], labels={"batch": "b1"})
+    assert (df["state"] == "SUCCESS").all()
+    found = search_executions_frame(client, namespace=ns, limit=5, page_size=2)    # 3 pages
+    assert len(found) == 5 and found["id"].is_unique and set(found["id"]) <= set(df["executionId"])
+    assert (found["flowId"] == "sq").all() and (found["labels.batch"] == "b1").all()
+    assert str(found["startDate"].dtype) == "datetime64[us, UTC]" and (found["duration"] > pd.Timedelta(0)).all()
+    everything = search_executions_frame(client, namespace=ns, limit=None, page_size=3)
+    assert sorted(everything["id"]) == sorted(df["executionId"])
+    flows = search_flows_frame(client, namespace=ns)
+    assert flows["id"].tolist() == ["sq"] and flows["namespace"].tolist() == [ns]
