@@ -191,12 +191,12 @@ class Walker:
         self.generation = engine.generation
 
     # -- store helpers ---------------------------------------------------------------------
-    def update(self, run: Run, fn) -> dict:
-        return self.store.update_execution(run.id, fn)
+    def update(self, run: Run, fn) -> None:
+        self.store.update_execution(run.id, fn, copy_result=False)
 
     def update_tr(self, run: Run, tr_id: str, fn) -> None:
         def apply(ex: dict) -> None:
-            for tr in ex.get("taskRunList") or []:
+            for tr in reversed(ex.get("taskRunList") or []):   # recent task runs are updated most
                 if tr["id"] == tr_id:
                     fn(tr)
                     return
@@ -235,10 +235,11 @@ class Walker:
     def existing_tr(self, run: Run, task_id: str, scope: Scope, value: Any = None) -> dict | None:
         parent = scope.parent_tr["id"] if scope.parent_tr else None
         value = scope.value if value is None else value
-        ex = self.store.get_execution(run.id) or {}
-        for tr in ex.get("taskRunList") or []:
-            if tr["taskId"] == task_id and tr.get("parentTaskRunId") == parent and tr.get("value") == value:
-                return tr
+        with self.store.lock:   # no deep copy of the whole execution: big ForEach loops stay linear
+            ex = self.store.executions.get(run.id) or {}
+            for tr in ex.get("taskRunList") or []:
+                if tr["taskId"] == task_id and tr.get("parentTaskRunId") == parent and tr.get("value") == value:
+                    return copy.deepcopy(tr)
         return None
 
     def set_state(self, run: Run, tr_id: str, state: str, outputs: Any = None) -> None:

@@ -134,13 +134,15 @@ class Store:
             self.executions[execution["id"]] = execution
             self._touch()
 
-    def update_execution(self, id: str, fn: Callable[[dict], Any]) -> dict:
-        """Run ``fn(execution)`` on the stored dict under the lock, notify, return a copy."""
+    def update_execution(self, id: str, fn: Callable[[dict], Any], copy_result: bool = True) -> dict | None:
+        """Run ``fn(execution)`` on the stored dict under the lock, notify, return a copy
+        (``copy_result=False``: return None; the engine updates task runs many times per
+        execution and copying the whole execution each time made big loops quadratic)."""
         with self.lock:
             ex = self.executions[id]
             fn(ex)
             self._touch()
-            return copy.deepcopy(ex)
+            return copy.deepcopy(ex) if copy_result else None
 
     def delete_execution(self, id: str) -> bool:
         with self.lock:
