@@ -107,10 +107,16 @@ def _read_avro(data: bytes):
     return pd.DataFrame.from_records(records)
 
 
-def to_upload(df, fmt: str = "csv", name: str = "data") -> tuple[str, bytes]:
+UPLOAD_FORMAT_ATTR = "kestra_upload_format"
+
+
+def to_upload(df, fmt: str | None = None, name: str = "data") -> tuple[str, bytes]:
     """A DataFrame -> (filename, bytes) for a FILE input: CSV (default), ION (Kestra's text form,
-    readable by both generations), Parquet or JSON Lines."""
-    fmt = fmt.lower()
+    readable by both generations), Parquet or JSON Lines.
+
+    Without ``fmt``, ``df.attrs["kestra_upload_format"]`` decides (so a frame can carry its
+    format into ``%kestra_run``); the returned pair is itself a valid FILE input value."""
+    fmt = (fmt or df.attrs.get(UPLOAD_FORMAT_ATTR) or "csv").lower()
     if fmt == "csv":
         return f"{name}.csv", df.to_csv(index=False).encode()
     if fmt in ("jsonl", "json"):
