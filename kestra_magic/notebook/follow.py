@@ -61,6 +61,8 @@ class ExecutionFollower:
         self.updates = 0
         self.source = ""
         self.error: BaseException | None = None
+        self.lost = False            # gave up: polling failed for ``give_up_after`` seconds
+        self.give_up_after = 60.0
         self.changed = threading.Condition()
         self.done = threading.Event()
         self._stop = threading.Event()
@@ -124,14 +126,20 @@ class ExecutionFollower:
                 except Exception as err:  # stream failed: fall back to polling below
                     self.error = err
             # After `end` re-fetch once to be safe; if the stream dropped early, poll until terminal.
+            failing_since = None
             while not self._stop.is_set():
                 try:
                     ex = self.client.executions.get_execution(self.id)
+                    failing_since = None
                     self._set(ex, "poll")
                     if state_of(ex) in TERMINAL:
                         break
                 except Exception as err:
                     self.error = err
+                    failing_since = failing_since or time.monotonic()
+                    if time.monotonic() - failing_since > self.give_up_after:
+                        self.lost = True   # the server is gone (or the client closed): stop trying
+                        break
                 self._stop.wait(self.poll_interval)
         finally:
             self.done.set()

@@ -301,6 +301,9 @@ class KestraMagic(Magics, Configurable):
         from kestra_magic.handle import ExecutionHandle
         from kestra_magic.notebook.inputs import parse_cell_inputs, resolve_inputs
         args = parse_argstring(self.kestra_run, line)
+        if args.timeout is not None and not args.timeout > 0:
+            raise KestraMagicError(f"--timeout must be a positive number of seconds, not {args.timeout:g}",
+                                   kind="UsageError")
         var, ns, flow_id = self._run_target(args.target)
         inputs, files = resolve_inputs(self.shell.user_ns, args.input, args.inputs,
                                        parse_cell_inputs(cell) if cell is not None else None)
@@ -359,6 +362,10 @@ class KestraMagic(Magics, Configurable):
             mon.detach(hint)
             raise KestraMagicError(hint, kind="KeyboardInterrupt" if outcome == "interrupted" else "KestraTimeout")
         handle.execution = mon.follower.latest
+        if mon.follower.lost:
+            raise KestraMagicError(f"lost contact with the server while following execution {handle.id} "
+                                   f"({_errors.one_line(mon.follower.error)}); check the server, then "
+                                   f"{name}.wait()", kind="KestraConnectionError")
         if handle.is_failed:
             raise KestraMagicError(_failure_line(handle), kind="ExecutionFailed")
 

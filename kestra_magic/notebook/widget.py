@@ -264,6 +264,13 @@ class Monitor:
         """Final draw, then (if the run ended) swap the widget for a static HTML+text summary."""
         self.handle.execution = self.follower.latest
         view = self._view()
+        if self.follower.lost:
+            from kestra_magic.notebook.errors import one_line
+            note = f"lost contact with the server ({one_line(self.follower.error)}); {self.handle.id} may still run"
+            if self.widget is not None:
+                self.widget.note = note
+            elif not self.detached:
+                self.out(note)
         if self.widget is not None:
             logs = self.follower.final_logs(refetch=True) if view.is_terminal else list(self.follower.logs)
             with self._render_lock:

@@ -101,3 +101,21 @@ def test_config_sandbox_starts_an_embedded_server(nb, ns):
             magics._SANDBOX.stop()
             magics._SANDBOX = None
         km.configure(reset=True)
+
+
+def test_follower_gives_up_when_the_server_stops_answering(sandbox_v2, ns):
+    from kestra_magic.client import KestraClient
+    from kestra_magic.config import Configuration
+    from kestra_magic.errors import KestraError
+    from kestra_magic.notebook.follow import ExecutionFollower
+    with KestraClient(Configuration(url=sandbox_v2.url, retries=0)) as c:
+        c.flows.create_flow(flow_yaml(ns, "gone", STEPS))
+        ex = c.executions.create_execution(ns, "gone")
+        sandbox_v2.faults.fail(503, times=100_000, path=rf"/executions/{ex.id}")
+        try:
+            follower = ExecutionFollower(c, ex, poll_interval=0.05, logs=False)
+            follower.give_up_after = 0.3
+            follower.start()
+            assert follower.wait(10) and follower.lost and isinstance(follower.error, KestraError)
+        finally:
+            sandbox_v2.faults.clear()

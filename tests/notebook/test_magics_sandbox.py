@@ -186,3 +186,16 @@ def test_returned_handle_is_not_shown_twice_but_displays_later(kb, ns):
     kb.out = ""
     kb.run("ex")  # a later cell: the handle displays normally
     assert f"<ExecutionHandle {ns}.once " in kb.out
+
+
+@pytest.mark.parametrize("options, message", [
+    ("--timeout 0", "--timeout must be a positive number"),
+    ("--schedule-date yesterday", "yesterday"),
+    ("--revision two", "invalid int value: 'two'"),
+    ("--kind FAST", "invalid choice: 'FAST'"),
+])
+def test_bad_run_options_fail_in_one_line_before_anything_runs(kb, ns, options, message):
+    kb.run(f"%%kestra_flow\n{flow_yaml(ns, 'guarded', LOG_TASK, NAME_INPUT)}")
+    failed = kb.fails(f"%kestra_run {ns}.guarded {options}")
+    assert message in str(failed.error) and len(failed.output.strip().splitlines()) == 1
+    assert not _posts(kb.sb, f"/executions/{ns}/guarded")
