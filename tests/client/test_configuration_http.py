@@ -206,3 +206,23 @@ def test_configured_operation_index_on_the_global_list(sandbox, dead_url, ns):
     with pytest.raises(KestraConnectionError, match=dead_url):
         c.flows.get_flow(ns, "f")
     assert c.flows.get_flow(ns, "f", server_index=0).id == "f"
+
+
+def _resolved_proxies(c: KestraClient) -> dict:
+    """The proxies requests will really use for the client's server (environment merged in)."""
+    t = c._transport
+    base = t.base_url()
+    proxies = dict(t._proxies_for(base) or {})   # as Session.request does before merging
+    return t.session.merge_environment_settings(base, proxies, False, t.verify, None)["proxies"]
+
+
+def test_https_proxy_and_no_proxy_resolution(no_proxy_env):
+    no_proxy_env.setenv("HTTPS_PROXY", "http://10.0.0.1:3128")
+    no_proxy_env.setenv("HTTP_PROXY", "http://10.0.0.2:3128")
+    assert _resolved_proxies(_client(url="https://kestra.example"))["https"] == "http://10.0.0.1:3128"
+    assert _resolved_proxies(_client(url="http://kestra.example"))["http"] == "http://10.0.0.2:3128"
+    explicit = _client(url="https://kestra.example", proxy="proxy.corp:8080")
+    assert _resolved_proxies(explicit)["https"] == "http://proxy.corp:8080"
+    assert not _resolved_proxies(_client(url="https://kestra.example", no_proxy="example,.corp")).get("https")
+    no_proxy_env.setenv("NO_PROXY", "kestra.example")
+    assert not _resolved_proxies(_client(url="https://kestra.example")).get("https")
