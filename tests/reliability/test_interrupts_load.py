@@ -190,3 +190,38 @@ tasks:
     assert sum(f.log_count for f in followers) > 0 and all(len(f.logs) <= 30 for f in followers)
     assert peak - base < 12 * 2**20, f"following 20 executions peaked at {(peak - base) / 2**20:.1f} MiB"
     assert threads_gone(before, 3) == []
+
+
+@pytest.mark.parametrize("phase", ["launching", "following"])
+def test_interrupt_during_a_sweep(rsb, ns, before, phase):
+    """Ctrl-C during a sweep: control returns within a second, no sweep thread keeps running,
+    and no new execution is launched after the interrupt (the user chose to stop)."""
+    from kestra_magic.sweep import sweep
+    create_flow(rsb, ns, "nap", SLEEP_FLOW_YAML, duration="PT20S" if phase == "following" else "PT0.1S")
+    c = make_client(rsb.url)
+    assert c.generation == rsb.generation
+    rows = [{"n": i} for i in range(40 if phase == "launching" else 4)]
+    if phase == "launching":
+        rsb.faults.latency(0.15)   # 40 creates through 2 workers take ~3 s
+    timer = interrupt_main_after(0.8)
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        sweep(c, ns, "nap", rows, max_workers=2, poll_interval=0.2)
+    took = time.monotonic() - t0
+    timer.cancel()
+    rsb.faults.latency(0)
+    assert took < 0.8 + 1.0, f"control came back {took - 0.8:.2f} s after the interrupt"
+    assert threads_gone(before) == []
+    with rsb.store.lock:
+        launched = [e["id"] for e in rsb.store.executions.values() if e.get("namespace") == ns]
+    time.sleep(0.5)
+    with rsb.store.lock:
+        later = [e["id"] for e in rsb.store.executions.values() if e.get("namespace") == ns]
+    assert later == launched, "executions were still being launched after the interrupt"
+    if phase == "launching":
+        assert len(launched) < len(rows)
+    for ex_id in launched:
+        try:
+            c.executions.kill_execution(ex_id)
+        except Exception:
+            pass
