@@ -24,6 +24,7 @@ from kestra_magic.sandbox.expressions import ExpressionError, render_value, to_t
 from kestra_magic.sandbox.tasks.base import TaskDef, TaskFailure, TaskResult, lookup
 
 _LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
+MAX_CONCURRENCY = 64   # threads per Parallel/ForEach/Loop task
 
 
 # ---------------------------------------------------------------------------------------
@@ -592,7 +593,8 @@ class Walker:
     def concurrently(self, run: Run, jobs: list, limit: int) -> str:
         if not jobs:
             return "SUCCESS"
-        workers = len(jobs) if limit <= 0 else max(1, min(limit, len(jobs)))
+        # 0 means "no limit" in Kestra; threads are capped so a 10 000-value loop stays sane
+        workers = min(len(jobs), MAX_CONCURRENCY) if limit <= 0 else max(1, min(limit, len(jobs), MAX_CONCURRENCY))
         failed = threading.Event()
         state = "SUCCESS"
 

@@ -355,3 +355,40 @@ def test_python_flow_dataframe_in_csv_and_parquet_out(api):
     parquet = pd.read_parquet(io.BytesIO(api.file(ex["id"], out["outputFiles"]["out.parquet"])))
     assert parquet["double"].tolist() == [10.0, 18.0]
     assert api.flow_outputs(ex) == {"kept": 2}
+
+
+def test_http_download_and_request_against_the_sandbox_itself(api):
+    api.deploy("""
+id: web
+namespace: NS
+inputs:
+  - id: base
+    type: STRING
+tasks:
+  - id: w
+    type: io.kestra.plugin.core.storage.Write
+    content: "a,b\\n1,2\\n"
+    extension: .csv
+  - id: dl
+    type: io.kestra.plugin.core.http.Download
+    uri: "{{ inputs.base }}/api/v1/main/executions/{{ execution.id }}/file?path={{ outputs.w.uri | urlencode }}"
+  - id: rows
+    type: io.kestra.plugin.serdes.csv.CsvToIon
+    from: "{{ outputs.dl.uri }}"
+  - id: req
+    type: io.kestra.plugin.core.http.Request
+    uri: "{{ inputs.base }}/api/v1/main/flows/{{ flow.namespace }}/{{ flow.id }}"
+  - id: missing
+    type: io.kestra.plugin.core.http.Request
+    uri: "{{ inputs.base }}/api/v1/main/flows/{{ flow.namespace }}/nope"
+    allowFailure: true
+""")
+    ex = api.run("web", {"base": api.sb.url})
+    assert ex["state"]["current"] == "WARNING", [l["message"] for l in api.logs(ex["id"])]
+    dl = api.outputs(ex, "dl")
+    assert dl["code"] == 200 and dl["length"] == 8
+    assert api.file(ex["id"], dl["uri"]) == b"a,b\n1,2\n"
+    assert [dict(r) for r in read_ion(api.file(ex["id"], api.outputs(ex, "rows")["uri"]))] == [{"a": "1", "b": "2"}]
+    req = api.outputs(ex, "req")
+    assert req["code"] == 200 and json.loads(req["body"])["id"] == "web"
+    assert any("Failed http request with response code '404'" in l["message"] for l in api.logs(ex["id"]))
