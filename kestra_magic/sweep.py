@@ -102,6 +102,7 @@ def sweep(client: Any, namespace: str, flow_id: str, rows: Any, *, max_workers: 
     progress = SweepProgress(total=len(runs))
     started = time.monotonic()
     lock = threading.Lock()
+    report_lock = threading.Lock()
 
     def report() -> None:
         if on_progress is None:
@@ -119,7 +120,8 @@ def sweep(client: Any, namespace: str, flow_id: str, rows: Any, *, max_workers: 
                                   or (r.execution is not None and r.execution.state.is_failed))
             snapshot = SweepProgress(progress.total, progress.launched, progress.finished,
                                      progress.failed, dict(states), progress.elapsed)
-        on_progress(snapshot)
+        with report_lock:       # one call at a time, whichever thread reports
+            on_progress(snapshot)
 
     def launch(run: _Run) -> None:
         try:
