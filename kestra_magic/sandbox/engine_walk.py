@@ -483,7 +483,7 @@ class Walker:
         while True:
             self.update_tr(run, tr["id"], lambda t: t.setdefault("attempts", []).append(
                 {"state": new_state("RUNNING")}))
-            tr_now = dict(tr, attempts=[{}] * (attempt + 1))
+            tr_now = dict(tr, attempts=[{}] * attempt)   # attemptsCount: the attempts before this one
             ctx = TaskContext(self, run, task, tr_now, attempt, scope)
             run.track(ctx.cancelled)
             try:

@@ -531,7 +531,7 @@ namespace: NS
 tasks:
   - id: flaky
     type: io.kestra.plugin.core.execution.Fail
-    condition: "{{ taskrun.attemptsCount < 3 }}"
+    condition: "{{ taskrun.attemptsCount < 2 }}"
     retry:
       type: constant
       interval: PT0.01S
