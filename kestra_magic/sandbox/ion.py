@@ -61,9 +61,14 @@ def to_ion(value: Any) -> Any:
     return str(value)
 
 
-def write_rows(rows: Iterable[Any], generation: int) -> bytes:
-    """Rows as Kestra's ``FileSerde.write`` emits them for ``generation`` (1: text, 2: binary)."""
+def write_rows(rows: Iterable[Any], generation: int, single_stream: bool = False) -> bytes:
+    """Rows as Kestra's ``FileSerde`` emits them for ``generation`` (1: text, one per line;
+    2: binary). On 2.x ``FileSerde.write`` (row by row, e.g. JDBC ``STORE``) makes one binary
+    stream per row; ``single_stream=True`` is ``FileSerde.writeAll`` (the serdes converters)."""
     from amazon.ion import simpleion
+    if generation != 1 and single_stream:
+        values = [to_ion(row) for row in rows if row is not None]
+        return simpleion.dumps(values, binary=True, sequence_as_stream=True) if values else b""
     out = bytearray()
     for row in rows:
         if row is None:

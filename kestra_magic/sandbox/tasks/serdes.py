@@ -1,7 +1,7 @@
 """plugin-serdes converters: CsvToIon, JsonToIon, IonToCsv, IonToJson (Kestra's typing rules).
 
 ``CsvToIon`` keeps every cell a string (Kestra does); ``JsonToIon`` keeps JSON types;
-the Ion writers emit text Ion on 1.x and per-row binary Ion on 2.x (``sandbox.ion``).
+the Ion writers emit text Ion on 1.x and one binary Ion stream on 2.x (``FileSerde.writeAll``).
 """
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def csv_to_ion(props: dict, ctx) -> dict:
     limit = props.get("maxRows")
     if limit is not None:
         out = out[: int(ctx.render(limit))]
-    result = ion.write_rows(out, ctx.generation)
+    result = ion.write_rows(out, ctx.generation, single_stream=True)
     ctx.log("DEBUG", f"Converted {len(out)} CSV rows to ION")
     return {"uri": ctx.put_file(f"{_stem(uri)}.ion", result)}
 
@@ -86,7 +86,7 @@ def json_to_ion(props: dict, ctx) -> dict:
     except ValueError as exc:
         hint = " (set `newLine: false` for a JSON document or array)" if new_line else ""
         raise TaskFailure(f"Invalid JSON in '{uri}': {exc}{hint}") from None
-    return {"uri": ctx.put_file(f"{_stem(uri)}.ion", ion.write_rows(rows, ctx.generation))}
+    return {"uri": ctx.put_file(f"{_stem(uri)}.ion", ion.write_rows(rows, ctx.generation, single_stream=True))}
 
 
 def _parse_temporal(text: str) -> dt.datetime:
