@@ -49,6 +49,25 @@ class Runner:
 
 
 @pytest.fixture
+def ip(ip):
+    """The shared ``ip`` shell, made cheap to reset: no on-disk history database (every process of
+    the suite would contend for ~/.ipython's sqlite file), and objects that existed before the test
+    frozen out of the garbage collector so the ``gc.collect()`` in the shell's reset scans only what
+    the test created (garbage of earlier tests was collected by their own resets)."""
+    import gc
+    ip.history_manager.enabled = False
+    gc.freeze()
+    return ip
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _unfreeze_gc_at_the_end():
+    yield
+    import gc
+    gc.unfreeze()
+
+
+@pytest.fixture
 def nb(ip, capsys):
     """A Runner over the shared ``ip`` shell (extension loaded); ``%config KestraMagic`` settings
     are dropped afterwards (the shell is a singleton whose config outlives the test)."""
