@@ -67,3 +67,17 @@ def test_settings_are_traitlets_listed_by_config(nb):
     except Exception as err:  # IPython versions differ: an error, or a printed trait error
         assert "sometimes" in str(err)
     assert nb.magic.widget == "off"
+
+
+def test_load_ext_imports_nothing_heavy():
+    import subprocess
+    import sys
+    code = ("from IPython.core.interactiveshell import InteractiveShell\n"
+            "ip = InteractiveShell.instance()\n"
+            "ip.run_line_magic('load_ext', 'kestra_magic')\n"
+            "import sys\n"
+            "print(sorted(m for m in ('pandas', 'ipywidgets', 'pyarrow', 'amazon.ion', 'matplotlib', "
+            "'requests', 'yaml') if m in sys.modules))\n"
+            "print(sorted(ip.magics_manager.magics['line']).count('kestra_run'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split("\n")[:2] == ["[]", "1"]

@@ -60,8 +60,10 @@ def test_password_prompt_when_not_in_environment(nb, auth_sandbox, monkeypatch):
         nb.run(f"%kestra_config --url {auth_sandbox.url} --username {USERNAME}")
         assert prompts == [f"Kestra password for {USERNAME}: "]
         assert "server: Kestra" in nb.out
+        nb.run("%config KestraMagic.tenant = 'acme'")
+        assert magics.shared_client().configuration.tenant == "acme"
+        assert magics.shared_client().configuration.username == USERNAME  # other settings kept
         nb.run("%config KestraMagic.tenant = 'main'")
-        assert magics.shared_client().configuration.tenant == "main"
         _assert_clean(nb.out)
     finally:
         monkeypatch.delenv("KESTRA_PASSWORD", raising=False)
