@@ -39,6 +39,65 @@ def parse_rows(data: bytes, *, keep_decimal: bool = False) -> tuple[list[Any], b
     return _amazon_ion_rows(data), False
 
 
+def single_stream(data: bytes) -> bytes | None:
+    """Kestra 2.x writes every row as its own binary stream (version marker + the same local
+    symbol table + one value). Dropping the repeated headers gives one stream that amazon.ion
+    reads ~20% faster. Returns None unless every piece between two headers is exactly one
+    complete value (checked against its own length field), so a header-like byte run inside a
+    blob can never be cut out silently."""
+    import numpy as np
+    if data[:4] != BINARY_MARKER or len(data) < 6:
+        return None
+    td = data[4]
+    if td >> 4 != 0xE:                  # no local symbol table: the marker alone repeats
+        prefix = BINARY_MARKER
+    else:
+        header, length = _length(data, 4)
+        if length is None:
+            return None
+        prefix = data[:4 + header + length]
+    chunks = data.split(prefix)
+    if chunks[0] or len(chunks) < 3:
+        return None
+    chunks = chunks[1:]
+    lengths = np.fromiter(map(len, chunks), dtype=np.int64, count=len(chunks))
+    if lengths.min() < 1:
+        return None
+    body = b"".join(chunks)
+    starts = np.cumsum(lengths) - lengths
+    raw = np.frombuffer(body + b"\0\0\0\0", dtype=np.uint8)
+    td = raw[starts]
+    low = (td & 0x0F).astype(np.int64)
+    b1, b2, b3 = (raw[starts + i].astype(np.int64) for i in (1, 2, 3))
+    one, two = (b1 & 0x80) != 0, (b2 & 0x80) != 0
+    var = np.where(one, b1 & 0x7F, np.where(two, ((b1 & 0x7F) << 7) | (b2 & 0x7F),
+                                            ((b1 & 0x7F) << 14) | ((b2 & 0x7F) << 7) | (b3 & 0x7F)))
+    var_size = np.where(one, 1, np.where(two, 2, 3))
+    three_ok = one | two | ((b3 & 0x80) != 0)
+    kind = td >> 4
+    short = (low < 14) & (kind != 0xD) | ((kind == 0xD) & (low < 14) & (low != 1))
+    total = np.where(short, 1 + low, 1 + var_size + var)
+    if not (short | three_ok).all() or (low == 15).any() or not (total == lengths).all():
+        return None
+    return prefix + body
+
+
+def _length(data: bytes, pos: int) -> tuple[int, int | None]:
+    """(header size, body length) of the binary Ion value whose type descriptor is at `pos`."""
+    low = data[pos] & 0x0F
+    if low < 14:
+        return 1, low
+    if low == 15:
+        return 1, None
+    value, i = 0, pos + 1
+    while i < len(data) and i < pos + 5:
+        value = (value << 7) | (data[i] & 0x7F)
+        if data[i] & 0x80:
+            return i - pos + 1, value
+        i += 1
+    return 1, None
+
+
 def _amazon_ion_rows(data: bytes) -> list[Any]:
     from amazon.ion import simpleion
     from amazon.ion.simpleion import IonPyValueModel as Model
@@ -49,6 +108,8 @@ def _amazon_ion_rows(data: bytes) -> list[Any]:
                       "about 100x slower; reinstall amazon-ion from a wheel for your platform",
                       RuntimeWarning, stacklevel=3)
     model = Model.MAY_BE_BARE | Model.SYMBOL_AS_TEXT | Model.STRUCT_AS_STD_DICT
+    if is_binary_ion(data):
+        data = single_stream(data) or data
     enabled = gc.isenabled()
     gc.disable()   # the reader allocates millions of small objects; GC passes dominate otherwise
     try:

@@ -280,3 +280,24 @@ def test_infer_types_for_csv_origin_ion():
     assert df["d"].tolist() == ["x", "1"]
     assert str(df["e"].dtype) == "datetime64[us]" and pd.isna(df["e"][1])
     assert str(df["g"].dtype) == "Int64" and df["g"][0] == 7
+
+
+def test_repeated_row_headers_are_merged_only_when_provably_safe():
+    rows = [{"id": i, "name": f"n{i}", "blob": b"x"} for i in range(50)]
+    data = _binary_per_row(rows)
+    merged = ion.single_stream(data)
+    assert merged is not None and merged.count(ion.BINARY_MARKER) == 1 and len(merged) < len(data)
+    assert simpleion.loads(merged, single_value=False) == simpleion.loads(data, single_value=False)
+    # a blob holding exactly the per-row header (marker + symbol table) must survive untouched
+    header_size, body = ion._length(data, 4)
+    prefix = data[:4 + header_size + body]
+    assert data.count(prefix) == 50
+    tricky = [{"id": 1, "name": "a", "blob": b"pre" + prefix + b"post"}, *rows[:3]]
+    tricky_data = _binary_per_row(tricky)
+    assert tricky_data.count(prefix) == 5 and ion.single_stream(tricky_data) is None
+    df = read_ion(tricky_data)
+    assert df["blob"][0] == b"pre" + prefix + b"post" and df["id"].tolist() == [1, 0, 1, 2]
+    # rows whose symbol tables differ are not merged, and still read right
+    mixed = _binary_per_row([{"a": 1}, {"b": 2}, {"a": 3}])
+    assert ion.single_stream(mixed) is None
+    assert read_ion(mixed)["a"].tolist()[::2] == [1, 3]
