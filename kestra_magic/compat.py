@@ -109,6 +109,14 @@ def error_for(resp: "requests.Response", *, what: str, method: str, path: str,
     violations = [{"path": scrub(v["path"]), "message": scrub(v["message"])} for v in violations]
     said = f": {message}" if message else ""
     where = f"{method} {path}"
+    err = _classify(status, message, violations, body, what=what, said=said, where=where,
+                    has_credentials=has_credentials)
+    err.server_message = message or None
+    return err
+
+
+def _classify(status: int, message: str, violations: list[dict], body: Any, *, what: str, said: str,
+              where: str, has_credentials: bool) -> errors.KestraError:
     if status == 401:
         fix = ("the credentials were rejected; check KESTRA_USERNAME/KESTRA_PASSWORD or KESTRA_API_TOKEN"
                if has_credentials else

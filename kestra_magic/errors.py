@@ -22,11 +22,12 @@ class KestraError(Exception):
     """Base of every error kestra-magic raises on purpose."""
 
     def __init__(self, message: str, status: int | None = None,
-                 violations: Sequence[dict] = (), body: Any = None):
+                 violations: Sequence[dict] = (), body: Any = None, server_message: str | None = None):
         self.message = _one_line(message)
         self.status = status
         self.violations = list(violations)
         self.body = body
+        self.server_message = server_message   # Kestra's own text (1.x ``message`` / 2.x ``detail``)
         super().__init__(self.message)
 
     def __str__(self) -> str:

@@ -30,6 +30,7 @@ def test_v1_jsonerror_with_embedded_violations_object_or_list():
     assert isinstance(e, errors.KestraValidationError) and e.status == 422
     assert e.violations == [{"path": "tasks[0].type", "message": "must not be null"}]
     assert "\n" not in str(e) and "must not be null" in str(e)
+    assert e.server_message == "Invalid entity: tasks[0].type: must not be null"
     body["_embedded"]["errors"] = [body["_embedded"]["errors"]]
     assert _err(_resp(422, body)).violations[0]["path"] == "tasks[0].type"
 
@@ -45,6 +46,8 @@ def test_v2_problem_json():
     e5 = _err(_resp(500, {"type": "x/internal-error", "title": "Internal", "status": 500,
                           "detail": "An unexpected error occurred.", "traceId": "tr-1"}, "application/problem+json"))
     assert isinstance(e5, errors.KestraServerError) and "tr-1" in str(e5)
+    assert e5.server_message == "An unexpected error occurred. (traceId tr-1)"
+    assert _err(_resp(401)).server_message is None
 
 
 def test_already_exists_is_a_conflict_on_both_generations():
