@@ -211,7 +211,7 @@ class KestraMagic(Magics, Configurable):
         if getattr(cfg, "verify_ssl", True) is False:
             lines.append("TLS verification: off (--insecure)")
         try:
-            lines.append(f"server: Kestra {c.server_version} (API generation {c.generation})")
+            lines.append(f"server: Kestra {c.server_version or '(version not reported)'} (API generation {c.generation})")
         except Exception as err:
             lines.append(f"server: not reachable ({_errors.one_line(err)})")
         if _SANDBOX is not None and url.startswith(_SANDBOX.url):

@@ -297,10 +297,12 @@ class Monitor:
         "paused": a PAUSED run waits for a person, and a busy kernel cannot receive the Resume
         button's click, so the cell returns and the live view stays."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        seen = -1
         try:
             while not self.follower.done.wait(0.1):
                 self.handle.execution = self.follower.latest
-                if self.text is not None:
+                if self.text is not None and self.follower.updates != seen:
+                    seen = self.follower.updates
                     self.text.render(self._view())
                 if self.handle.state in ("PAUSED", "BREAKPOINT"):
                     return "paused"
