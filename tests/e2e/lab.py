@@ -40,6 +40,58 @@ LAB_SETTINGS = {
 }
 
 
+def processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, state letter) of every process, read from /proc."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            table[int(entry)] = (int(fields[1]), fields[0])
+    return table
+
+
+def descendants(root: int) -> set[int]:
+    """Every process below ``root`` (children, their children, ...)."""
+    table = processes()
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, (ppid, _) in table.items() if ppid in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Those of ``pids`` still running (zombies count as gone)."""
+    table = processes()
+    return {p for p in pids if p in table and table[p][1] != "Z"}
+
+
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def reap(pids: set[int], grace: float = 10) -> set[int]:
+    """Wait up to ``grace`` s for ``pids`` to exit, then SIGKILL the rest; returns those killed."""
+    deadline = time.monotonic() + grace
+    while alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stragglers = alive(pids)
+    for pid in stragglers:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return stragglers
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
@@ -143,6 +195,8 @@ class JupyterLab:
         """Stop the server and everything in its process group (kernels included)."""
         if self.proc is None:
             return
+        # kernels run in sessions of their own: remember the whole tree before stopping
+        tree = {self.proc.pid} | descendants(self.proc.pid)
         if self.proc.poll() is None:
             self.shutdown_kernels()
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -151,7 +205,7 @@ class JupyterLab:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
-        # kernels run in their own sessions: kill any still alive that we spawned
+        reap(tree)
         self.proc = None
 
 
@@ -160,6 +214,7 @@ class Browser:
     """Headless Chromium (Debian's binary) through Playwright, profile under ``base``."""
     base: Path
     _pw: object = field(init=False, default=None)
+    _driver: set = field(init=False, default_factory=set)
     context: object = field(init=False, default=None)
 
     def start(self) -> "Browser":
@@ -169,7 +224,10 @@ class Browser:
                                "(installs Debian's chromium)")
         profile = self.base / "chromium-profile"
         profile.mkdir(parents=True, exist_ok=True)
+        before = descendants(os.getpid())
         self._pw = sync_playwright().start()
+        # Playwright's driver (node) is our child; the browser runs below it
+        self._driver = {p for p in descendants(os.getpid()) - before if "playwright" in cmdline(p)}
         try:
             self.context = self._pw.chromium.launch_persistent_context(
                 str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
@@ -184,12 +242,17 @@ class Browser:
         return self.context.new_page()
 
     def stop(self) -> None:
-        if self.context is not None:
-            self.context.close()
-            self.context = None
-        if self._pw is not None:
-            self._pw.stop()
-            self._pw = None
+        """Close the browser and the driver, then make sure none of their processes survive."""
+        tree = set(self._driver).union(*(descendants(p) for p in self._driver))
+        try:
+            if self.context is not None:
+                self.context.close()
+                self.context = None
+        finally:
+            if self._pw is not None:
+                self._pw.stop()
+                self._pw = None
+            reap(tree)
 
 
 def temp_base(prefix: str) -> Path:

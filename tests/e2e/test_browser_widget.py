@@ -99,16 +99,15 @@ def test_widget_runs_live_in_jupyterlab_and_kill_button_kills(jupyterlab, page):
     assert page.evaluate("window.__km")["states"][slow_id][-1] == "static:KILLED"
     assert badge.count() >= 1 and badge.first.inner_text() == "KILLED"
     # the kernel agrees (the handle in `slow` sees the server's state)
-    assert _kernel_eval(page, jupyterlab, "slow.refresh().state") == "'KILLED'"
+    assert _kernel_eval(page, "slow.refresh().state") == "'KILLED'"
 
 
-def _kernel_eval(page, lab, expression: str) -> str:
-    """Run one more cell at the end of the notebook and return its text output."""
-    page.evaluate(
-        """src => {
-             const nb = window.jupyterapp.shell.currentWidget.content;
-             nb.activeCellIndex = nb.widgets.length - 1;
-           }""", expression)
+def _kernel_eval(page, expression: str) -> str:
+    """Append a cell running ``expression`` to the open notebook, run it, return its output text."""
+    page.evaluate("""() => {
+        const nb = window.jupyterapp.shell.currentWidget.content;
+        nb.activeCellIndex = nb.widgets.length - 1;
+    }""")
     lab_command(page, "notebook:insert-cell-below")
     page.evaluate("src => window.jupyterapp.shell.currentWidget.content.activeCell.model.sharedModel.setSource(src)",
                   expression)
