@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import time
 
 import pytest
 
 from kestra_magic.errors import KestraConflict, KestraNotFound, KestraValidationError
 from kestra_magic.models import Execution
-from tests.client.conftest import (FAIL_FLOW, INPUTS_FLOW, PAUSE_FLOW, SLEEP_FLOW, flow_source, requests_to,
+from tests.client.conftest import (FAIL_FLOW, PAUSE_FLOW, SLEEP_FLOW, flow_source, requests_to,
                                    wait_terminal)
 
 

@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
-from kestra_magic.errors import KestraNotFound
 from kestra_magic.models import LogEntry
 from tests.client.conftest import SLEEP_FLOW, flow_source, requests_to
 
