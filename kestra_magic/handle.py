@@ -75,6 +75,21 @@ class ExecutionHandle:
                                 f"call .wait() again or .kill() it")
         return self
 
+    def watch(self, timeout: float | None = None, *, wait: bool = True) -> "ExecutionHandle":
+        """Show the run live (the widget in Jupyter, text lines in a terminal or plain ``python``)
+        and, unless ``wait=False``, block until it ends, pauses or ``timeout`` passes."""
+        from kestra_magic.notebook.widget import Monitor
+        mon = Monitor(self)
+        self._monitor = mon
+        mon.start()
+        if wait:
+            outcome = mon.block(timeout)
+            self.execution = mon.follower.latest
+            if outcome != "done":
+                mon.detach(f"stopped watching execution {self.id} ({outcome}, {self.state}); "
+                           f".watch() or .wait() again to re-attach")
+        return self
+
     # -- actions -----------------------------------------------------------------------------
     def kill(self) -> "ExecutionHandle":
         """Ask the server to kill the execution (asynchronous: KILLING, then KILLED)."""

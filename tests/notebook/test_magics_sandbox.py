@@ -199,3 +199,23 @@ def test_bad_run_options_fail_in_one_line_before_anything_runs(kb, ns, options, 
     failed = kb.fails(f"%kestra_run {ns}.guarded {options}")
     assert message in str(failed.error) and len(failed.output.strip().splitlines()) == 1
     assert not _posts(kb.sb, f"/executions/{ns}/guarded")
+
+
+def test_plain_python_watch_prints_text_lines(sandbox_v2, ns):
+    import subprocess
+    import sys
+    code = f"""
+from kestra_magic.client import KestraClient
+from kestra_magic.config import Configuration
+from kestra_magic.handle import ExecutionHandle
+c = KestraClient(Configuration(url={sandbox_v2.url!r}))
+c.flows.create_flow({flow_yaml(ns, 'plain', LOG_TASK, NAME_INPUT)!r})
+ex = ExecutionHandle(c, c.executions.create_execution({ns!r}, 'plain')).watch(timeout=30)
+print('final', ex.state)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    lines = out.splitlines()
+    assert lines[-1] == "final SUCCESS"
+    assert any("  say SUCCESS" in line for line in lines)
+    assert any(f"{ns}.plain " in line and " SUCCESS (1/1 task runs, " in line for line in lines)
+    assert f"{ns}.plain  execution " in out and "task runs: 1/1 finished" in out and "<div" not in out
