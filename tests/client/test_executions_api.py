@@ -190,16 +190,11 @@ def test_follow_survives_a_dropped_stream(client, sandbox, ns):
     assert seen[-1].state.current == "SUCCESS"
 
 
-def test_sweep_delegates_to_the_sweep_module(client, monkeypatch):
-    import types
-    import sys
-    calls = []
-    fake = types.ModuleType("kestra_magic.sweep")
-    fake.sweep = lambda c, ns, fid, rows, **kw: calls.append((c, ns, fid, rows, kw)) or "frame"
-    monkeypatch.setitem(sys.modules, "kestra_magic.sweep", fake)
-    assert client.executions.sweep("ns", "f", [{"n": 1}], max_workers=2) == "frame"
-    assert calls == [(client, "ns", "f", [{"n": 1}], {"max_workers": 2})]
-
+def test_sweep_runs_through_the_sweep_module(client, inputs_flow, ns):
+    frame = client.executions.sweep(ns, "f", [{"n": 1}, {"n": 2}], max_workers=2, timeout=30)
+    assert sorted(frame["state"]) == ["SUCCESS", "SUCCESS"]
+    assert sorted(frame["result"]) == ["n=1", "n=2"]
+    assert frame["executionId"].nunique() == 2
 
 def test_resume_with_on_resume_inputs(client, sandbox, ns):
     client.flows.create_flow(
