@@ -7,18 +7,36 @@ import time
 import pytest
 import requests
 
+from tests.sandbox.openapi_check import check_response
+
 TERMINAL = {"SUCCESS", "WARNING", "FAILED", "KILLED"}
 
 
+class _CheckedSession(requests.Session):
+    def __init__(self, generation: int):
+        super().__init__()
+        self.generation = generation
+
+    def request(self, method, url, *args, **kwargs):
+        response = super().request(method, url, *args, **kwargs)
+        # what the engine produces: executions, task runs, logs and outputs (flow bodies and raw
+        # file bytes are the protocol tests' business)
+        if "/file" not in url and "/flows" not in url:
+            check_response(response, self.generation)
+        return response
+
+
 class Api:
-    """Plain-requests helper for one sandbox (both generations' paths)."""
+    """Plain-requests helper for one sandbox (both generations' paths); every JSON response is
+    validated against Kestra's OpenAPI spec of the sandbox's generation."""
 
     def __init__(self, sb, ns):
         self.sb, self.ns, self.gen = sb, ns, sb.generation
         self.base = f"{sb.url}/api/v1/main"
+        self.http = _CheckedSession(self.gen)
 
     def deploy(self, source: str) -> dict:
-        r = requests.post(f"{self.base}/flows", data=source.replace("NS", self.ns).encode(),
+        r = self.http.post(f"{self.base}/flows", data=source.replace("NS", self.ns).encode(),
                           headers={"Content-Type": "application/x-yaml"}, timeout=10)
         assert r.status_code == 200, r.text
         return r.json()
@@ -26,7 +44,7 @@ class Api:
     def start(self, flow_id: str, inputs: dict | None = None, files: dict | None = None, **params) -> dict:
         parts = {k: (None, v) for k, v in (inputs or {}).items()}
         parts.update(files or {})
-        r = requests.post(f"{self.base}/executions/{self.ns}/{flow_id}", files=parts or None,
+        r = self.http.post(f"{self.base}/executions/{self.ns}/{flow_id}", files=parts or None,
                           params=params, timeout=30)
         assert r.status_code == 200, r.text
         return r.json()
@@ -35,7 +53,7 @@ class Api:
         return self.start(flow_id, inputs, wait="true", **kw)
 
     def get(self, execution_id: str) -> dict:
-        r = requests.get(f"{self.base}/executions/{execution_id}", timeout=10)
+        r = self.http.get(f"{self.base}/executions/{execution_id}", timeout=10)
         assert r.status_code == 200, r.text
         return r.json()
 
@@ -50,7 +68,7 @@ class Api:
 
     def action(self, method: str, execution_id: str, name: str, **kw) -> requests.Response:
         path = f"{self.base}/executions/{execution_id}/" + (f"actions/{name}" if self.gen == 2 else name)
-        return requests.request(method, path, timeout=30, **kw)
+        return self.http.request(method, path, timeout=30, **kw)
 
     def task_runs(self, ex: dict, task_id: str) -> list[dict]:
         return [tr for tr in ex.get("taskRunList") or [] if tr["taskId"] == task_id]
@@ -61,29 +79,29 @@ class Api:
         assert len(trs) == 1, trs
         if self.gen == 1:
             return trs[0]["outputs"] or {}
-        r = requests.get(f"{self.base}/outputs/tasks/{ex['id']}/{trs[0]['id']}", timeout=10)
+        r = self.http.get(f"{self.base}/outputs/tasks/{ex['id']}/{trs[0]['id']}", timeout=10)
         assert r.status_code == 200, r.text
         return r.json()
 
     def flow_outputs(self, ex: dict) -> dict:
         if self.gen == 1:
             return self.get(ex["id"]).get("outputs") or {}
-        r = requests.get(f"{self.base}/outputs/executions/{ex['id']}", timeout=10)
+        r = self.http.get(f"{self.base}/outputs/executions/{ex['id']}", timeout=10)
         assert r.status_code == 200, r.text
         return r.json()
 
     def logs(self, execution_id: str) -> list[dict]:
-        r = requests.get(f"{self.base}/logs/{execution_id}", timeout=10)
+        r = self.http.get(f"{self.base}/logs/{execution_id}", timeout=10)
         assert r.status_code == 200, r.text
         return r.json()
 
     def file(self, execution_id: str, uri: str) -> bytes:
-        r = requests.get(f"{self.base}/executions/{execution_id}/file", params={"path": uri}, timeout=10)
+        r = self.http.get(f"{self.base}/executions/{execution_id}/file", params={"path": uri}, timeout=10)
         assert r.status_code == 200, r.text
         return r.content
 
     def validate(self, source: str) -> list[dict]:
-        r = requests.post(f"{self.base}/flows/validate", data=source.replace("NS", self.ns).encode(),
+        r = self.http.post(f"{self.base}/flows/validate", data=source.replace("NS", self.ns).encode(),
                           headers={"Content-Type": "application/x-yaml"}, timeout=10)
         assert r.status_code == 200, r.text
         return r.json()
