@@ -87,3 +87,29 @@ def test_file_inputs_from_path_bytes_and_file_objects(tmp_path):
         input_parts({"a": 1}, files={"a": b"x"})
     with pytest.raises(KestraConfigError, match="finite"):
         input_parts({"x": float("nan")})
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=10)
+                            | st.floats(allow_nan=False, allow_infinity=False),
+                            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                          max_size=4),
+                            max_leaves=12)
+
+
+@settings(max_examples=80, deadline=None, database=None)
+@given(st.dictionaries(st.text(min_size=1, max_size=8).filter(lambda k: k.strip() and ":" not in k),
+                       st.text(max_size=8), max_size=5))
+def test_label_dicts_round_trip(labels):
+    labels = {k.strip(): v.strip() for k, v in labels.items()}
+    sent = labels_param(labels)
+    assert {s.split(":", 1)[0]: s.split(":", 1)[1] for s in sent} == labels
+
+
+@settings(max_examples=80, deadline=None, database=None)
+@given(st.dictionaries(st.text(max_size=5), _json_values, max_size=4) | st.lists(_json_values, max_size=4))
+def test_structured_inputs_are_json(value):
+    (name, (filename, content, _)), = input_parts({"x": value})
+    assert filename is None and json.loads(content) == value
