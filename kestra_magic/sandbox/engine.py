@@ -57,8 +57,11 @@ class Engine:
             if self._closed:
                 return
             old = self._runs.get(execution_id)
-            if old is not None and old.thread is not None and old.thread.is_alive():
+        if old is not None and old.thread is not None and old.thread.is_alive():
+            old.thread.join(2.0)   # a restart right after the end: the old thread is just leaving
+            if old.thread.is_alive():
                 raise EngineConflict(f"Execution '{execution_id}' is already running")
+        with self._lock:
             run = Run(execution_id, flow, execution)
             self._runs[execution_id] = run
         run.thread = threading.Thread(target=self._walker.execute, args=(run,), daemon=True,
