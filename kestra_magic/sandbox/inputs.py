@@ -89,7 +89,7 @@ def format_duration(delta: dt.timedelta) -> str:
 def format_instant(value: dt.datetime) -> str:
     """An aware datetime as a Java Instant string (UTC, ``Z``, trailing zeros trimmed)."""
     value = value.astimezone(dt.timezone.utc)
-    base = value.strftime("%Y-%m-%dT%H:%M:%S")
+    base = value.replace(tzinfo=None).isoformat(timespec="seconds")   # strftime drops year padding
     if value.microsecond:
         base += f".{value.microsecond:06d}".rstrip("0")
     return base + "Z"

@@ -92,6 +92,14 @@ def _empty(status: int) -> Response:
     return Response(b"", status=status)
 
 
+class Redirect(Exception):
+    """A file URI of another execution: Kestra redirects (301) to that execution's endpoint."""
+
+    def __init__(self, location: str):
+        super().__init__(location)
+        self.location = location
+
+
 class DropConnection(ConnectionAbortedError):
     """Raised to make the server close the socket without answering (fault injection)."""
 
@@ -284,6 +292,10 @@ class Application:
             return handler(request, **values)
         except ApiError as err:
             return self._error(err, instance)
+        except Redirect as moved:
+            resp = _empty(301)
+            resp.headers["Location"] = moved.location
+            return resp
         except RequestEntityTooLarge:
             return self._error(self._too_large(request.content_length), instance)
         except MethodNotAllowed as exc:
@@ -1055,10 +1067,7 @@ class Application:
                     and relpath[len(flow_root):].startswith("executions/"):
                 other = relpath[len(flow_root):].split("/")[1]
                 if self.store.get_execution(other) is not None:
-                    location = request.url.replace(f"/executions/{execution_id}/", f"/executions/{other}/", 1)
-                    resp = _empty(301)
-                    resp.headers["Location"] = location
-                    return resp, b""     # type: ignore[return-value]
+                    raise Redirect(request.url.replace(f"/executions/{execution_id}/", f"/executions/{other}/", 1))
             if not relpath.startswith(flow_root + "states/"):
                 raise illegal_argument("Invalid prefix path")
         path = self.store.file_path(canonical)
@@ -1068,8 +1077,6 @@ class Application:
 
     def h_file_download(self, request, tenant, execution_id):
         uri, data = self._file(request, execution_id)
-        if isinstance(uri, Response):
-            return uri
         name = uri.rsplit("/", 1)[-1]
         fmt = (request.args.get("format") or "RAW").upper()
         if self.gen == 2 and fmt not in ("RAW", "JSONL"):
@@ -1089,14 +1096,10 @@ class Application:
 
     def h_file_metas(self, request, tenant, execution_id):
         uri, data = self._file(request, execution_id)
-        if isinstance(uri, Response):
-            return uri
         return _json({"size": len(data)})
 
     def h_file_preview(self, request, tenant, execution_id):
         uri, data = self._file(request, execution_id)
-        if isinstance(uri, Response):
-            return uri
         max_rows = int_param(request.args, "maxRows", filesmod.PREVIEW_INITIAL_ROWS)
         encoding = request.args.get("encoding")
         try:

@@ -429,3 +429,10 @@ def test_set_labels_and_delete(kapi, ns):
     assert kapi.get(f"/executions/{ex['id']}").status_code == 404
     gone = kapi.delete(f"/executions/{ex['id']}")
     assert gone.status_code == 404 and (gone.content == b"") == (kapi.gen == 1)
+
+
+def test_instants_keep_four_digit_years(kapi, ns):
+    kapi.create_flow(flow_yaml(ns, "old", inputs="inputs:\n  - id: when\n    type: DATETIME\n"))
+    ex = kapi.run(ns, "old", {"when": "0213-12-16T16:22:22.13Z"}, scheduleDate="0213-12-16T16:22:22.13Z")
+    assert ex["inputs"]["when"] == "0213-12-16T16:22:22.13Z"
+    assert ex["scheduleDate"] == "0213-12-16T16:22:22.13Z"
