@@ -394,3 +394,22 @@ tasks:
     req = api.outputs(ex, "req")
     assert req["code"] == 200 and json.loads(req["body"])["id"] == "web"
     assert any("Failed http request with response code '404'" in l["message"] for l in api.logs(ex["id"]))
+
+
+def test_scripts_do_not_see_the_clients_credentials(api, monkeypatch):
+    monkeypatch.setenv("KESTRA_PASSWORD", "Not-For-Scripts-9")
+    monkeypatch.setenv("KESTRA_API_TOKEN", "token-not-for-scripts")
+    api.deploy("""
+id: envs
+namespace: NS
+tasks:
+  - id: show
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - env
+""")
+    ex = api.run("envs")
+    assert ex["state"]["current"] == "SUCCESS"
+    text = "\n".join(l["message"] for l in api.logs(ex["id"]))
+    assert "PATH=" in text
+    assert "Not-For-Scripts-9" not in text and "token-not-for-scripts" not in text

@@ -34,6 +34,7 @@ _COMMON = ["beforeCommands", "containerImage", "taskRunner", "docker", "env", "i
 _PROTOCOL = re.compile(r"^::(\{.*\})::\s*$")
 _URI = re.compile(r"kestra:///[^\s'\"`)<>|;]+")
 _LEVELS = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR"}
+_CREDENTIALS = {"KESTRA_PASSWORD", "KESTRA_API_TOKEN", "KESTRA_TOKEN", "KESTRA_USERNAME", "KESTRA_USER"}
 
 
 def _truthy(value, default: bool) -> bool:
@@ -128,7 +129,9 @@ def _output_files(props: dict, ctx, workdir: Path, outdir: Path, variables: dict
 
 
 def _env(props: dict, ctx, workdir: Path, outdir: Path, variables: dict) -> dict:
-    env = dict(os.environ)
+    # the client's credentials (a sandbox embedded in a notebook kernel shares its environment)
+    # are not the script's business
+    env = {k: v for k, v in os.environ.items() if k not in _CREDENTIALS}
     env["PATH"] = _python_bin_dir() + os.pathsep + env.get("PATH", "")
     env["WORKING_DIR"] = str(workdir)
     env["OUTPUT_DIR"] = str(outdir)
