@@ -15,7 +15,7 @@ _INPUT_ID = re.compile(r"^[a-zA-Z0-9][.a-zA-Z0-9_-]*")
 INPUT_TYPES = {"STRING", "ENUM", "SELECT", "INT", "FLOAT", "BOOLEAN", "BOOL", "DATETIME", "DATE", "TIME",
                "DURATION", "FILE", "JSON", "URI", "SECRET", "ARRAY", "MULTISELECT", "YAML", "EMAIL"}
 OUTPUT_TYPES = INPUT_TYPES - {"SECRET", "ENUM", "SELECT", "MULTISELECT", "EMAIL"}
-TASK_LISTS = ("tasks", "then", "else", "errors", "finally")
+TASK_LISTS = ("tasks", "then", "else", "errors", "finally", "defaults")
 RETRY_TYPES = {"constant", "exponential", "random"}
 
 
@@ -91,6 +91,17 @@ def _task(task, path: str, generation: int, problems: list, ids: list) -> None:
                 problems.append((f"{path}.{key}", "must not be empty"))
             for i, child in enumerate(children):
                 _task(child, f"{path}.{key}[{i}]", generation, problems, ids)
+        cases = task.get("cases")
+        if cases is not None and "cases" in tdef.allowed:
+            if not isinstance(cases, dict):
+                problems.append((f"{path}.cases", "must be a map of value to a list of tasks"))
+            else:
+                for case, children in cases.items():
+                    if not isinstance(children, list):
+                        problems.append((f"{path}.cases.{case}", "must be a list of tasks"))
+                        continue
+                    for i, child in enumerate(children):
+                        _task(child, f"{path}.cases.{case}[{i}]", generation, problems, ids)
 
 
 def _retry(retry, path: str, problems: list) -> None:

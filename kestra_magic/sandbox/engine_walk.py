@@ -629,6 +629,16 @@ class Walker:
         child_scope = scope.under(tr, task)
         return self.block(run, branch or [], child_scope, task.get("errors"), task.get("finally"))
 
+    def flow_switch(self, run, task, tr, scope):
+        value = self.render(run, task.get("value"), self.variables(run, task, tr, scope))
+        key = to_text(value)
+        cases = task.get("cases") or {}
+        branch = next((tasks for case, tasks in cases.items() if to_text(case) == key), None)
+        outputs = {"value": key, "defaults": branch is None}
+        state = self.block(run, (task.get("defaults") or []) if branch is None else branch, scope.under(tr, task),
+                           task.get("errors"), task.get("finally"))
+        return state, outputs
+
     def _values(self, run, task, tr, scope) -> list:
         values = self.render(run, task.get("values"), self.variables(run, task, tr, scope))
         if isinstance(values, str):

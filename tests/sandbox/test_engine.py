@@ -1012,3 +1012,49 @@ tasks:
     messages = [(l.get("taskId"), l["message"]) for l in api.logs(ex["id"])]
     assert ("loud", "error line") in messages
     assert not [m for m in messages if m[0] == "muted"]
+
+
+def test_switch_runs_the_matching_case_or_defaults(api):
+    api.deploy("""
+id: sw
+namespace: NS
+inputs:
+  - id: kind
+    type: STRING
+tasks:
+  - id: pick
+    type: io.kestra.plugin.core.flow.Switch
+    value: "{{ inputs.kind }}"
+    cases:
+      csv:
+        - id: as_csv
+          type: io.kestra.plugin.core.debug.Return
+          format: comma
+      json:
+        - id: as_json
+          type: io.kestra.plugin.core.debug.Return
+          format: braces
+    defaults:
+      - id: other
+        type: io.kestra.plugin.core.debug.Return
+        format: "unknown {{ inputs.kind }}"
+""")
+    ex = api.run("sw", {"kind": "json"})
+    assert [tr["taskId"] for tr in ex["taskRunList"]] == ["pick", "as_json"]
+    assert api.outputs(ex, "pick") == {"value": "json", "defaults": False}
+    ex = api.run("sw", {"kind": "xml"})
+    assert [tr["taskId"] for tr in ex["taskRunList"]] == ["pick", "other"]
+    assert api.outputs(ex, "other") == {"value": "unknown xml"}
+    [report] = api.validate("""
+id: sw2
+namespace: NS
+tasks:
+  - id: pick
+    type: io.kestra.plugin.core.flow.Switch
+    value: x
+    cases:
+      a:
+        - id: bad
+          type: io.kestra.plugin.core.log.Log
+""")
+    assert "tasks[0].cases.a[0].message: must not be null" in report["constraints"]

@@ -89,3 +89,5 @@ task(CORE + "flow.Subflow", required=["namespace", "flowId"],
                "scheduleDate", "outputs"], flowable=True, aliases=["io.kestra.core.tasks.flows.Subflow"])(None)
 task(CORE + "flow.Pause", optional=["pauseDuration", "delay", "timeout", "behavior", "onResume", "tasks", "onPause"],
      flowable=True, aliases=["io.kestra.core.tasks.flows.Pause"])(None)
+task(CORE + "flow.Switch", required=["value"], optional=["cases", "defaults", *_HANDLERS], flowable=True,
+     aliases=["io.kestra.core.tasks.flows.Switch"])(None)
