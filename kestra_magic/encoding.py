@@ -86,7 +86,13 @@ def breakpoints_param(value: Any) -> str | None:
     """Breakpoints as Kestra's comma list ``taskId[.value],...``."""
     if value is None:
         return None
-    items = value.split(",") if isinstance(value, str) else [str(v) for v in value]
+    if isinstance(value, str):
+        items = value.split(",")
+    else:
+        items = [str(v) for v in value]
+        if any("," in i for i in items):
+            raise KestraConfigError(f"breakpoints {value!r}: a list item contains a comma; "
+                                    f"give one task id per item, e.g. ['task1', 'task2']")
     items = [i.strip() for i in items]
     if not items or any(not i for i in items):
         raise KestraConfigError(f"breakpoints {value!r} contain an empty task id; "

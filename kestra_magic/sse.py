@@ -21,20 +21,15 @@ class Event:
     retry: int | None = None
 
 
-def iter_events(chunks: Iterable[bytes]) -> Iterator[Event]:
-    """Yield events from an iterable of raw byte chunks (any split, any line ending)."""
+def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
+    """Split raw chunks into lines ending at CRLF, LF or CR (a CR at a chunk's end may start a CRLF)."""
     buf = b""
-    data: list[str] = []
-    last_id: str | None = None
-    event_type = ""
-    retry: int | None = None
     first = True
     for chunk in chunks:
         if not chunk:
             continue
         buf += chunk
         while True:
-            # a line ends at CRLF, LF or CR; a lone trailing CR may be the start of CRLF
             idx_n = buf.find(b"\n")
             idx_r = buf.find(b"\r")
             if idx_n < 0 and (idx_r < 0 or idx_r == len(buf) - 1):
@@ -47,23 +42,37 @@ def iter_events(chunks: Iterable[bytes]) -> Iterator[Event]:
             if first:
                 text = text.removeprefix("\ufeff")
                 first = False
-            if not text:
-                if data:
-                    yield Event("\n".join(data), last_id, event_type or "message", retry)
-                data, event_type = [], ""
-                continue
-            if text.startswith(":"):
-                continue
-            name, sep, value = text.partition(":")
-            if sep and value.startswith(" "):
-                value = value[1:]
-            if name == "data":
-                data.append(value)
-            elif name == "id":
-                if "\x00" not in value:
-                    last_id = value
-            elif name == "event":
-                event_type = value
-            elif name == "retry" and value.isdigit():
-                retry = int(value)
+            yield text
+    if buf.endswith(b"\r"):
+        # at the end of the stream a held-back CR is a complete line ending
+        text = buf[:-1].decode("utf-8", errors="replace")
+        yield text.removeprefix("\ufeff") if first else text
+
+
+def iter_events(chunks: Iterable[bytes]) -> Iterator[Event]:
+    """Yield events from an iterable of raw byte chunks (any split, any line ending)."""
+    data: list[str] = []
+    last_id: str | None = None
+    event_type = ""
+    retry: int | None = None
+    for text in _lines(chunks):
+        if not text:
+            if data:
+                yield Event("\n".join(data), last_id, event_type or "message", retry)
+            data, event_type = [], ""
+            continue
+        if text.startswith(":"):
+            continue
+        name, sep, value = text.partition(":")
+        if sep and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            data.append(value)
+        elif name == "id":
+            if "\x00" not in value:
+                last_id = value
+        elif name == "event":
+            event_type = value
+        elif name == "retry" and value.isdigit():
+            retry = int(value)
     # an unterminated final event is discarded, as the spec says

@@ -113,3 +113,9 @@ def test_label_dicts_round_trip(labels):
 def test_structured_inputs_are_json(value):
     (name, (filename, content, _)), = input_parts({"x": value})
     assert filename is None and json.loads(content) == value
+
+
+@pytest.mark.parametrize("items", [["a ,b"], ["a,"], ["ok", "x,y"]])
+def test_breakpoint_list_items_with_commas_are_rejected(items):
+    with pytest.raises(KestraConfigError, match="comma"):
+        breakpoints_param(items)

@@ -32,3 +32,9 @@ def test_any_split_gives_the_same_events():
 def test_bom_event_and_retry_fields():
     events = list(iter_events([b"\xef\xbb\xbfevent: update\nretry: 3000\ndata\n\n"]))
     assert events == [Event(data="", id=None, event="update", retry=3000)]
+
+
+def test_lone_cr_at_end_of_stream_still_ends_the_last_event():
+    # a proxy that normalises line endings to CR must not lose Kestra's `end` marker
+    events = list(iter_events([b"id: end\rdata: {}\r\r"]))
+    assert [(e.id, e.data) for e in events] == [("end", "{}")]
