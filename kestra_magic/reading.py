@@ -36,12 +36,10 @@ def _execution_id(execution: Any, what: str) -> str:
                           "pass the execution (or its id) together with an output name or file name")
     if isinstance(execution, str):
         return execution
-    for attr in ("id",):
-        value = getattr(execution, attr, None)
-        if isinstance(value, str):
-            return value
     if isinstance(execution, dict) and isinstance(execution.get("id"), str):
         return execution["id"]
+    if isinstance(getattr(execution, "id", None), str):        # Execution model or ExecutionHandle
+        return execution.id
     raise TypeError(f"expected an execution, its handle, dict or id, got {type(execution).__name__}")
 
 
@@ -77,11 +75,11 @@ def output_candidates(client: Any, execution_id: str) -> list[tuple[str, Any, st
         bases = [f"outputs.{task}", str(task)]
         if value is not None:
             bases = [f"outputs.{task}.{value}", f"{task}.{value}"] + bases
+        where = f"task {task}" + (f"[{value}]" if value is not None else "")
         for key, out in (info.get("outputs") or {}).items():
-            for base in bases:
-                for path, v in _flatten(f"{base}.{key}", out):
-                    label = f"task {task}" + (f"[{value}]" if value is not None else "") + f" output {path.split('.', 2 if base.startswith('outputs.') else 1)[-1]}"
-                    found.append((path, v, label))
+            for path, v in _flatten(str(key), out):
+                for base in bases:
+                    found.append((f"{base}.{path}", v, f"{where} output {path}"))
     return found
 
 
@@ -140,14 +138,20 @@ def read_output(client: Any, execution: Any, what: str, *, nrows: int | None = N
                 return frame
     _warn_if_large(client, execution_id, uri, warn_size)
     exact = opts.get("keep_decimal") or via == "raw"
+    data = None
     if fmt == "ion" and not exact and getattr(client, "generation", 1) >= 2:
-        data = client.executions.download_file(execution_id, uri, format="JSONL")
-        if _looks_like_jsonl(data):
+        try:
+            data = client.executions.download_file(execution_id, uri, format="JSONL")
+        except KestraNotFound:
+            raise
+        except KestraError:
+            data = None     # the server could not convert it: read the ION itself below
+        if data is not None and _looks_like_jsonl(data):
             from kestra_magic.frames.ion import json_rows_frame
             frame = json_rows_frame(data, flatten=opts.get("flatten", False),
                                     infer_types=opts.get("infer_types", False))
             return frame.head(nrows) if nrows is not None else frame
-    else:
+    if data is None:
         data = client.executions.download_file(execution_id, uri)
     return read_file(data, name, nrows=nrows, **opts)
 

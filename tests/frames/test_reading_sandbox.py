@@ -207,3 +207,42 @@ def test_large_ion_file_both_paths(client, sandbox, ns):
     assert len(df) == rows and df["id"].iloc[-1] == rows
     assert df["ts"].iloc[-1] == pd.Timestamp("2025-03-14T09:26:53.589Z") + pd.Timedelta(hours=rows)
     assert df["maybe"].isna().sum() == rows // 3
+
+
+TWO_WRITERS = """
+id: two
+namespace: {ns}
+tasks:
+  - id: a
+    type: io.kestra.plugin.scripts.shell.Commands
+    outputFiles: ["out.csv"]
+    commands:
+      - printf 'x\\n1\\n' > out.csv
+  - id: b
+    type: io.kestra.plugin.scripts.shell.Commands
+    outputFiles: ["out.csv"]
+    commands:
+      - printf 'x\\n2\\n' > out.csv
+"""
+
+
+def test_ambiguous_file_names_ask_for_the_output_name(client, ns):
+    ex = _run(client, TWO_WRITERS, "two", ns)
+    assert read_output(client, ex, "outputs.a.outputFiles['out.csv']")["x"].tolist() == [1]
+    assert read_output(client, ex, "b.outputFiles.out.csv")["x"].tolist() == [2]
+    with pytest.raises(KestraError, match="2 output files .* named 'out.csv'.*name the output instead"):
+        read_output(client, ex, "out.csv")
+
+
+def test_jsonl_conversion_failure_falls_back_to_the_ion_file(sandbox_v2, ns):
+    from kestra_magic.client import KestraClient
+    from kestra_magic.config import Configuration
+    with KestraClient(Configuration(url=sandbox_v2.url)) as client:
+        ex = _run(client, DUCKDB_FLOW.replace("{rows}", "5"), "query", ns)
+        sandbox_v2.faults.fail(422, times=1, method="GET", path=r"/executions/[^/]+/file$",
+                               body='{"message": "Unable to convert"}', content_type="application/json")
+        try:
+            df = read_output(client, ex, "outputs.query.uri")
+        finally:
+            sandbox_v2.faults.clear()
+        assert df["id"].tolist() == [1, 2, 3, 4, 5] and df["lt"][0] == dt.time(8, 30)
