@@ -106,6 +106,7 @@ class Scope:
     path: tuple = ()
     parents: list = field(default_factory=list)
     item: dict | None = None
+    workdir: Path | None = None     # shared by the tasks of a WorkingDirectory task
 
     def under(self, tr: dict, task: dict, **changes: Any) -> "Scope":
         parent = {"taskrun": {"id": tr["id"], "value": tr.get("value")}, "task": {"id": task["id"]}}
@@ -149,6 +150,8 @@ class TaskContext:
                          attempt=self.attempt)
 
     def workdir(self) -> Path:
+        if self._scope.workdir is not None:
+            return self._scope.workdir
         if self._workdir is None:
             self._workdir = Path(tempfile.mkdtemp(prefix=f"kestra-{self.task_id}-"))
         return self._workdir
@@ -156,6 +159,7 @@ class TaskContext:
     def cleanup(self) -> None:
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
 
     def storage_prefix(self) -> str:
         return (f"kestra:///{self.namespace.replace('.', '/')}/{self.flow_id}/executions/{self.execution_id}"
@@ -628,6 +632,23 @@ class Walker:
         branch = task.get("then") if truthy(condition) else task.get("else")
         child_scope = scope.under(tr, task)
         return self.block(run, branch or [], child_scope, task.get("errors"), task.get("finally"))
+
+    def flow_workingdirectory(self, run, task, tr, scope):
+        """Child tasks share one working directory (inputFiles in, outputFiles out)."""
+        from kestra_magic.sandbox.tasks.scripts import _input_files, _output_files, output_dir
+        shared = Path(tempfile.mkdtemp(prefix=f"kestra-{task['id']}-"))
+        try:
+            ctx = TaskContext(self, run, task, tr, 0, replace(scope, workdir=shared))
+            variables = {"workingDir": str(shared)}
+            _input_files(task, ctx, shared, variables)
+            state = self.block(run, task.get("tasks") or [], scope.under(tr, task, workdir=shared),
+                               task.get("errors"), task.get("finally"))
+            outputs = None
+            if task.get("outputFiles") is not None and state in SUCCESSFUL:
+                outputs = {"outputFiles": _output_files(task, ctx, shared, output_dir(ctx), variables)}
+            return state, outputs
+        finally:
+            shutil.rmtree(shared, ignore_errors=True)
 
     def flow_switch(self, run, task, tr, scope):
         value = self.render(run, task.get("value"), self.variables(run, task, tr, scope))

@@ -413,3 +413,34 @@ tasks:
     text = "\n".join(l["message"] for l in api.logs(ex["id"]))
     assert "PATH=" in text
     assert "Not-For-Scripts-9" not in text and "token-not-for-scripts" not in text
+
+
+def test_working_directory_is_shared_by_its_tasks(api):
+    api.deploy("""
+id: wd
+namespace: NS
+tasks:
+  - id: dir
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    inputFiles:
+      seed.txt: "41"
+    outputFiles:
+      - result.txt
+    tasks:
+      - id: first
+        type: io.kestra.plugin.scripts.python.Script
+        script: |
+          n = int(open("seed.txt").read())
+          open("middle.txt", "w").write(str(n + 1))
+      - id: second
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands:
+          - cp middle.txt result.txt
+          - cat result.txt
+""")
+    ex = api.run("wd")
+    assert ex["state"]["current"] == "SUCCESS", [l["message"] for l in api.logs(ex["id"])]
+    files = api.outputs(ex, "dir")["outputFiles"]
+    assert list(files) == ["result.txt"]
+    assert api.file(ex["id"], files["result.txt"]) == b"42"
+    assert any(l["message"] == "42" and l.get("taskId") == "second" for l in api.logs(ex["id"]))

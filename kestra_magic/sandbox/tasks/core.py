@@ -91,3 +91,6 @@ task(CORE + "flow.Pause", optional=["pauseDuration", "delay", "timeout", "behavi
      flowable=True, aliases=["io.kestra.core.tasks.flows.Pause"])(None)
 task(CORE + "flow.Switch", required=["value"], optional=["cases", "defaults", *_HANDLERS], flowable=True,
      aliases=["io.kestra.core.tasks.flows.Switch"])(None)
+task(CORE + "flow.WorkingDirectory", required=["tasks"],
+     optional=["inputFiles", "outputFiles", "namespaceFiles", "cache", *_HANDLERS], flowable=True,
+     aliases=["io.kestra.core.tasks.flows.WorkingDirectory"])(None)

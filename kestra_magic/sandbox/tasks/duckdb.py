@@ -9,7 +9,7 @@ import uuid
 
 from kestra_magic.sandbox import ion
 from kestra_magic.sandbox.tasks.base import TaskFailure, task
-from kestra_magic.sandbox.tasks.scripts import _input_files, _Localizer, _output_files
+from kestra_magic.sandbox.tasks.scripts import _input_files, _Localizer, _output_files, output_dir
 
 FETCH_TYPES = ("NONE", "FETCH_ONE", "FETCH", "STORE")
 
@@ -59,8 +59,7 @@ def query(props: dict, ctx) -> dict:
         raise TaskFailure("The DuckDB Query task needs the duckdb package: "
                           "pip install 'kestra-magic[duckdb]'") from None
     workdir = ctx.workdir()
-    outdir = workdir / ".kestra-output"
-    outdir.mkdir(exist_ok=True)
+    outdir = output_dir(ctx)
     variables = {"workingDir": str(workdir), "outputDir": str(outdir)}
     _input_files(props, ctx, workdir, variables)
     localizer = _Localizer(ctx, workdir)

@@ -70,7 +70,7 @@ class _Localizer:
     def path(self, uri: str) -> str:
         if uri not in self.copies:
             source = self.ctx.local_path(uri)
-            target_dir = self.workdir / ".kestra-files" / str(len(self.copies))
+            target_dir = self.workdir / ".kestra-files" / self.ctx.task_run_id / str(len(self.copies))
             target_dir.mkdir(parents=True, exist_ok=True)
             target = target_dir / source.name
             shutil.copyfile(source, target)
@@ -105,6 +105,13 @@ def _input_files(props: dict, ctx, workdir: Path, variables: dict) -> None:
             target.write_text(text, encoding="utf-8")
 
 
+def output_dir(ctx) -> Path:
+    """This task run's ``{{ outputDir }}`` (hidden, per task run: a WorkingDirectory is shared)."""
+    path = ctx.workdir() / f".kestra-output-{ctx.task_run_id}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _output_files(props: dict, ctx, workdir: Path, outdir: Path, variables: dict) -> dict:
     found: dict[str, str] = {}
     patterns = props.get("outputFiles")
@@ -116,7 +123,7 @@ def _output_files(props: dict, ctx, workdir: Path, outdir: Path, variables: dict
             for match in sorted(glob.glob(str(workdir / str(pattern)), recursive=True)):
                 path = Path(match)
                 rel_parts = path.relative_to(workdir).parts
-                if path.is_file() and ".kestra-files" not in rel_parts and ".kestra-output" not in rel_parts:
+                if path.is_file() and not any(part.startswith(".kestra-") for part in rel_parts):
                     found[path.relative_to(workdir).as_posix()] = ""
     for path in sorted(outdir.rglob("*")):
         if path.is_file():
@@ -156,8 +163,7 @@ def _ignored_runner_notes(props: dict, ctx) -> None:
 def run_commands(props: dict, ctx, build) -> TaskResult:
     """Shared body of every script task; ``build(variables, localize) -> list of shell lines``."""
     workdir = ctx.workdir()
-    outdir = workdir / ".kestra-output"
-    outdir.mkdir()
+    outdir = output_dir(ctx)
     variables = {"workingDir": str(workdir), "outputDir": str(outdir)}
     _ignored_runner_notes(props, ctx)
     _input_files(props, ctx, workdir, variables)
@@ -237,8 +243,8 @@ def _commands(props: dict, ctx, variables: dict, localizer: _Localizer) -> list[
 
 def _script_file(props: dict, ctx, variables: dict, localizer: _Localizer, suffix: str) -> str:
     text = localizer.text(str(ctx.render(props["script"], **variables)))
-    where = ctx.workdir() / ".kestra-files"     # hidden: never matched by outputFiles globs
-    where.mkdir(exist_ok=True)
+    where = ctx.workdir() / ".kestra-files" / ctx.task_run_id   # hidden: never matched by outputFiles
+    where.mkdir(parents=True, exist_ok=True)
     fd, path = tempfile.mkstemp(suffix=suffix, prefix="script-", dir=where)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
