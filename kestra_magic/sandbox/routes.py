@@ -88,6 +88,16 @@ def _json(data: Any, status: int = 200, content_type: str = "application/json") 
     return Response(json.dumps(data, separators=(",", ":")), status=status, content_type=content_type)
 
 
+def _attachment(filename: str, quoted: bool = True) -> str:
+    """A Content-Disposition value safe for any file name (RFC 6266 ``filename*`` when not ASCII)."""
+    from urllib.parse import quote
+    plain = filename.isascii() and filename.isprintable() and '"' not in filename and "\\" not in filename
+    if plain:
+        return f'attachment; filename="{filename}"' if quoted else f"attachment; filename={filename}"
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 def _empty(status: int) -> Response:
     return Response(b"", status=status)
 
@@ -1036,7 +1046,7 @@ class Application:
         lines = [f"{e.get('timestamp')} {e.get('level')} {e.get('message')}"
                  for e in self.store.logs_for(execution_id) if keep(e)]
         resp = Response("\n".join(lines), content_type="text/plain")
-        resp.headers["Content-Disposition"] = f"attachment; filename={execution_id}.log"
+        resp.headers["Content-Disposition"] = _attachment(f"{execution_id}.log", quoted=False)
         ex = self.store.get_execution(execution_id)
         if ex is not None and not shapes.is_terminal(ex["state"]["current"]):
             resp.headers["Cache-Control"] = "no-cache"
@@ -1088,10 +1098,10 @@ class Application:
             except Exception as exc:
                 raise illegal_argument(f"Unable to convert {name} to JSONL: {exc}") from None
             resp = Response(data, content_type="application/x-ndjson")
-            resp.headers["Content-Disposition"] = f'attachment; filename="{name.rsplit(".", 1)[0]}.jsonl"'
+            resp.headers["Content-Disposition"] = _attachment(f'{name.rsplit(".", 1)[0]}.jsonl')
             return resp
         resp = Response(data, content_type="application/octet-stream")
-        resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        resp.headers["Content-Disposition"] = _attachment(name)
         return resp
 
     def h_file_metas(self, request, tenant, execution_id):

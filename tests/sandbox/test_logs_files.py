@@ -183,3 +183,15 @@ def test_file_path_checks(kapi, ns):
     assert moved.status_code == 301 and f"/executions/{other}/file" in moved.headers["Location"]
     follow = kapi.get(f"/executions/{eid}/file", params={"path": other_prefix + "notes.txt"})
     assert follow.status_code == 200 and follow.content.startswith(b"line 0")
+
+
+def test_unicode_file_names_and_odd_ids_download(kapi, ns):
+    kapi.create_flow(flow_yaml(ns, "uni", inputs="inputs:\n  - id: up\n    type: FILE\n"))
+    ex = kapi.run(ns, "uni", files=[("up", ("données \"été\".csv", b"x,y\n"))])
+    uri = ex["inputs"]["up"]
+    assert uri.endswith("/inputs/up/données \"été\".csv")
+    resp = kapi.get(f"/executions/{ex['id']}/file", params={"path": uri}, timeout=10)
+    assert resp.status_code == 200 and resp.content == b"x,y\n"
+    assert "filename*=UTF-8''donn%C3%A9es%20%22%C3%A9t%C3%A9%22.csv" in resp.headers["Content-Disposition"]
+    odd = kapi.http.get(kapi.base + "/api/v1/main/logs/%C3%8F%01%C2%88x/download", timeout=10)
+    assert odd.status_code == 200 and odd.text == ""
