@@ -35,9 +35,14 @@ def generation_from_probes(login: "requests.Response | None", configs: "requests
             return 2
     if configs is not None:
         if configs.status_code == 200:
-            major = parse_version((_json(configs) or {}).get("version"))
+            body = _json(configs)
+            major = parse_version(body.get("version") if isinstance(body, dict) else None)
             if major is not None:
                 return 1 if major < 2 else 2
+            if isinstance(body, dict) and login is not None and login.status_code != 200:
+                # an unparseable version ("Snapshot" builds) on a /configs that answers without
+                # credentials, and no open /configs/login: only 1.x serves /configs open
+                return 1
         ctype = configs.headers.get("Content-Type", "")
         if configs.status_code == 401 and "problem+json" in ctype:
             return 2
