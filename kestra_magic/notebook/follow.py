@@ -45,8 +45,9 @@ def _close(iterator: Any) -> None:
 class ExecutionFollower:
     """Keeps ``latest`` (the newest Execution seen) and ``logs`` (a bounded tail) up to date.
 
-    ``changed`` is notified on every update; ``done`` is set once the execution is terminal (or the
-    follower is stopped). ``source`` says where the last update came from: "sse" or "poll".
+    ``changed`` is notified on every update; ``done`` is set once the execution is terminal and the
+    log tail has drained (or the follower is stopped). ``source``: where the last update came from,
+    "sse" or "poll".
     """
 
     def __init__(self, client: Any, execution: Any, *, poll_interval: float = 1.0,
@@ -71,6 +72,12 @@ class ExecutionFollower:
         self._on_update = on_update
         self._use_sse = use_sse
         self._log_stream: Any = None
+        self._last_log = 0.0
+        self.logs_closed = threading.Event()   # the log stream is closed (drained or stopped)
+        self.lagging = False                   # it was still busy when the run ended
+        self.tail_incomplete = False           # so the final tail may miss the last lines
+        self.drain_idle = 0.3
+        self.drain_max = 1.5
         self._threads: list[threading.Thread] = []
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -88,6 +95,7 @@ class ExecutionFollower:
         """Stop following (the execution keeps running on the server)."""
         self._stop.set()
         self.done.set()
+        self.logs_closed.set()
         self._close_logs()
         self._notify()
 
@@ -142,19 +150,20 @@ class ExecutionFollower:
                         break
                 self._stop.wait(self.poll_interval)
         finally:
+            self._drain_logs()   # the live view keeps drawing the tail meanwhile
             self.done.set()
-            self._close_logs()
             self._notify()
 
     def _run_logs(self) -> None:
         try:
             stream = self.client.logs.follow_logs(self.id, min_level=self._min_level)
             self._log_stream = stream
-            if self.done.is_set():  # ended while the stream was opening: nobody else will close it
+            if self.logs_closed.is_set():  # closed while the stream was opening
                 return
             for entry in stream:
-                if self._stop.is_set() or self.done.is_set():
+                if self._stop.is_set() or self.logs_closed.is_set():
                     break
+                self._last_log = time.monotonic()
                 if not (raw_of(entry).get("message") or getattr(entry, "message", None)):
                     continue  # the `start` marker is an empty entry
                 self.logs.append(entry)
@@ -165,9 +174,32 @@ class ExecutionFollower:
         finally:
             _close(self._log_stream)
 
+    def _drain_logs(self) -> None:
+        """The execution ended: let the log stream deliver what is still in flight (until it has been
+        quiet for ``drain_idle`` s, at most ``drain_max`` s), then close it. A stream still busy at
+        the end lags behind the run: ``lagging`` asks for one re-read of the tail."""
+        if self._want_logs and not self._stop.is_set():
+            started = time.monotonic()
+            while time.monotonic() - started < self.drain_max and not self._stop.is_set():
+                now = time.monotonic()
+                if self._log_stream is None and now - started >= self.drain_idle:
+                    self.lagging = True    # the stream never opened: re-read the tail instead
+                    break
+                if self._log_stream is not None and now - self._last_log >= self.drain_idle:
+                    break
+                time.sleep(0.05)
+            else:
+                self.lagging = True
+        self.logs_closed.set()
+        self._close_logs()
+
     def final_logs(self, refetch: bool = False) -> list:
-        """The log tail; re-read with one GET (``refetch``, or when the stream caught nothing) since
-        the stream may lag behind a chatty run when it is closed."""
+        """The log tail. Re-read with one GET only when the stream caught nothing (a run too short
+        for it) or ``refetch``: that GET holds every line for a moment, which a chatty run's live tail
+        never does. A stream that lagged leaves ``tail_incomplete`` set instead."""
+        if self.lagging and self.logs and not refetch:
+            self.tail_incomplete = True
+            return list(self.logs)
         if (refetch or not self.logs) and self._want_logs:
             try:
                 entries = self.client.logs.list_logs(self.id, min_level=self._min_level)

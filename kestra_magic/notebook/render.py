@@ -226,7 +226,7 @@ def summary_text(view: RunView) -> str:
     return "\n".join(lines)
 
 
-def summary_html(view: RunView, log_tail: Iterable[Any] = ()) -> str:
+def summary_html(view: RunView, log_tail: Iterable[Any] = (), note: str = "") -> str:
     """The static summary that replaces the live widget when the run ends."""
     done, total = view.progress()
     outputs = ""
@@ -234,7 +234,7 @@ def summary_html(view: RunView, log_tail: Iterable[Any] = ()) -> str:
         items = "".join(f"<li><code>{esc(k)}</code>: {esc(_short(v))}</li>"
                         for k, v in sorted(view.outputs.items(), key=lambda kv: str(kv[0])))
         outputs = f'<div>outputs:<ul style="margin:0">{items}</ul></div>'
-    tail = logs_html(log_tail)
+    tail = logs_html(log_tail) + (f'<div style="color:#666">{esc(note)}</div>' if note else "")
     return (f'<div class="km-summary" data-state="{esc(view.state)}">{header_html(view)}'
             f'<div>task runs: {done}/{total} finished</div>{task_table_html(view)}{outputs}{tail}</div>')
 
@@ -247,12 +247,13 @@ def _short(value: Any, n: int = 120) -> str:
 class Summary:
     """A static display object (HTML + text): what a saved notebook keeps of a finished run."""
 
-    def __init__(self, view: RunView, log_tail: Iterable[Any] = ()):
+    def __init__(self, view: RunView, log_tail: Iterable[Any] = (), note: str = ""):
         self.view = view
         self.log_tail = list(log_tail)
+        self.note = note
 
     def _repr_html_(self) -> str:
-        return summary_html(self.view, self.log_tail)
+        return summary_html(self.view, self.log_tail, self.note)
 
     def __repr__(self) -> str:
-        return summary_text(self.view)
+        return summary_text(self.view) + (f"\n{self.note}" if self.note else "")

@@ -272,14 +272,16 @@ class Monitor:
             elif not self.detached:
                 self.out(note)
         if self.widget is not None:
-            logs = self.follower.final_logs(refetch=True) if view.is_terminal else list(self.follower.logs)
+            logs = self.follower.final_logs() if view.is_terminal else list(self.follower.logs)
             with self._render_lock:
                 sent = self.widget.render(view, logs)
                 self.messages += sent
                 self._sent.append((time.monotonic(), sent))
             if view.is_terminal and self.display_handle is not None:
                 try:
-                    self.display_handle.update(Summary(view, logs[-10:]))
+                    note = ("log tail incomplete: the log stream lagged behind this chatty run; "
+                            ".logs() on the handle reads every line") if self.follower.tail_incomplete else ""
+                    self.display_handle.update(Summary(view, logs[-10:], note))
                 except Exception:
                     pass
         elif self.text is not None and not self.detached:
