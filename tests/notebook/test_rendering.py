@@ -57,6 +57,11 @@ def test_summary_text_and_html():
     assert 'data-state="SUCCESS"' in s._repr_html_()
 
 
+def test_summary_note():
+    s = Summary(RunView.of(make_execution("SUCCESS")), note="log tail incomplete")
+    assert repr(s).endswith("\nlog tail incomplete") and "log tail incomplete" in s._repr_html_()
+
+
 def test_fmt_duration():
     assert [fmt_duration(x) for x in (0.44, 75, 7300)] == ["0.4s", "1m 15s", "2h 01m"]
 
