@@ -119,3 +119,17 @@ def test_follower_gives_up_when_the_server_stops_answering(sandbox_v2, ns):
             assert follower.wait(10) and follower.lost and isinstance(follower.error, KestraError)
         finally:
             sandbox_v2.faults.clear()
+
+
+def test_settings_from_ipython_config_apply_when_the_extension_loads(ip, sandbox_v2):
+    ip.run_line_magic("unload_ext", "kestra_magic")
+    ip.config.KestraMagic.url = sandbox_v2.url
+    ip.config.KestraMagic.widget = "off"
+    try:
+        ip.run_line_magic("load_ext", "kestra_magic")
+        magic = ip.magics_manager.registry["KestraMagic"]
+        assert magic.url == sandbox_v2.url and magic.widget == "off"
+        assert shared_client().url == sandbox_v2.url
+    finally:
+        ip.config.pop("KestraMagic", None)
+        km.configure(reset=True)
