@@ -95,7 +95,24 @@ def parse_error_body(resp: "requests.Response") -> tuple[str, list[dict], Any]:
     for item in embedded or []:
         if isinstance(item, dict):
             violations.append({"path": item.get("path") or "", "message": item.get("message") or ""})
+    violations.extend(_bulk_invalids(body.get("invalids")))
     return message, violations, body
+
+
+def _bulk_invalids(invalids: Any) -> list[dict]:
+    """The legacy bulk body's ``invalids`` (ManualConstraintViolation items, or plain values)."""
+    if isinstance(invalids, dict):
+        invalids = [{"path": k, "message": v} if not isinstance(v, dict) else {"path": k, **v}
+                    for k, v in invalids.items()]
+    out = []
+    for item in invalids if isinstance(invalids, list) else []:
+        if isinstance(item, dict):
+            path = item.get("path") or item.get("propertyPath") or item.get("invalidValue") or ""
+            out.append({"path": path if isinstance(path, str) else json.dumps(path),
+                        "message": str(item.get("message") or "")})
+        elif item is not None:
+            out.append({"path": str(item), "message": ""})
+    return out
 
 
 def is_already_exists(status: int, message: str, body: Any) -> bool:
@@ -127,6 +144,10 @@ def _classify(status: int, message: str, violations: list[dict], body: Any, *, w
                if has_credentials else
                "this server requires credentials; set KESTRA_USERNAME and KESTRA_PASSWORD (or KESTRA_API_TOKEN)")
         return errors.KestraAuthError(f"Kestra said 401 Unauthorized on {where}: {fix}", status, (), body)
+    if status == 403 and isinstance(body, dict) and str(body.get("type", "")).endswith(
+            ("feature-disabled", "license-limit-exceeded", "policy-violation")):
+        return errors.KestraAuthError(f"Kestra refused {where} (403{said}); this server's edition, licence or "
+                                      f"policy does not allow it: ask its administrator", status, violations, body)
     if status == 403:
         return errors.KestraAuthError(f"Kestra said 403 Forbidden on {where}{said}; the user lacks the "
                                       f"permission (or a session cookie needs a CSRF token)", status, (), body)
