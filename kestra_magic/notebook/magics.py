@@ -297,6 +297,9 @@ class KestraMagic(Magics, Configurable):
 
         With a cell body (``%%kestra_run ns.flow``) the body is a YAML mapping of inputs.
         A FAILED or KILLED execution fails the cell after showing it (the handle is still stored in VAR).
+        A run that pauses (Pause task, breakpoint) returns at once with the view still live: resume
+        it with its Resume button or %kestra_resume. Ctrl-C stops waiting within a second (the run
+        goes on; --kill-on-interrupt kills it).
         """
         from kestra_magic.handle import ExecutionHandle
         from kestra_magic.notebook.inputs import parse_cell_inputs, resolve_inputs
