@@ -48,7 +48,7 @@ _field_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), black
 @FUZZ
 @given(st.lists(st.tuples(st.sampled_from(["start", "progress", "end"]),
                           st.lists(_field_text, min_size=1, max_size=3)), max_size=8),
-       st.sampled_from(["\n", "\r\n"]),
+       st.sampled_from(["\n", "\r\n", "\r"]),
        st.lists(st.integers(min_value=0, max_value=10_000), max_size=8))
 def test_well_formed_streams_round_trip(events, eol, cuts):
     """What Kestra's follow endpoints send (``id:`` marker + ``data:`` lines) parses back exactly."""
@@ -62,3 +62,8 @@ def test_truncated_final_event_is_not_dispatched():
     """A stream cut mid-event (dropped connection) must not yield a half event."""
     raw = b'id: progress\ndata: {"id":"a"}\n\nid: end\ndata: {"id":"a","st'
     assert [(e.id, e.data) for e in iter_events([raw])] == [("progress", '{"id":"a"}')]
+
+
+def test_lone_cr_at_the_end_completes_the_last_event():
+    """CR alone is a line ending too: a stream ending in CR CR dispatches its last event."""
+    assert [(e.id, e.data) for e in iter_events([b"id: end\rdata: {}\r\r"])] == [("end", "{}")]
