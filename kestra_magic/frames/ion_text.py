@@ -30,14 +30,16 @@ _BLOB_OPEN = b'"' + BLOB.encode()
 _ANN_B, _ANN_END_B = ANN.encode(), ANN_END.encode()
 
 _STRING = re.compile(rb'"([^"\\\n]*(?:\\.[^"\\\n]*)*)"')
-_ANNOTATION = re.compile(rb":([A-Za-z_$][A-Za-z0-9_$]*)::\x00")
+_ANNOTATION = re.compile(rb':([A-Za-z_$][A-Za-z0-9_$]*)::"')
 # Only a timestamp can follow a field's colon with 4 digits and a dash; a malformed one fails
 # when the column is parsed (and the caller falls back to amazon.ion).
 _TIMESTAMP = re.compile(rb":(\d\d\d\d-[0-9][-0-9T:.Z+]*)")
 _BLOB = re.compile(rb":\{\{([A-Za-z0-9+/=]*)\}\}")
 _TYPED_NULL = re.compile(
-    rb"null\.(?:null|bool|int|float|decimal|timestamp|string|symbol|blob|clob|struct|list|sexp)\b")
-_SLOT, _ANN_SLOT, _ANN_SLOT_END, _TS_SLOT, _BLOB_SLOT = b"\x00", b"\x01", b"\x04", b"\x02", b"\x03"
+    rb":null\.(?:null|bool|int|float|decimal|timestamp|string|symbol|blob|clob|struct|list|sexp)\b")
+_SLOT, _TS_SLOT, _BLOB_SLOT = b"\x00", b"\x02", b"\x03"
+# characters the structural rewrites act on, as JSON escapes (inside strings only)
+_ESCAPES = ((b"{", b"\\u007b"), (b"}", b"\\u007d"), (b",", b"\\u002c"), (b":", b"\\u003a"))
 _MAX_ANNOTATIONS = 32
 _SLOT_BYTES = (b"\x00", b"\x01", b"\x02", b"\x03", b"\x04")
 _INNER_WHITESPACE = (b" ", b"\t", b"\r", b"\x0b", b"\x0c")
@@ -87,56 +89,65 @@ def to_jsonl(data: bytes, *, fix_decimals: bool = False) -> bytes | None:
         parts = data.split(b'"')
         if len(parts) % 2 == 0:
             return None
-    contents = parts[1::2]
-    outside = _SLOT.join(parts[0::2])
+    outside = b"".join(parts[0::2])          # only to check what lies outside the strings
     if b'"' in outside or b"'" in outside or b"[" in outside or b"(" in outside:
         return None
-    if b"::" in outside:
-        outside = _mark_annotations(outside)
-        if outside is None:
-            return None
-    blobs: list[bytes] = []
-    if b"{{" in outside:
-        pieces = _BLOB.split(outside)
-        blobs = pieces[1::2]
-        outside = _BLOB_SLOT.join(pieces[0::2]) if blobs else outside
-        outside = outside.replace(_BLOB_SLOT, b":" + _BLOB_SLOT)
-        if b"{{" in outside:
-            return None
-    pieces = _TIMESTAMP.split(outside)
-    stamps = pieces[1::2]
-    if stamps:
-        outside = (b":" + _TS_SLOT).join(pieces[0::2])
-    if fix_decimals:
-        outside = _DECIMAL_DOT.sub(rb":\1.0", _DECIMAL_EXP.sub(rb":\1e", outside))
-    if b"null." in outside:
-        outside = _TYPED_NULL.sub(b"null", outside)
-    if b"nan" in outside or b"inf" in outside:
-        outside = outside.replace(b":nan", b":NaN").replace(b":+inf", b":Infinity").replace(b":-inf", b":-Infinity")
     # The only whitespace allowed is the newline between rows: anything else could end up inside
     # a quoted field name below.
     if any(c in outside for c in _INNER_WHITESPACE) or outside.count(b"\n") != outside.count(b"}\n{"):
         return None
-    # Structure: after the slots are out, every `{`/`,` starts a field name and every `:` ends one.
-    outside = outside.replace(b"{", b'{"').replace(b",", b',"').replace(b":", b'":').replace(b'{"}', b"{}")
-    outside = _fill(outside, _TS_SLOT, stamps, _TS_OPEN, b"\"")
-    outside = _fill(outside, _BLOB_SLOT, blobs, _BLOB_OPEN, b"\"")
-    if outside is None:
-        return None
-    outside = outside.replace(_SLOT, b'"\x00"').replace(_ANN_SLOT, b'"' + _ANN_B).replace(
-        _ANN_SLOT_END, _ANN_END_B + b'\x00"')
-    return _fill(outside, _SLOT, contents)
+    has_annotations, has_blobs = b"::" in outside, b"{{" in outside
+    del outside
+    # Inside strings, the characters the rewrites below act on become JSON escapes (decoded back by
+    # the parser), so the rewrites can run over the whole text in place, quotes and all.
+    contents = _SLOT.join(parts[1::2])
+    escapes = [(ch, esc) for ch, esc in _ESCAPES if ch in contents]
+    if any(b"\\" + ch in contents for ch, _ in escapes):
+        return None         # a backslash before one of them: let the full parser judge the escape
+    if escapes:
+        for ch, esc in escapes:
+            contents = contents.replace(ch, esc)
+        parts[1::2] = contents.split(_SLOT)
+    del contents
+    text = b'"'.join(parts)
+    del parts
+    if has_annotations:
+        text = _mark_annotations(text)
+        if text is None:
+            return None
+    blobs: list[bytes] = []
+    if has_blobs:
+        pieces = _BLOB.split(text)
+        blobs = pieces[1::2]
+        text = (b":" + _BLOB_SLOT).join(pieces[0::2])
+        if b"{{" in text:
+            return None
+    pieces = _TIMESTAMP.split(text)
+    stamps = pieces[1::2]
+    if stamps:
+        text = (b":" + _TS_SLOT).join(pieces[0::2])
+    del pieces
+    if fix_decimals:
+        text = _DECIMAL_DOT.sub(rb":\1.0", _DECIMAL_EXP.sub(rb":\1e", text))
+    if b":null." in text:
+        text = _TYPED_NULL.sub(b":null", text)
+    if b":nan" in text or b"inf" in text:
+        text = text.replace(b":nan", b":NaN").replace(b":+inf", b":Infinity").replace(b":-inf", b":-Infinity")
+    # Structure: outside strings and slots, every `{`/`,` starts a field name and every `:` ends one.
+    text = text.replace(b"{", b'{"').replace(b",", b',"').replace(b":", b'":').replace(b'{"}', b"{}")
+    text = _fill(text, _TS_SLOT, stamps, _TS_OPEN, b'"')
+    return _fill(text, _BLOB_SLOT, blobs, _BLOB_OPEN, b'"')
 
 
-def _mark_annotations(outside: bytes) -> bytes | None:
-    """`:Name::<string slot>` -> an annotation slot; None if an annotation sits anywhere else."""
+def _mark_annotations(text: bytes) -> bytes | None:
+    """`:Name::"text"` -> `:"<ANN>Name<ANN_END>text"`; None if an annotation sits anywhere else."""
     for _ in range(_MAX_ANNOTATIONS):
-        m = _ANNOTATION.search(outside)
+        m = _ANNOTATION.search(text)
         if m is None:
             break
         name = m.group(1)
-        outside = outside.replace(b":" + name + b"::" + _SLOT, b":" + _ANN_SLOT + name + _ANN_SLOT_END)
-    return None if b"::" in outside else outside
+        text = text.replace(b":" + name + b'::"', b':"' + _ANN_B + name + _ANN_END_B)
+    return None if b"::" in text else text
 
 
 def _fill(text: bytes | None, slot: bytes, values: list[bytes], open_: bytes = b"",
