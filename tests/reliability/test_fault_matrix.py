@@ -289,14 +289,24 @@ def test_html_page_from_a_proxy(rsb, rclient, flow):
 
 
 # -- streams --------------------------------------------------------------------------------------
-def test_sse_dropped_mid_run_final_state_exactly_once(rsb, rclient, ns):
-    create_flow(rsb, ns, "naps", SLEEP_FLOW_YAML, duration="PT0.6S")
+@pytest.mark.parametrize("after", [0, 1, 2])
+def test_sse_dropped_mid_run_final_state_exactly_once(rsb, rclient, ns, after):
+    create_flow(rsb, ns, "naps", SLEEP_FLOW_YAML, duration="PT0.4S")
     ex = rclient.executions.create_execution(ns, "naps")
-    rsb.faults.sse_drop_after(1, times=1)
+    rsb.faults.sse_drop_after(after, times=1)
     seen = list(rclient.executions.follow_execution(ex.id))
     terminal = [e for e in seen if e.state.is_terminal]
     assert len(terminal) == 1, [e.state.current for e in seen]
     assert seen[-1].state.current == "SUCCESS"
+
+
+def test_sse_dropped_while_a_handle_waits(rsb, rclient, ns):
+    """The notebook's wait (SSE with polling fallback) still ends with the final state."""
+    from kestra_magic.handle import ExecutionHandle
+    create_flow(rsb, ns, "naps", SLEEP_FLOW_YAML, duration="PT0.4S")
+    h = ExecutionHandle(rclient, rclient.executions.create_execution(ns, "naps"))
+    rsb.faults.sse_drop_after(1, times=5)
+    assert h.wait(timeout=20, poll_interval=0.2).state == "SUCCESS"
 
 
 def test_sse_dropped_every_time_ends_in_a_typed_error(rsb, ns):
