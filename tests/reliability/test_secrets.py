@@ -163,3 +163,5 @@ def test_executed_notebook_file_holds_no_secret(auth_v2, tmp_path, monkeypatch, 
     outputs = [o for c in nb.cells for o in c.get("outputs", [])]
     assert any("SUCCESS" in json.dumps(o) for o in outputs), "the runs did not happen"
     assert any(o.get("output_type") == "error" for o in outputs), "the failing cell did not fail"
+    assert nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state"), \
+        "no widget state was saved: the live widget part was not exercised"
