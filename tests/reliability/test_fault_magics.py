@@ -85,3 +85,32 @@ def test_dropped_connection_on_create_in_a_magic(cell, rsb, ns):
     failed_in_one_line(*cell(f"%kestra_run {ns}.{fl}"), "not re-sent", "check")
     assert len(executions_of(rsb, ns, fl)) == 1   # created once, never re-sent
     kernel_still_works(cell)
+
+
+PROBLEM = "https://kestra.io/docs/api-reference/problems/"
+
+
+@pytest.mark.parametrize("fault,words", [
+    (lambda f: f.fail(403, times=9, method="GET", path="/flows",
+                      body={"type": PROBLEM + "forbidden", "title": "Access denied", "status": 403}), ["403"]),
+    (lambda f: f.fail(409, times=9, method="GET", path="/flows", body={"message": "Illegal state: nope"}), ["409"]),
+    (lambda f: f.fail(500, times=9, method="GET", path="/flows",
+                      body={"type": PROBLEM + "internal-error", "title": "Internal error", "status": 500,
+                            "traceId": "abc123trace"}, content_type="application/problem+json"), ["500"]),
+    (lambda f: f.fail(503, times=9, method="GET", path="/flows"), ["503"]),
+    (lambda f: f.malformed("invalid-json", times=9, method="GET", path="/flows"), ["JSON"]),
+    (lambda f: f.malformed("html", times=9, method="GET", path="/flows"), ["JSON"]),
+    (lambda f: f.drop(times=9, method="GET", path="/flows"), ["connection"]),
+    (lambda f: f.latency(1.2), ["read_timeout"]),
+], ids=["403", "409", "500", "503", "invalid-json", "html", "drop", "timeout"])
+def test_server_faults_in_a_magic(cell, rsb, fault, words):
+    use(rsb.url, read_timeout=0.5, retries=1)
+    import kestra_magic
+    assert kestra_magic.client().generation == rsb.generation   # probe before arming the fault
+    fault(rsb.faults)
+    line = failed_in_one_line(*cell("%kestra_flows"), *words)
+    assert "<" not in line
+    rsb.faults.clear()
+    kernel_still_works(cell)
+    result, printed = cell("%kestra_flows")
+    assert result.success, printed
