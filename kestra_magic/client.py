@@ -258,6 +258,13 @@ class Transport:
             status = resp.status_code
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("%s %s -> %s (%.0f ms)", method, rel, status, elapsed)
+            if status == 429 and attempt < self.config.retries:
+                # Too Many Requests: the server did not process it, so even a create may be re-sent
+                wait = _retry_after(resp)
+                resp.close()
+                self._sleep(min(self.config.max_backoff, wait if wait is not None else self._backoff(attempt)))
+                attempt += 1
+                continue
             if status in RETRY_STATUSES:
                 if idempotent and attempt < self.config.retries:
                     wait = _retry_after(resp)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import requests
 
 PROBLEM_TYPES = "https://kestra.io/docs/api-reference/problems/"
+MAX_MESSAGE = 400   # characters of Kestra's message kept in str(error); .server_message has it all
 _VERSION = re.compile(r"v?(\d+)\.(\d+)")
 
 
@@ -129,7 +130,10 @@ def error_for(resp: "requests.Response", *, what: str, method: str, path: str,
     message, violations, body = parse_error_body(resp)
     message = scrub(message)
     violations = [{"path": scrub(v["path"]), "message": scrub(v["message"])} for v in violations]
-    said = f": {message}" if message else ""
+    short = " ".join(message.split())
+    if len(short) > MAX_MESSAGE:   # 1.x 500s can carry a whole stack trace: keep str() readable
+        short = short[:MAX_MESSAGE - 1].rstrip() + "…"
+    said = f": {short}" if short else ""
     where = f"{method} {path}"
     err = _classify(status, message, violations, body, what=what, said=said, where=where,
                     has_credentials=has_credentials)
@@ -166,6 +170,9 @@ def _classify(status: int, message: str, violations: list[dict], body: Any, *, w
         extra = f" [{detail}]" if detail and detail not in message else ""
         return errors.KestraValidationError(f"{what} rejected ({status}{said}){extra}; fix the request "
                                             f"and try again", status, violations, body)
+    if status == 429:
+        return errors.KestraError(f"Kestra said 429 Too Many Requests on {where}{said}; slow down, or retry "
+                                  f"later (raise retries= to wait automatically)", status, violations, body)
     if status >= 500:
         return errors.KestraServerError(f"Kestra server error {status} on {where}{said}; retry later or "
                                         f"check the server logs", status, violations, body)

@@ -53,8 +53,11 @@ class State:
     def from_dict(cls, d: Any) -> "State":
         d = _dict(d)
         histories = list(d.get("histories") or [])
-        start = d.get("startDate") or (histories[0].get("date") if histories else None)
-        return cls(current=d.get("current"), histories=histories, start_date=start,
+        first = histories[0] if histories and isinstance(histories[0], dict) else {}
+        last = histories[-1] if histories and isinstance(histories[-1], dict) else {}
+        start = d.get("startDate") or first.get("date")
+        # ``current`` is always sent today; the last history entry says the same if it is not
+        return cls(current=d.get("current") or last.get("state"), histories=histories, start_date=start,
                    end_date=d.get("endDate"), duration=d.get("duration"), raw=d)
 
 

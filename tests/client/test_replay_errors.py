@@ -71,3 +71,35 @@ def test_get_retries_a_503_honouring_retry_after(rs):
     with make_client(rs, 2, retries=2) as c:
         assert c.executions.get_execution("flaky").state.current == "RUNNING"
     assert len(rs.requests("GET", f"{API}/executions/flaky")) == 2
+
+
+def test_429_is_waited_out_even_for_a_create(rs):
+    case = CASES["v2_429"]
+    rs.route("POST", f"{API}/executions/company.team/busy", _reply(case),
+             Reply(200, load("v2/create_response.json")))
+    with make_client(rs, 2, retries=1) as c:
+        assert c.executions.create_execution("company.team", "busy").state.current == "CREATED"
+    assert len(rs.requests("POST", f"{API}/executions/company.team/busy")) == 2
+    rs.route("GET", f"{API}/executions/busy", _reply(case))
+    with make_client(rs, 2, retries=0) as c, pytest.raises(errors.KestraError) as info:
+        c.executions.get_execution("busy")
+    assert "429 Too Many Requests" in str(info.value) and "retries=" in str(info.value)
+
+
+def test_a_stack_trace_message_is_cut_in_str_but_kept_whole(rs):
+    trace = "Internal server error: java.lang.IllegalStateException: boom\n" + "\tat io.kestra.X.y(X.java:1)\n" * 300
+    rs.route("GET", f"{API}/executions/trace", Reply(500, {"message": trace}))
+    with make_client(rs, 1) as c, pytest.raises(errors.KestraServerError) as info:
+        c.executions.get_execution("trace")
+    err = info.value
+    assert len(str(err)) < 600 and "…" in str(err) and "\n" not in str(err)
+    assert err.server_message == trace and "IllegalStateException: boom" in str(err)
+
+
+def test_state_without_current_falls_back_to_the_last_history(rs):
+    body = {"id": "h", "state": {"histories": [{"state": "CREATED", "date": "2026-01-01T00:00:00Z"},
+                                               {"state": "RUNNING", "date": "2026-01-01T00:00:01Z"}]}}
+    rs.route("GET", f"{API}/executions/h", Reply(200, body))
+    with make_client(rs, 2) as c:
+        e = c.executions.get_execution("h")
+    assert e.state.current == "RUNNING" and e.state.start_date == "2026-01-01T00:00:00Z"
