@@ -1,10 +1,12 @@
 """Read Kestra's ION result files (text on 1.x, concatenated binary streams on 2.x) into pandas.
 
 Strategy, fastest sound path first:
-1. text ION in Kestra's shape -> `ion_text.to_rows` (rewrite to JSON, C JSON parser);
+1. text ION in Kestra's shape -> `ion_text.to_jsonl` (rewrite to JSON Lines) read by pyarrow's
+   JSON reader (the json module without pyarrow), typed values cast by Arrow;
 2. otherwise amazon.ion's C extension with the bare value model
    (MAY_BE_BARE | SYMBOL_AS_TEXT | STRUCT_AS_STD_DICT) and the garbage collector paused, which
-   reads text and binary (a version marker per row included) in one call;
+   reads text and binary in one call (2.x's repeated per-row headers merged first, see
+   `single_stream`);
 3. without the C extension, the pure-Python reader with a warning (it is ~100x slower).
 Then every column goes through `ion_columns.column` for Kestra's typing rules.
 """
@@ -27,16 +29,6 @@ BINARY_MARKER = b"\xe0\x01\x00\xea"
 def is_binary_ion(data: bytes) -> bool:
     """True for binary Ion (starts with the Ion 1.0 version marker)."""
     return data[:4] == BINARY_MARKER
-
-
-def parse_rows(data: bytes, *, keep_decimal: bool = False) -> tuple[list[Any], bool]:
-    """All top-level values of an ION file -> (rows, marked); `marked` is True when the rows come
-    from the text fast path (typed values are marked strings)."""
-    if not is_binary_ion(data) and not keep_decimal:
-        rows = ion_text.to_rows(data)
-        if rows is not None:
-            return rows, True
-    return _amazon_ion_rows(data), False
 
 
 def single_stream(data: bytes) -> bytes | None:

@@ -1,18 +1,20 @@
-"""Fast path for Kestra's text ION: rewrite it into JSON with C-speed byte operations, then let
-a C JSON parser build the rows.
+"""Fast path for Kestra's text ION: rewrite it into JSON Lines with C-speed byte operations, then
+let a C JSON reader (pyarrow's, or the json module's) build the rows.
 
 Why our own path: amazon.ion's C extension builds one Python object per value through a generic
 reader (2-3x slower than pandas' JSON Lines reader on Kestra-shaped rows), while the text ION
 Kestra writes is JSON plus a few constructs: bare field names, timestamps, annotated strings,
 blobs, typed nulls, ``nan``. Every rewrite below is a ``bytes.replace``/``split``/``join`` or a
-``re.split`` on a pattern with a literal first byte, so no Python code runs per value. Values JSON
-cannot carry become strings starting with a private-use marker, decoded column by column
-afterwards (`kestra_magic.frames.ion_columns`).
+``re.split`` on a pattern with a literal first byte, so no Python code runs per value. Inside
+strings, the characters the rewrites act on (``{ } , :``) are first turned into JSON ``\\u``
+escapes, so the rewrites can run over the whole text. Values JSON cannot carry become strings
+starting with a private-use marker, typed column by column afterwards
+(`kestra_magic.frames.ion_columns`).
 
 Anything outside that subset (lists, quoted symbols, comments, clobs, whitespace inside rows,
-unknown escapes, ...) makes `to_rows` return None, and the caller falls back to amazon.ion; the
-JSON parser rejects every other leftover Ion construct, so the fast path is never less correct
-than the reference parser.
+escaped structural characters, ...) makes `to_jsonl` return None and the caller falls back to
+amazon.ion; the JSON parser rejects every other leftover Ion construct (the caller falls back then
+too), so the fast path is never less correct than the reference parser on valid input.
 """
 from __future__ import annotations
 
