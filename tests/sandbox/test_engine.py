@@ -1058,3 +1058,37 @@ tasks:
           type: io.kestra.plugin.core.log.Log
 """)
     assert "tasks[0].cases.a[0].message: must not be null" in report["constraints"]
+
+
+def test_loop_values_from_a_json_string_or_a_storage_file(api):
+    loop, value = ("ForEach", "taskrun.value") if api.gen == 1 else ("Loop", "item.value")
+    api.deploy(f"""
+id: vals
+namespace: NS
+tasks:
+  - id: lines
+    type: io.kestra.plugin.core.storage.Write
+    content: "x\\ny\\n"
+    extension: .txt
+  - id: from_json
+    type: io.kestra.plugin.core.flow.{loop}
+    values: '[{{"k": 1}}, "plain"]'
+    tasks:
+      - id: j
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{{{ {value} }}}}"
+""" + ("" if api.gen == 1 else """
+  - id: from_file
+    type: io.kestra.plugin.core.flow.Loop
+    values: "{{ outputs.lines.uri }}"
+    tasks:
+      - id: f
+        type: io.kestra.plugin.core.debug.Return
+        format: "line {{ item.value }}"
+"""))
+    ex = api.run("vals")
+    assert ex["state"]["current"] == "SUCCESS", [l["message"] for l in api.logs(ex["id"])]
+    assert sorted(tr["value"] for tr in api.task_runs(ex, "j")) == ['plain', '{"k":1}']
+    assert api.outputs(ex, "j", '{"k":1}') == {"value": '{"k":1}'}
+    if api.gen == 2:
+        assert sorted(api.outputs(ex, "f", v)["value"] for v in ("x", "y")) == ["line x", "line y"]
