@@ -7,7 +7,6 @@ the functions registered in ``tasks/``. Everything observable goes through the s
 """
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import threading
 from typing import Any
@@ -271,6 +270,3 @@ def schedule_delay(execution: dict) -> float:
     except ValueError:
         return 0.0
 
-
-def deep(value: Any) -> Any:
-    return copy.deepcopy(value)
