@@ -221,7 +221,14 @@ def run_commands(props: dict, ctx, build) -> TaskResult:
                 reader.join(1)
             raise TaskFailure("Script process killed")
     for reader in readers:
-        reader.join()
+        reader.join(5)
+    if any(reader.is_alive() for reader in readers):   # a background child still holds the pipes
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        for reader in readers:
+            reader.join(2)
     code = proc.returncode
     outputs: dict = {"vars": vars_, "exitCode": code}
     if code != 0:
