@@ -98,7 +98,7 @@ def _input_files(props: dict, ctx, workdir: Path, variables: dict) -> None:
         if workdir.resolve() not in target.parents:
             raise TaskFailure(f"Input file name '{name}' escapes the working directory")
         target.parent.mkdir(parents=True, exist_ok=True)
-        text = "" if content is None else str(content)
+        text = "" if content is None else json.dumps(content) if isinstance(content, (dict, list)) else str(content)
         if text.startswith("kestra://") and "\n" not in text.strip():
             shutil.copyfile(ctx.local_path(text.strip()), target)
         else:
