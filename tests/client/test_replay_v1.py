@@ -202,7 +202,7 @@ def test_flows_on_1x(rs, c):
     sent = rs.last("POST", f"{API}/flows")
     assert sent.ctype == "application/x-yaml" and sent.body == src.encode()
     assert created.labels == {"owner": "data-team", "tier": "gold"} and created.source == src
-    assert created.inputs[1] == {"id": "n", "type": "INT", "required": True} and created.raw["pluginDefaults"]
+    assert created.inputs[1] == {"id": "n", "type": "INT", "required": True} and created.raw["updated"].endswith(".123456789Z")
     assert c.flows.update_flow("company.team", "etl", src).revision == 4
     assert rs.last("PUT", f"{API}/flows/company.team/etl").ctype == "application/x-yaml"
     got = c.flows.get_flow("company.team", "etl", revision=3)
