@@ -31,7 +31,9 @@ def browser(lab_base):
 
 
 @pytest.fixture
-def page(browser):
+def page(browser, jupyterlab):
+    """A fresh browser tab; the kernels it started are shut down afterwards."""
     p = browser.new_page()
     yield p
     p.close()
+    jupyterlab.shutdown_kernels()
