@@ -36,6 +36,8 @@ def follow_execution(store, execution_id: str, generation: int, is_stopping: Cal
     if first is None:
         return
     yield first
+    if limit is not None and sent >= limit:
+        return
     deadline = time.monotonic() + LOOKUP_SECONDS
     last = None
     idle_since = time.monotonic()
@@ -66,6 +68,8 @@ def follow_execution(store, execution_id: str, generation: int, is_stopping: Cal
                 if chunk is None:
                     return
                 yield chunk
+                if limit is not None and sent >= limit:
+                    return      # the fault: cut the stream right after its N-th event
                 idle_since = time.monotonic()
         store.wait_for_change(version, timeout=0.25 if ex is None else 1.0)
         if time.monotonic() - idle_since > HEARTBEAT_SECONDS:
@@ -81,6 +85,8 @@ def follow_logs(store, execution_id: str, generation: int, keep: Callable[[dict]
         return
     yield event("start", {})
     sent += 1
+    if limit is not None and sent >= limit:
+        return
     index = 0
     idle_since = time.monotonic()
     while not is_stopping():
@@ -95,6 +101,8 @@ def follow_logs(store, execution_id: str, generation: int, keep: Callable[[dict]
                     return
                 yield event("progress", shapes.log_entry(entry, generation, follow=True))
                 sent += 1
+                if limit is not None and sent >= limit:
+                    return
                 idle_since = time.monotonic()
         store.wait_for_change(version, timeout=1.0)
         if time.monotonic() - idle_since > HEARTBEAT_SECONDS:

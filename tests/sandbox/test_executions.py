@@ -256,7 +256,56 @@ def _sse_execution_schema(gen):
 
 
 def test_follow_emits_start_progress_end_and_closes(kapi, ns):
-    body = """
+    """Driven through the store (the engine's seam), so every step is deterministic."""
+    import threading
+    sb = kapi.sb
+    eid = sb.store.new_id()
+    now = "2026-01-01T00:00:00Z"
+    sb.store.save_execution({
+        "id": eid, "namespace": ns, "flowId": "manual", "flowRevision": 1, "tenantId": "main",
+        "state": {"current": "RUNNING", "histories": [{"state": "CREATED", "date": now},
+                                                      {"state": "RUNNING", "date": now}]},
+        "originalId": eid, "deleted": False, "metadata": {"attemptNumber": 1, "originalCreatedDate": now},
+        "taskRunList": [{"id": "tr1", "taskId": "t", "executionId": eid, "namespace": ns, "flowId": "manual",
+                         "state": {"current": "RUNNING", "histories": [{"state": "RUNNING", "date": now}]}}]})
+    got = []
+    reader = threading.Thread(target=lambda: got.extend(kapi.sse(f"/executions/{eid}/follow", timeout=20)))
+    reader.start()
+
+    def step(fn, expect_events):
+        sb.store.update_execution(eid, fn)
+        deadline = time.monotonic() + 10
+        while len(got) < expect_events and reader.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    deadline = time.monotonic() + 10
+    while not [r for r in sb.requests if r.path.endswith(f"/{eid}/follow")] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)   # the stream has sent start + the first progress
+
+    def finish_task(ex):
+        ex["taskRunList"][0]["state"] = {"current": "SUCCESS", "histories": [{"state": "RUNNING", "date": now},
+                                                                             {"state": "SUCCESS", "date": now}]}
+    step(lambda ex: ex.__setitem__("labels", [{"key": "step", "value": "1"}]), 0)
+    step(finish_task, 0)
+    step(lambda ex: ex["state"].update(current="SUCCESS", histories=ex["state"]["histories"] +
+                                       [{"state": "SUCCESS", "date": now}]), 0)
+    reader.join(15)
+    assert not reader.is_alive(), "the stream must close after `end`"
+    markers = [m for m, _ in got]
+    assert markers[0] == "start" and markers[-1] == "end" and set(markers[1:-1]) == {"progress"}
+    assert len(markers) >= 3
+    assert got[0][1]["id"] == eid
+    assert got[-1][1]["state"]["current"] == "SUCCESS" and got[-1][1]["state"]["endDate"]
+    for _, data in got[1:]:
+        check_schema(data, "Execution", kapi.gen)
+        assert ("outputs" in data.get("taskRunList", [{}])[0]) == (kapi.gen == 1)
+    # already finished: start then end at once
+    assert [m for m, _ in kapi.sse(f"/executions/{eid}/follow")] == ["start", "end"]
+
+
+def test_follow_a_real_run_to_its_end(kapi, ns):
+    kapi.create_flow(flow_yaml(ns, "fol", body="""
     tasks:
       - id: nap
         type: io.kestra.plugin.core.flow.Sleep
@@ -264,22 +313,14 @@ def test_follow_emits_start_progress_end_and_closes(kapi, ns):
       - id: hello
         type: io.kestra.plugin.core.log.Log
         message: done
-    """
-    kapi.create_flow(flow_yaml(ns, "fol", body=body))
+    """))
     ex = kapi.run(ns, "fol")
     events = kapi.sse(f"/executions/{ex['id']}/follow")
-    markers = [m for m, _ in events]
-    assert markers[0] == "start" and markers[-1] == "end" and "progress" in markers
-    assert set(markers[1:-1]) == {"progress"}
-    assert events[0][1]["id"] == ex["id"]
+    assert events[0][0] == "start" and events[-1][0] == "end"
     assert events[-1][1]["state"]["current"] == "SUCCESS"
+    assert [tr["taskId"] for tr in events[-1][1]["taskRunList"]] == ["nap", "hello"]
     for _, data in events[1:]:
         check_schema(data, "Execution", kapi.gen)
-        if kapi.gen == 2:
-            assert "outputs" not in data
-    # already finished: start then end at once
-    again = kapi.sse(f"/executions/{ex['id']}/follow")
-    assert [m for m, _ in again] == ["start", "end"]
 
 
 def test_follow_unknown_execution_closes_without_end(kapi):
@@ -291,7 +332,7 @@ def test_follow_unknown_execution_closes_without_end(kapi):
 
 def test_schedule_date_delays_start(kapi, ns):
     kapi.create_flow(flow_yaml(ns, "later"))
-    when = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1.0)).isoformat()
+    when = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=2.0)).isoformat()
     ex = kapi.run(ns, "later", scheduleDate=when)
     assert ex["scheduleDate"].endswith("Z")
     time.sleep(0.3)

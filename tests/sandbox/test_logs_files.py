@@ -3,8 +3,6 @@ per generation (kestra-api.md §3-4, kestra-api-2.md §6-7)."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
 from decimal import Decimal
 
 import pytest

@@ -1,0 +1,168 @@
+"""Execution actions: kill/restart/resume/replay/pause/labels, 1.x paths and 2.x /actions/ (kestra-api-2.md §3)."""
+from __future__ import annotations
+
+import json
+
+from werkzeug.wrappers import Request, Response
+
+from kestra_magic.sandbox import inputs as inputsmod
+from kestra_magic.sandbox import shapes
+from kestra_magic.sandbox.http import empty as _empty, json_response as _json
+from kestra_magic.sandbox.problems import (ApiError, bad_request, conflict, illegal_argument, invalid_entity,
+                                           not_found)
+from kestra_magic.sandbox.query import bool_param, int_param
+
+
+class ActionHandlers:
+    """Mixin of :class:`~kestra_magic.sandbox.routes.Application` for execution actions."""
+
+    # -- actions ----------------------------------------------------------------------------
+    def _action_result(self, execution_id: str, status_v1: int) -> Response:
+        if self.gen == 1:
+            return _empty(status_v1)
+        return _json(self._core(self._execution(execution_id)))
+
+    def h_action_kill(self, request, tenant, execution_id):
+        ex = self._execution(execution_id, empty_v1=True)
+        cascade = bool_param(request.args, "isOnKillCascade", True)
+        if shapes.is_terminal(ex["state"]["current"]):
+            if not cascade:
+                raise conflict("Execution is already finished, can't kill it")
+            if self.gen == 1:
+                return Response(b"", status=202, content_type="text/json")
+            return _json(self._core(ex), content_type="text/json")
+        if self.engine is not None:
+            self.engine.kill(execution_id)
+        if self.gen == 1:
+            return Response(b"", status=202, content_type="text/json")
+        ex = self._wait_until(execution_id, lambda e: e["state"]["current"] in ("KILLING", "KILLED")
+                              or shapes.is_terminal(e["state"]["current"]))
+        return _json(self._core(ex), content_type="text/json")
+
+    def h_action_restart(self, request, tenant, execution_id):
+        ex = self._execution(execution_id)
+        revision = int_param(request.args, "revision", 0) if request.args.get("revision") else None
+        if revision is not None and self.store.get_flow(ex["namespace"], ex["flowId"], revision) is None:
+            raise not_found("Requested Flow revision is not found.")
+        state = ex["state"]["current"]
+        if not (shapes.is_terminal(state) or state == "PAUSED"):
+            if self.gen == 1:
+                raise conflict(f"Execution must be terminated to be restarted, current state is {state}")
+            raise conflict(f"Cannot restart execution: current state is '{state}', expected terminated or paused.")
+        if self.engine is None:
+            raise conflict("The sandbox has no engine to restart executions")
+        new_id = self.engine.restart(execution_id, revision)
+        return _json(self._core(self._execution(new_id)))
+
+    def _resume_inputs(self, request: Request, ex: dict) -> dict:
+        form, uploads = self._uploads(request)
+        if not form and not uploads:
+            return {}
+        spec = self._on_resume_spec(ex)
+        if spec is None:
+            return dict(form)
+        prefix = self._storage_prefix(ex["namespace"], ex["flowId"], ex["id"])
+        try:
+            resolved = inputsmod.resolve(spec, form, uploads, lambda iid, fname: f"{prefix}inputs/{iid}/{fname}")
+        except inputsmod.InputErrors as exc:
+            raise invalid_entity("; ".join(p.message for p in exc.problems) if self.gen == 2 else "",
+                                 [(f"inputs.{p.input_id}", p.message) for p in exc.problems],
+                                 slug="invalid-entity") from None
+        for input_id, part in resolved.files.items():
+            self.store.put_file(f"{prefix}inputs/{input_id}/{part.filename}", part.data)
+        return resolved.values
+
+    def _on_resume_spec(self, ex: dict) -> list | None:
+        flow = self.store.get_flow(ex["namespace"], ex["flowId"], ex.get("flowRevision"), allow_deleted=True)
+        paused = {tr.get("taskId") for tr in ex.get("taskRunList") or []
+                  if (tr.get("state") or {}).get("current") in ("PAUSED", "RUNNING")}
+
+        def walk(tasks):
+            for t in tasks or []:
+                if isinstance(t, dict):
+                    if t.get("id") in paused and "onResume" in t:
+                        return t.get("onResume")
+                    for key in ("tasks", "then", "else", "errors", "finally"):
+                        found = walk(t.get(key) if isinstance(t.get(key), list) else None)
+                        if found is not None:
+                            return found
+            return None
+        return walk(flow.get("tasks")) if flow else None
+
+    def h_action_resume(self, request, tenant, execution_id):
+        ex = self._execution(execution_id)
+        if ex["state"]["current"] not in ("PAUSED", "BREAKPOINT"):
+            raise conflict(f"Execution '{execution_id}' is not paused, can't resume it")
+        values = self._resume_inputs(request, ex)
+        if self.engine is None:
+            raise conflict("The sandbox has no engine to resume executions")
+        self.engine.resume(execution_id, values)
+        if self.gen == 1:
+            return _empty(204)
+        return _json(self._core(self._wait_until(execution_id, lambda e: e["state"]["current"]
+                                                 not in ("PAUSED", "BREAKPOINT"), 1.0, required=False)))
+
+    def h_action_resume_breakpoint(self, request, tenant, execution_id):
+        ex = self._execution(execution_id)
+        if ex["state"]["current"] != "BREAKPOINT":
+            raise conflict(f"Execution '{execution_id}' is not in BREAKPOINT state, can't resume it")
+        if self.engine is None:
+            raise conflict("The sandbox has no engine to resume executions")
+        breakpoints = self._breakpoints(request.args.get("breakpoints"))
+        if hasattr(self.engine, "resume_from_breakpoint"):
+            self.engine.resume_from_breakpoint(execution_id, breakpoints)
+        else:
+            if breakpoints is not None:
+                self.store.update_execution(execution_id, lambda e: e.__setitem__("breakpoints", breakpoints))
+            self.engine.resume(execution_id, {})
+        if self.gen == 1:
+            return _empty(204)
+        return _json(self._core(self._wait_until(execution_id, lambda e: e["state"]["current"] != "BREAKPOINT",
+                                                 1.0, required=False)))
+
+    def h_action_replay(self, request, tenant, execution_id):
+        ex = self._execution(execution_id)
+        args = request.args
+        revision = int_param(args, "revision", 0) if args.get("revision") else None
+        if revision is not None and self.store.get_flow(ex["namespace"], ex["flowId"], revision) is None:
+            raise not_found("Requested Flow revision is not found.")
+        task_run_id = args.get("taskRunId") or None
+        if task_run_id and not any(tr.get("id") == task_run_id for tr in ex.get("taskRunList") or []):
+            raise illegal_argument(f"Unable to find task run '{task_run_id}' in execution {execution_id}")
+        if self.engine is None:
+            raise conflict("The sandbox has no engine to replay executions")
+        new_id = self.engine.replay(execution_id, task_run_id, revision, self._breakpoints(args.get("breakpoints")))
+        return _json(self._core(self._execution(new_id)))
+
+    def h_action_pause(self, request, tenant, execution_id):
+        ex = self._execution(execution_id)
+        if ex["state"]["current"] not in ("RUNNING", "CREATED"):
+            raise conflict(f"Execution '{execution_id}' is not running, can't pause it")
+        if self.engine is None:
+            raise conflict("The sandbox has no engine to pause executions")
+        self.engine.pause(execution_id)
+        if self.gen == 1:
+            return _empty(204)
+        return _json(self._core(self._wait_until(execution_id, lambda e: e["state"]["current"] == "PAUSED"
+                                                 or shapes.is_terminal(e["state"]["current"]), 1.0, required=False)))
+
+    def h_action_labels(self, request, tenant, execution_id):
+        ex = self._execution(execution_id)
+        try:
+            body = json.loads(request.get_data() or b"null")
+            labels = [{"key": str(l["key"]), "value": str(l["value"])} for l in body]
+        except (ValueError, TypeError, KeyError):
+            raise ApiError(422, "invalid-json", "Expected a JSON array of {\"key\", \"value\"} labels",
+                           "Invalid JSON") from None
+        if not shapes.is_terminal(ex["state"]["current"]):
+            raise bad_request("The execution is not terminated")
+        bad = [l for l in labels if l["key"].startswith("system.")]
+        if bad:
+            raise illegal_argument(f"System labels can only be set by Kestra itself, offending label: "
+                                   f"{bad[0]['key']}={bad[0]['value']}")
+
+        def apply(e):
+            kept = [l for l in e.get("labels") or [] if l["key"].startswith("system.")]
+            e["labels"] = labels + kept
+        ex = self.store.update_execution(execution_id, apply)
+        return _json(self._core(ex))

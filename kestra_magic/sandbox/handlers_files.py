@@ -1,0 +1,131 @@
+"""Log and internal-storage file routes: list/download/follow logs, /file, /file/metas, /file/preview."""
+from __future__ import annotations
+
+from typing import Callable
+
+from werkzeug.wrappers import Response
+
+from kestra_magic.sandbox import files as filesmod
+from kestra_magic.sandbox import shapes, sse
+from kestra_magic.sandbox.http import Redirect, attachment as _attachment, json_response as _json
+from kestra_magic.sandbox.problems import bad_request, illegal_argument, not_found
+from kestra_magic.sandbox.query import int_param, matches, parse_filters
+from kestra_magic.sandbox.store import uri_to_relpath
+
+LOG_FIELDS = {"level", "taskId", "taskRunId", "attemptNumber", "q", "namespace", "flowId",
+              "executionId", "triggerId", "startDate", "endDate", "scope", "timeRange"}
+
+
+class LogFileHandlers:
+    """Mixin of :class:`~kestra_magic.sandbox.routes.Application` for /logs and execution files."""
+
+    # -- logs -------------------------------------------------------------------------------
+    def _log_filter(self, request) -> Callable[[dict], bool]:
+        args = request.args
+        if self.gen == 2:
+            filters = parse_filters(args, LOG_FIELDS)
+            fields = {"level": lambda l: l.get("level"), "taskId": lambda l: l.get("taskId"),
+                      "taskRunId": lambda l: l.get("taskRunId"),
+                      "attemptNumber": lambda l: l.get("attemptNumber"),
+                      "namespace": lambda l: l.get("namespace"), "flowId": lambda l: l.get("flowId"),
+                      "executionId": lambda l: l.get("executionId"), "triggerId": lambda l: l.get("triggerId"),
+                      "startDate": lambda l: l.get("timestamp"), "endDate": lambda l: l.get("timestamp"),
+                      "q": lambda l: l.get("message")}
+            return lambda entry: matches(entry, filters, fields)
+        min_level = (args.get("minLevel") or "").upper() or None
+        if min_level is not None and min_level not in shapes.LEVELS:
+            raise bad_request(f"Failed to convert argument [minLevel] for value [{args.get('minLevel')}]: "
+                              f"use one of {', '.join(shapes.LEVELS)}")
+        task_id, task_run_id = args.get("taskId"), args.get("taskRunId")
+        attempt = int_param(args, "attempt", 0, minimum=0) if args.get("attempt") else None
+        floor = shapes.LEVELS.index(min_level) if min_level else 0
+
+        def keep(entry: dict) -> bool:
+            level = entry.get("level")
+            return ((level not in shapes.LEVELS or shapes.LEVELS.index(level) >= floor)
+                    and (task_id is None or entry.get("taskId") == task_id)
+                    and (task_run_id is None or entry.get("taskRunId") == task_run_id)
+                    and (attempt is None or entry.get("attemptNumber") == attempt))
+        return keep
+
+    def h_logs_list(self, request, tenant, execution_id):
+        keep = self._log_filter(request)
+        return _json([shapes.log_entry(e, self.gen) for e in self.store.logs_for(execution_id) if keep(e)])
+
+    def h_logs_download(self, request, tenant, execution_id):
+        keep = self._log_filter(request)
+        lines = [f"{e.get('timestamp')} {e.get('level')} {e.get('message')}"
+                 for e in self.store.logs_for(execution_id) if keep(e)]
+        resp = Response("\n".join(lines), content_type="text/plain")
+        resp.headers["Content-Disposition"] = _attachment(f"{execution_id}.log", quoted=False)
+        ex = self.store.get_execution(execution_id)
+        if ex is not None and not shapes.is_terminal(ex["state"]["current"]):
+            resp.headers["Cache-Control"] = "no-cache"
+        return resp
+
+    def h_logs_follow(self, request, tenant, execution_id):
+        keep = self._log_filter(request)
+        stream = sse.follow_logs(self.store, execution_id, self.gen, keep, self.is_stopping,
+                                 self.faults.take_sse_limit())
+        return self._sse(stream)
+
+    # -- files ------------------------------------------------------------------------------
+    def _file(self, request, execution_id: str) -> tuple[str, bytes]:
+        ex = self._execution(execution_id)
+        uri = request.args.get("path")
+        if not uri:
+            raise bad_request("Required QueryValue [path] not specified", slug="invalid-query-parameter")
+        try:
+            relpath = uri_to_relpath(uri)
+        except ValueError as exc:
+            raise illegal_argument(f"{exc}") from None
+        prefix = self._storage_prefix(ex["namespace"], ex["flowId"], execution_id)
+        flow_root = f"{ex['namespace'].replace('.', '/')}/{ex['flowId']}/"
+        canonical = "kestra:///" + relpath
+        if not canonical.startswith(prefix):
+            parts = relpath.split("/")
+            if flow_root and relpath.startswith(flow_root) and len(parts) > len(flow_root.split("/")) \
+                    and relpath[len(flow_root):].startswith("executions/"):
+                other = relpath[len(flow_root):].split("/")[1]
+                if self.store.get_execution(other) is not None:
+                    raise Redirect(request.url.replace(f"/executions/{execution_id}/", f"/executions/{other}/", 1))
+            if not relpath.startswith(flow_root + "states/"):
+                raise illegal_argument("Invalid prefix path")
+        path = self.store.file_path(canonical)
+        if not path.is_file():
+            raise not_found(f"Unable to find file '{uri}'")
+        return canonical, path.read_bytes()
+
+    def h_file_download(self, request, tenant, execution_id):
+        uri, data = self._file(request, execution_id)
+        name = uri.rsplit("/", 1)[-1]
+        fmt = (request.args.get("format") or "RAW").upper()
+        if self.gen == 2 and fmt not in ("RAW", "JSONL"):
+            raise bad_request(f"Failed to convert argument [format] for value [{request.args.get('format')}]: "
+                              f"use RAW or JSONL", slug="invalid-query-parameter")
+        if self.gen == 2 and fmt == "JSONL" and filesmod.extension(uri) == "ion":
+            try:
+                data = filesmod.to_jsonl(data)
+            except Exception as exc:
+                raise illegal_argument(f"Unable to convert {name} to JSONL: {exc}") from None
+            resp = Response(data, content_type="application/x-ndjson")
+            resp.headers["Content-Disposition"] = _attachment(f'{name.rsplit(".", 1)[0]}.jsonl')
+            return resp
+        resp = Response(data, content_type="application/octet-stream")
+        resp.headers["Content-Disposition"] = _attachment(name)
+        return resp
+
+    def h_file_metas(self, request, tenant, execution_id):
+        uri, data = self._file(request, execution_id)
+        return _json({"size": len(data)})
+
+    def h_file_preview(self, request, tenant, execution_id):
+        uri, data = self._file(request, execution_id)
+        max_rows = int_param(request.args, "maxRows", filesmod.PREVIEW_INITIAL_ROWS)
+        encoding = request.args.get("encoding")
+        try:
+            return _json(filesmod.preview(uri, data, max_rows, encoding))
+        except LookupError:
+            raise illegal_argument(f"Unable to preview using encoding '{encoding}'") from None
+        except Exception as exc:
+            raise illegal_argument(f"Unable to preview {uri}: {exc}") from None
