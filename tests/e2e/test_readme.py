@@ -70,3 +70,11 @@ def test_readme_lists_every_option_of_every_magic(magic):
     listed = set(re.findall(r"`(--[a-z][a-z-]*)", section))
     stale = sorted(listed - set().union(*(_options(m) for m in names)))
     assert not stale, f"README section for %{magic} lists options the magic lacks: {stale}"
+
+
+def test_readme_documents_every_registered_magic(ip):
+    registered = {name for kind in ("line", "cell") for name in ip.magics_manager.magics[kind]
+                  if name.startswith("kestra_")}
+    assert registered == set(MAGICS)
+    headings = " ".join(re.findall(r"^### (.+)$", README, re.M))
+    assert all(f"%{m}" in headings for m in MAGICS)
