@@ -112,7 +112,7 @@ def test_failed_run_renders_then_fails_cell_with_handle_stored(kb, ns):
 def test_show_traceback_setting(kb):
     kb.run("%config KestraMagic.show_traceback = True")
     failed = kb.fails("%kestra_kill NoSuchExecution0000001")
-    assert "Traceback" in failed.output or "KestraNotFound" in type(failed.error).__name__
+    assert type(failed.error).__name__ == "KestraNotFound" and "Traceback" in failed.output
     kb.run("%config KestraMagic.show_traceback = False")
     failed = kb.fails("%kestra_kill NoSuchExecution0000001")
     assert type(failed.error).__name__ == "KestraMagicError" and "Traceback" not in failed.output
