@@ -179,6 +179,15 @@ class TaskContext:
             raise TaskFailure(f"File '{uri}' does not exist in internal storage")
         return path
 
+    def set_labels(self, labels: dict) -> None:
+        """Add or replace labels of the execution (the ``execution.Labels`` task)."""
+        def apply(ex: dict) -> None:
+            kept = [lb for lb in ex.get("labels") or [] if lb.get("key") not in labels]
+            ex["labels"] = kept + [{"key": k, "value": v} for k, v in labels.items()]
+        self._walker.update(self._run, apply)
+        with self._run.lock:
+            self._run.base = dict(self._run.base, labels={**self._run.base.get("labels", {}), **labels})
+
     def read_text(self, uri: str) -> str:
         return self.local_path(uri).read_text(encoding="utf-8")
 

@@ -1092,3 +1092,28 @@ tasks:
     assert api.outputs(ex, "j", '{"k":1}') == {"value": '{"k":1}'}
     if api.gen == 2:
         assert sorted(api.outputs(ex, "f", v)["value"] for v in ("x", "y")) == ["line x", "line y"]
+
+
+def test_labels_task_sets_execution_labels(api):
+    api.deploy("""
+id: lab
+namespace: NS
+tasks:
+  - id: tag
+    type: io.kestra.plugin.core.execution.Labels
+    labels:
+      stage: "{{ flow.id }}-done"
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ labels.stage }}"
+  - id: bad
+    type: io.kestra.plugin.core.execution.Labels
+    labels:
+      system.nope: x
+""")
+    ex = api.run("lab")
+    assert ex["state"]["current"] == "FAILED"
+    labels = {lb["key"]: lb["value"] for lb in api.get(ex["id"])["labels"]}
+    assert labels["stage"] == "lab-done" and "system.nope" not in labels
+    assert api.outputs(ex, "after") == {"value": "lab-done"}
+    assert any("System labels can only be set by Kestra itself" in l["message"] for l in api.logs(ex["id"]))

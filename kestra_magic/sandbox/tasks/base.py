@@ -130,7 +130,8 @@ class RunContext(Protocol):
     # also provided by the engine (sandbox/engine_walk.py TaskContext):
     #   attempt: int (0-based attempt number), task: dict (the task's YAML),
     #   render(value, **extra) with extra variables (e.g. workingDir), variables(**extra) -> dict,
-    #   read_text(uri) -> str, storage_prefix() -> "kestra:///<ns>/<flow>/executions/<id>/tasks/<task>/<run>"
+    #   read_text(uri) -> str, set_labels(dict) (execution labels),
+    #   storage_prefix() -> "kestra:///<ns>/<flow>/executions/<id>/tasks/<task>/<run>"
 
 
 @dataclass

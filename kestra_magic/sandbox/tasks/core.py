@@ -66,6 +66,29 @@ def write(props: dict, ctx) -> dict:
     return {"uri": ctx.put_file(f"{ctx.task_run_id}{extension}", data)}
 
 
+@task(CORE + "execution.Labels", required=["labels"], aliases=["io.kestra.core.tasks.executions.Labels"])
+def labels(props: dict, ctx) -> dict:
+    """Adds (or replaces) labels of the running execution; ``system.*`` keys are Kestra's own."""
+    value = ctx.render(props["labels"])
+    if isinstance(value, str):
+        import json
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise TaskFailure("`labels` must be a map of key to value, or a list of {key, value}") from None
+    if isinstance(value, dict):
+        pairs = [(str(k), "" if v is None else str(v)) for k, v in value.items()]
+    elif isinstance(value, list) and all(isinstance(x, dict) and "key" in x for x in value):
+        pairs = [(str(x["key"]), str(x.get("value", ""))) for x in value]
+    else:
+        raise TaskFailure("`labels` must be a map of key to value, or a list of {key, value}")
+    bad = [k for k, _ in pairs if k.startswith("system.")]
+    if bad:
+        raise TaskFailure(f"System labels can only be set by Kestra itself, offending label(s): {', '.join(bad)}")
+    ctx.set_labels(dict(pairs))
+    return {}
+
+
 # -- flowable tasks: properties only (the engine runs them) ---------------------------------
 
 _HANDLERS = ["errors", "finally"]
