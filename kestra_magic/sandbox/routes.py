@@ -230,6 +230,9 @@ class Application(FlowHandlers, ExecutionHandlers, ActionHandlers, LogFileHandle
     def _fill_record(self, request: Request, rec: RecordedRequest) -> None:
         """Read the body (bounded) and note form fields / uploads on the record."""
         rec.body = request.get_data(cache=True)
+        if request.path.rstrip("/").endswith(("/login", "/basicAuth")):
+            rec.body = b"***"          # credentials in the body: never kept
+            return
         if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
             rec.form = {k: (v[0] if len(v) == 1 else v) for k, v in request.form.lists()}
             for name, upload in request.files.items(multi=True):
@@ -391,12 +394,9 @@ class Application(FlowHandlers, ExecutionHandlers, ActionHandlers, LogFileHandle
         except (ValueError, KeyError, TypeError):
             raise ApiError(422, "invalid-json", "Expected a JSON body {\"username\", \"password\"}",
                            "Invalid JSON") from None
-        if not self.settings.auth_required:
-            resp = _empty(204)
-        elif not self._credentials_ok(user, password):
+        if self.settings.auth_required and not self._credentials_ok(user, password):
             return self._unauthorized(request)
-        else:
-            resp = _empty(204)
+        resp = _empty(204)
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
         resp.set_cookie("BASIC_AUTH", token, path="/", httponly=True, samesite="Strict")
         resp.set_cookie("kestraBasicAuthenticated", "true", path="/")

@@ -102,6 +102,8 @@ def test_login_sets_the_basic_auth_cookie_on_2x(sandbox_v2):
         bad = requests.post(sb.url + "/api/v1/login", json={"username": USERNAME, "password": "x"}, timeout=10)
         assert bad.status_code == 401
         check_response(bad, 2)
+        logins = [r for r in sb.requests if r.path == "/api/v1/login"]
+        assert len(logins) == 2 and PASSWORD not in repr(logins) and logins[0].body == b"***"
 
 
 def test_ping_on_2x(kapi2, kapi1):
