@@ -137,7 +137,7 @@ def _text_fast_frame(data: bytes, flatten: bool) -> pd.DataFrame | None:
 _FLOAT_EXACT = 2.0 ** 53
 
 
-def _arrow_frame(body: bytes) -> pd.DataFrame | None:
+def _arrow_frame(body: bytes, iso: bool = False) -> pd.DataFrame | None:
     """pyarrow's multi-threaded JSON reader; None when it is missing or the data needs the
     general path (nested values, mixed types, ints beyond 2**53 read as doubles, ...)."""
     try:
@@ -171,9 +171,12 @@ def _arrow_frame(body: bytes) -> pd.DataFrame | None:
             columns[name] = (pd.Series(col.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get))
                              if col.null_count else pd.Series(col.to_numpy(zero_copy_only=False), dtype=bool))
         elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            converted = _arrow_temporal(col, pa, pc)
-            if converted is None:
-                converted = ion_columns.marked_series(pd.Series(col.to_pandas()))
+            if iso:     # the server's JSON rendering: ISO strings stand for dates and times
+                converted = _arrow_iso(col, pa, pc)
+            else:
+                converted = _arrow_temporal(col, pa, pc)
+                if converted is None:
+                    converted = ion_columns.marked_series(pd.Series(col.to_pandas()))
             if converted is None:
                 return None
             columns[name] = converted
@@ -223,6 +226,30 @@ def _arrow_temporal(col, pa, pc) -> pd.Series | None:
     return pd.Series(stamps.to_pandas())
 
 
+_ISO_FORMS = ((ion_columns._ISO_DATE, None), (ion_columns._ISO_INSTANT, "UTC"), (ion_columns._ISO_LOCAL, None))
+
+
+def _arrow_iso(col, pa, pc) -> pd.Series:
+    """A JSON string column: ISO dates/instants/local date-times (every value) -> datetimes via
+    Arrow's parser, times of day -> `datetime.time`, anything else the strings themselves."""
+    present = col.drop_null()
+    first = present[0].as_py() if len(present) else ""
+    if not (first[:4].isdigit() and first[4:5] == "-"):
+        if first[:2].isdigit() and first[2:3] == ":":
+            return ion_columns.column(col.to_pylist(), iso=True)     # maybe times of day
+        return pd.Series(col.to_pandas())
+    import re
+    for pattern, zone in _ISO_FORMS:
+        if re.fullmatch(pattern, first):
+            try:
+                if pc.all(pc.match_substring_regex(present, f"^{pattern}$")).as_py():
+                    return pd.Series(pc.cast(col, pa.timestamp("us", zone)).to_pandas())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                break
+            break
+    return pd.Series(col.to_pandas())
+
+
 def read_ion(data: bytes, *, keep_decimal: bool = False, flatten: bool = False,
              infer_types: bool = False) -> pd.DataFrame:
     """ION bytes (text or binary) -> DataFrame with Kestra's typing mapped to pandas types.
@@ -245,7 +272,14 @@ def json_rows_frame(data: bytes | list, *, flatten: bool = False, infer_types: b
     """ION rows as the server renders them in JSON (2.x ``format=JSONL`` downloads, previews):
     the same typing as `read_ion` where JSON kept it, ISO date strings typed back to dates."""
     if isinstance(data, (bytes, bytearray)):
-        lines = [line for line in bytes(data).splitlines() if line.strip()]
+        data = bytes(data)
+        if not data.strip():
+            return pd.DataFrame()
+        frame = _arrow_frame(data, iso=True)
+        if frame is not None:
+            frame = flatten_structs(frame) if flatten else frame
+            return ion_columns.infer_strings(frame) if infer_types else frame
+        lines = [line for line in data.splitlines() if line.strip()]
         rows = json.loads(b"[" + b",".join(lines) + b"]") if lines else []
     else:
         rows = list(data)

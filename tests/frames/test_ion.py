@@ -301,3 +301,19 @@ def test_repeated_row_headers_are_merged_only_when_provably_safe():
     mixed = _binary_per_row([{"a": 1}, {"b": 2}, {"a": 3}])
     assert ion.single_stream(mixed) is None
     assert read_ion(mixed)["a"].tolist()[::2] == [1, 3]
+
+
+def test_server_jsonl_rendering_typed_back_with_and_without_pyarrow(monkeypatch):
+    body = (b'{"id":1,"ts":"2025-03-14T09:26:53.589Z","day":"2025-03-17","ldt":"2025-03-14T10:26:53.589",'
+            b'"lt":"08:30:00","name":"2025-01-01 is a date","price":129.9,"maybe":null}\n'
+            b'{"id":2,"ts":"2025-03-15T00:00:00Z","day":"2025-12-31","ldt":"2025-03-15T23:59:59",'
+            b'"lt":"23:15:30.5","name":"x","price":100,"maybe":3.25}\n')
+    fast = ion.json_rows_frame(body)
+    monkeypatch.setattr(ion, "_arrow_frame", lambda body, iso=False: None)
+    slow = ion.json_rows_frame(body)
+    pd.testing.assert_frame_equal(fast, slow)
+    assert str(fast["ts"].dtype) == "datetime64[us, UTC]" and fast["ts"][0] == pd.Timestamp("2025-03-14T09:26:53.589Z")
+    assert str(fast["day"].dtype) == "datetime64[us]" and str(fast["ldt"].dtype) == "datetime64[us]"
+    assert fast["lt"].tolist() == [dt.time(8, 30), dt.time(23, 15, 30, 500000)]
+    assert fast["name"].tolist() == ["2025-01-01 is a date", "x"]
+    assert fast["price"].tolist() == [129.9, 100.0] and np.isnan(fast["maybe"][0])
