@@ -157,8 +157,8 @@ class Transport:
                     try:
                         resp = self.send("GET", "/api/v1/configs", operation="MiscAPIService.GetConfiguration",
                                          what="server configuration")
-                        self._version = (resp.json() or {}).get("version")
-                    except (errors.KestraAuthError, errors.KestraNotFound, ValueError):
+                        self._version = (_compat.response_json(resp) or {}).get("version")
+                    except (errors.KestraAuthError, errors.KestraNotFound, ValueError, AttributeError):
                         self._version = None
                     self._version_probed = True
         return self._version
@@ -172,7 +172,7 @@ class Transport:
         configs = self._probe("/api/v1/configs", "MiscAPIService.GetConfiguration")
         if configs is not None and configs.status_code == 200:
             try:
-                version = configs.json().get("version")
+                version = _compat.response_json(configs).get("version")
             except (ValueError, AttributeError):
                 version = None
             if _compat.parse_version(version) is not None:
@@ -296,7 +296,7 @@ class Transport:
         if not resp.content.strip():
             return None
         try:
-            return resp.json()
+            return _compat.response_json(resp)
         except ValueError:
             raise errors.KestraError(
                 f"{kw.get('what', 'response')}: {method} {self.api_path(path)} returned "

@@ -52,9 +52,25 @@ def generation_from_probes(login: "requests.Response | None", configs: "requests
     return 2   # like Kestra's own MCP server: a 1.x request to 2.x fails silently, the reverse loudly
 
 
+def response_json(resp: "requests.Response") -> Any:
+    """The JSON body, decoded from its bytes: JSON is UTF-8 (RFC 8259) whatever the content type
+    says. ``requests`` would decode Kestra's ``text/json`` (2.x kill) as ISO-8859-1. Raises ValueError."""
+    return json.loads(resp.content)
+
+
+def response_text(resp: "requests.Response") -> str:
+    """A text body: its declared charset, else UTF-8 (``requests`` assumes ISO-8859-1 for ``text/*``)."""
+    ctype = resp.headers.get("Content-Type", "")
+    charset = re.search(r"charset=\"?([\w.:-]+)", ctype, re.I)
+    try:
+        return resp.content.decode(charset.group(1) if charset else "utf-8", errors="replace")
+    except LookupError:
+        return resp.content.decode("utf-8", errors="replace")
+
+
 def _json(resp: "requests.Response") -> Any:
     try:
-        return resp.json()
+        return response_json(resp)
     except ValueError:
         return None
 
@@ -63,7 +79,7 @@ def _json(resp: "requests.Response") -> Any:
 
 def parse_error_body(resp: "requests.Response") -> tuple[str, list[dict], Any]:
     """(Kestra's message, violations ``[{path, message}]``, parsed body) from either error shape."""
-    text = resp.text if resp.content else ""
+    text = response_text(resp) if resp.content else ""
     if not text.strip():
         return "", [], None
     ctype = resp.headers.get("Content-Type", "")

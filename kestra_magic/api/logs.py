@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Iterator
 
+from kestra_magic.compat import response_text
 from kestra_magic.models import LogEntry
 from kestra_magic.sse import iter_events
 
@@ -35,8 +36,7 @@ class LogsApi:
         resp = self._t.send("GET", ["logs", execution_id, "download"], params=params,
                             operation="LogsAPIService.DownloadLogsFromExecution",
                             what=f"logs of execution {execution_id}", options=options)
-        resp.encoding = resp.encoding or "utf-8"
-        return resp.text
+        return response_text(resp)
 
     def follow_logs(self, execution_id: str, *, min_level: str | None = None,
                     **options: Any) -> Iterator[LogEntry]:

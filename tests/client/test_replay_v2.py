@@ -2,6 +2,8 @@
 ``/actions/``, outputs endpoints, ``filters[...]`` logs, problem+json, the 404 window."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from kestra_magic import errors
@@ -230,3 +232,20 @@ def test_flows_on_2x(rs, c):
 def load_error(name: str) -> Reply:
     case = load("errors/cases.json")[name]
     return Reply(case["status"], case["body"], case["ctype"], case.get("headers", {}))
+
+
+def test_utf8_bodies_under_text_content_types(rs, c):
+    """requests decodes ``text/*`` without a charset as ISO-8859-1; Kestra sends UTF-8."""
+    body = {**load("v2/action_execution.json"), "inputs": {"who": "Zoë 🚀"}, "labels": [{"key": "team", "value": "données"}]}
+    rs.route("DELETE", f"{API}/executions/{EID}/actions/kill", Reply(200, json.dumps(body, ensure_ascii=False).encode(),
+                                                                      "text/json"))
+    killed = c.executions.kill_execution(EID)
+    assert killed.inputs == {"who": "Zoë 🚀"} and killed.labels == {"team": "données"}
+    rs.route("GET", f"{API}/logs/{EID}/download", Reply(200, "2026-10-20T12:00:01Z INFO héllo 🚀".encode(), "text/plain"))
+    assert c.logs.download_logs(EID).endswith("héllo 🚀")
+    rs.route("GET", f"{API}/logs/{EID}/download", Reply(200, "x é".encode("latin-1"), "text/plain; charset=ISO-8859-1"))
+    assert c.logs.download_logs(EID) == "x é"
+    rs.route("GET", f"{API}/executions/{EID}", Reply(409, "État invalide: déjà terminé".encode(), "text/plain"))
+    with pytest.raises(errors.KestraConflict) as info:
+        c.executions.get_execution(EID)
+    assert info.value.server_message == "État invalide: déjà terminé"
