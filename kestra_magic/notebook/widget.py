@@ -55,6 +55,7 @@ class ExecutionWidget:
         self._pause_key: str | None = None
         self.note = ""
         self.note_while = ""   # keep ``note`` only while the execution is in this state
+        self.blocking = False  # the cell waits: a busy kernel delivers no button clicks meanwhile
 
     # -- user actions ------------------------------------------------------------------------
     def on_kill(self) -> None:
@@ -83,7 +84,8 @@ class ExecutionWidget:
         sent = 0
         if self.note_while and view.state != self.note_while:  # e.g. the "paused" hint after resume
             self.note = self.note_while = ""
-        sent += _set(self.header, "value", header_html(view, self.note, now))
+        note = self.note or (BUSY_NOTE if self.blocking and not view.is_terminal else "")
+        sent += _set(self.header, "value", header_html(view, note, now))
         done, total = view.progress()
         style = {"SUCCESS": "success", "WARNING": "warning", "FAILED": "danger",
                  "KILLED": "danger"}.get(view.state, "info")
@@ -119,6 +121,9 @@ class ExecutionWidget:
             fields.append(text)
         self.resume_inputs.children = fields
         return 1 + len(fields)
+
+
+BUSY_NOTE = "the cell waits for the end: interrupt the kernel (■) to stop waiting; the buttons work once it is idle"
 
 
 def _set(obj: Any, name: str, value: Any) -> int:
@@ -300,6 +305,8 @@ class Monitor:
         button's click, so the cell returns and the live view stays."""
         deadline = None if timeout is None else time.monotonic() + timeout
         seen = -1
+        if self.widget is not None and has_widget_frontend():
+            self.widget.blocking = True   # only a real kernel is deaf while busy (tests click directly)
         try:
             while not self.follower.done.wait(0.1):
                 self.handle.execution = self.follower.latest
@@ -316,6 +323,9 @@ class Monitor:
             return "done"
         except KeyboardInterrupt:
             return "interrupted"
+        finally:
+            if self.widget is not None:
+                self.widget.blocking = False
 
     def detach(self, note: str, *, while_state: str = "") -> None:
         """Stop waiting: the widget keeps following in the background (showing ``note``, only

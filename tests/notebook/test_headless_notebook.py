@@ -29,6 +29,8 @@ def test_headless_run_saves_widget_state_and_static_summary(sandbox_v2, ns, tmp_
     models = {m["model_name"] for m in state.values()}
     assert {"IntProgressModel", "HTMLModel", "ButtonModel", "VBoxModel"} <= models
     assert any("SUCCESS" in str(m["state"].get("value", "")) for m in state.values())
+    # the "cell waits, interrupt to detach" hint is shown only while the run goes on
+    assert not any("interrupt the kernel" in str(m["state"].get("value", "")) for m in state.values())
 
     run_outputs = saved.cells[3].outputs
     html = [o["data"]["text/html"] for o in run_outputs if "text/html" in o.get("data", {})]
