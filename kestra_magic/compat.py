@@ -181,8 +181,8 @@ def _classify(status: int, message: str, violations: list[dict], body: Any, *, w
         return errors.KestraConflict(f"{what}: conflict (409{said}); check its current state first",
                                      status, violations, body)
     if status in (400, 422):
-        detail = "; ".join(f"{v['path']}: {v['message']}" if v["path"] else v["message"]
-                           for v in violations[:3])
+        detail = "; ".join(f"{v['path']}: {v['message']}" if v["path"] and v["message"] else
+                           (v["message"] or v["path"]) for v in violations[:3])
         extra = f" [{detail}]" if detail and detail not in message else ""
         return errors.KestraValidationError(f"{what} rejected ({status}{said}){extra}; fix the request "
                                             f"and try again", status, violations, body)

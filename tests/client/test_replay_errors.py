@@ -103,3 +103,11 @@ def test_state_without_current_falls_back_to_the_last_history(rs):
     with make_client(rs, 2) as c:
         e = c.executions.get_execution("h")
     assert e.state.current == "RUNNING" and e.state.start_date == "2026-01-01T00:00:00Z"
+
+
+def test_a_violation_with_only_a_path_reads_cleanly(rs):
+    rs.route("GET", f"{API}/executions/pathonly", _reply(CASES["v2_422_invalid_json"]))
+    with make_client(rs, 2) as c, pytest.raises(errors.KestraValidationError) as info:
+        c.executions.get_execution("pathonly")
+    assert info.value.violations == [{"path": "namespace", "message": ""}]
+    assert "[namespace]" in str(info.value) and "namespace:" not in str(info.value)
