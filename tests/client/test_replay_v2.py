@@ -109,7 +109,7 @@ def test_actions_live_under_actions_and_return_the_execution(rs, c):
 
 def test_outputs_endpoints(rs, c):
     rs.route("GET", f"{API}/outputs/executions/{EID}", Reply(200, load("v2/outputs_execution.json")))
-    rs.route("GET", f"{API}/outputs/tasks/{EID}", Reply(200, load("v2/outputs_tasks.json")))
+    rs.route("GET", f"{API}/outputs/tasks/{EID}", Reply(200, load("v2/outputs_tasks.json") + [{"taskId": "odd"}]))
     rs.route("GET", f"{API}/outputs/tasks/{EID}/7gG8hH9iI0jJ1kK2lL3mM4",
              Reply(200, load("v2/outputs_taskrun_extract.json")))
     rs.route("GET", f"{API}/outputs/tasks/{EID}/8hH9iI0jJ1kK2lL3mM4nN5",
@@ -146,6 +146,13 @@ def test_feature_gated_outputs_raise_a_clear_auth_error(rs, c):
         assert err.status == 403 and "not enabled" in str(err) and "\n" not in str(err)
         assert "administrator" in str(err) and "CSRF" not in str(err)
         assert err.server_message == "The feature 'outputs' is not enabled for this tenant"
+    # a build that still puts outputs in the execution is served from there
+    full = {**load("v2/execution_api.json"), "outputs": {"result": "n=3"}}
+    full["taskRunList"][1] = {**full["taskRunList"][1], "outputs": {"value": "eu!"}}
+    rs.route("GET", f"{API}/executions/{EID}", Reply(200, full))
+    assert c.executions.flow_outputs(EID) == {"result": "n=3"}
+    assert c.executions.task_outputs(EID) == [{"taskId": "extract", "taskRunId": "7gG8hH9iI0jJ1kK2lL3mM4",
+                                               "value": "eu", "iteration": 0, "outputs": {"value": "eu!"}}]
 
 
 def test_logs_on_2x_use_filters(rs, c):
