@@ -256,3 +256,19 @@ def test_utf8_bodies_under_text_content_types(rs, c):
     with pytest.raises(errors.KestraConflict) as info:
         c.executions.get_execution(EID)
     assert info.value.server_message == "État invalide: déjà terminé"
+
+
+def test_a_log_follow_that_never_ends_is_closed_promptly_and_times_out_when_silent(rs):
+    import time
+    rs.route("GET", f"{API}/logs/{EID}/follow", Reply(200, load("v2/logs_follow.sse"), "text/event-stream",
+                                                       stream=True, hold=5))
+    with make_client(rs, 2, stream_timeout=0.5) as c:
+        stream = c.logs.follow_logs(EID)
+        first = next(stream)
+        started = time.monotonic()
+        stream.close()
+        assert first.message == "careful" and time.monotonic() - started < 1.0
+        with pytest.raises(errors.KestraTimeout) as info, c.logs.follow_logs(EID) as again:
+            for _ in again:
+                pass
+        assert "stream_timeout" in str(info.value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -31,6 +32,7 @@ class Reply:
     ctype: str | None = "application/json"
     headers: dict = field(default_factory=dict)
     stream: bool = False                 # no Content-Length, close after the body (SSE)
+    hold: float = 0.0                    # stream: keep the connection open this long after the body
 
     def payload(self) -> bytes:
         if isinstance(self.body, bytes):
@@ -124,6 +126,8 @@ class ReplayServer:
             h.end_headers()
             h.wfile.write(data)
             h.wfile.flush()
+            if reply.hold:
+                time.sleep(reply.hold)   # like Kestra's log follow, which never ends by itself
             h.close_connection = True
             return
         h.send_header("Content-Length", str(len(data)))
