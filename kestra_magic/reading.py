@@ -190,8 +190,10 @@ def _preview(client: Any, execution_id: str, uri: str, name: str, nrows: int, li
     if kind in ("TEXT", "MARKDOWN") and isinstance(content, str):
         if rendered.get("truncated") and len(content.encode()) >= 2 * 1024 * 1024 - 4:
             return None     # cut at the server's 2 MB limit mid-row: download instead
-        result = read_file(content.encode(), name, nrows=nrows, **opts)
-        return result
+        try:
+            return read_file(content.encode(), name, nrows=nrows, **opts)
+        except ValueError:  # e.g. a JSON document cut after N lines: download instead
+            return None
     return None
 
 

@@ -246,3 +246,24 @@ def test_jsonl_conversion_failure_falls_back_to_the_ion_file(sandbox_v2, ns):
         finally:
             sandbox_v2.faults.clear()
         assert df["id"].tolist() == [1, 2, 3, 4, 5] and df["lt"][0] == dt.time(8, 30)
+
+
+JSON_DOC = """
+id: jdoc
+namespace: {ns}
+tasks:
+  - id: w
+    type: io.kestra.plugin.core.storage.Write
+    content: |
+      [
+        {{"a": 1}},
+        {{"a": 2}},
+        {{"a": 3}}
+      ]
+    extension: .json
+"""
+
+
+def test_preview_that_cuts_a_json_document_falls_back_to_download(client, ns):
+    ex = _run(client, JSON_DOC, "jdoc", ns)
+    assert read_output(client, ex, "outputs.w.uri", nrows=2)["a"].tolist() == [1, 2]
