@@ -97,18 +97,24 @@ class ExecutionsApi:
                                 operation="ExecutionsAPIService.FollowExecution", what=f"execution {id}",
                                 options=options)
             ended = False
-            for event in iter_events(self._t.stream_chunks(resp, f"following execution {id}")):
-                if event.id == "start":
-                    continue
-                execution = self._parse_event(event.data, id)
-                if execution is None:
-                    continue
-                last = execution
-                yield execution
-                if event.id == "end":
-                    ended = True
-                    break
-            resp.close()
+            try:
+                for event in iter_events(self._t.stream_chunks(resp, f"following execution {id}")):
+                    if event.id == "start":
+                        continue
+                    execution = self._parse_event(event.data, id)
+                    if execution is None:
+                        continue
+                    last = execution
+                    yield execution
+                    if event.id == "end":
+                        ended = True
+                        break
+            except errors.KestraTimeout:
+                raise
+            except errors.KestraConnectionError:
+                pass   # a stream cut mid-way (server restart, proxy): handled as one closed without `end`
+            finally:
+                resp.close()
             if ended:
                 return
             last = self.get_execution(id, **options)

@@ -272,3 +272,11 @@ def test_a_log_follow_that_never_ends_is_closed_promptly_and_times_out_when_sile
             for _ in again:
                 pass
         assert "stream_timeout" in str(info.value)
+
+
+def test_follow_stream_cut_mid_way_falls_back_to_get(rs, c):
+    running = {**load("v2/execution_api.json"), "state": {"current": "RUNNING", "histories": []}}
+    rs.route("GET", f"{API}/executions/{EID}", Reply(200, running), Reply(200, load("v2/execution_api.json")))
+    rs.route("GET", f"{API}/executions/{EID}/follow",
+             Reply(200, load("v2/follow_noend.sse"), "text/event-stream", stream=True, cut=True))
+    assert [e.state.current for e in c.executions.follow_execution(EID)] == ["RUNNING", "SUCCESS"]

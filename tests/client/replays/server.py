@@ -33,6 +33,7 @@ class Reply:
     headers: dict = field(default_factory=dict)
     stream: bool = False                 # no Content-Length, close after the body (SSE)
     hold: float = 0.0                    # stream: keep the connection open this long after the body
+    cut: bool = False                    # stream: announce more bytes than sent, then drop the connection
 
     def payload(self) -> bytes:
         if isinstance(self.body, bytes):
@@ -122,6 +123,8 @@ class ReplayServer:
         for k, v in reply.headers.items():
             h.send_header(k, v)
         if reply.stream:
+            if reply.cut:
+                h.send_header("Content-Length", str(len(data) + 1000))
             h.send_header("Connection", "close")
             h.end_headers()
             h.wfile.write(data)
