@@ -273,6 +273,25 @@ def test_malformed_json(rsb, rclient, flow):
     one_line(e.value, "JSON")
 
 
+def test_truncated_body_get_retried_then_typed(rsb, rclient, flow):
+    ns, fl = flow
+    rsb.faults.malformed("truncated", times=1, method="GET", path=f"/flows/{ns}/{fl}")
+    assert rclient.flows.get_flow(ns, fl).id == fl       # idempotent: retried and fine
+    rsb.faults.malformed("truncated", times=10, method="GET", path=f"/flows/{ns}/{fl}")
+    with pytest.raises(errors.KestraError) as e:
+        rclient.flows.get_flow(ns, fl)
+    one_line(e.value)
+
+
+def test_truncated_body_on_create_is_ambiguous(rsb, rclient, flow):
+    ns, fl = flow
+    rsb.faults.malformed("truncated", method="POST", path=f"/executions/{ns}/{fl}")
+    with pytest.raises(errors.KestraAmbiguousError) as e:
+        rclient.executions.create_execution(ns, fl)
+    one_line(e.value, "not re-sent")
+    assert len(executions_of(rsb, ns, fl)) == 1   # it was handled; the client did not send it again
+
+
 def test_html_page_from_a_proxy(rsb, rclient, flow):
     ns, fl = flow
     rsb.faults.malformed("html", method="GET", path=f"/flows/{ns}/{fl}")

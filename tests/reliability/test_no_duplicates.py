@@ -1,4 +1,5 @@
-"""No duplicate executions: connection drops at random points of many create-execution calls.
+"""No duplicate executions: connection drops at random points of many create-execution calls
+(before the server handled the request, after it, or in the middle of the response).
 
 Each call carries a unique label; the sandbox's store is the truth. Every call created at
 most one execution, a call the client reported as a success created exactly that one, and
@@ -32,11 +33,13 @@ def test_random_drops_never_duplicate_and_are_reported(rsb, ns):
     assert c.generation == rsb.generation
     rng = random.Random(8)
     n = CALLS[rsb.generation]
-    plan = [rng.choice(["ok", "ok", "drop-before", "drop-after"]) for _ in range(n)]
+    plan = [rng.choice(["ok", "ok", "drop-before", "drop-after", "truncated"]) for _ in range(n)]
     outcome: dict[int, str] = {}
     created_id: dict[int, str] = {}
     for i, what in enumerate(plan):
-        if what != "ok":
+        if what == "truncated":   # handled, then the response is cut short
+            rsb.faults.malformed("truncated", method="POST", path=f"/executions/{ns}/{flow}$")
+        elif what != "ok":
             rsb.faults.drop(method="POST", path=f"/executions/{ns}/{flow}$",
                             after_handling=(what == "drop-after"))
         try:
@@ -68,7 +71,7 @@ def test_random_drops_never_duplicate_and_are_reported(rsb, ns):
             problems.append(f"call {i} ({what}) -> {outcome[i]} instead of KestraAmbiguousError")
         if what == "drop-before" and made:
             problems.append(f"call {i} dropped before handling yet created {made}")
-        if what == "drop-after" and made != 1:
+        if what in ("drop-after", "truncated") and made != 1:
             problems.append(f"call {i} dropped after handling created {made} (expected 1)")
     assert not problems, f"{len(problems)} problems, first ones: {problems[:10]}"
     assert sum(1 for w in plan if w != "ok") > n // 3   # the faults really happened
