@@ -176,15 +176,18 @@ def task_table_html(view: RunView, now: datetime | None = None, limit: int = 200
     """Task runs (task, value, state, duration, attempt), newest last, at most ``limit`` rows."""
     if not view.task_runs:
         return '<div class="km-tasks" style="color:#666">no task runs yet</div>'
+    now = now or datetime.now(timezone.utc)
     rows = view.task_runs[-limit:]
+    td = '<td style="padding:1px 10px 1px 0;text-align:left">'
     body = "".join(
-        f"<tr><td>{esc(r.task_id)}</td><td>{esc(r.value)}</td><td>{badge(r.state)}</td>"
-        f"<td>{esc(fmt_duration(r.duration(now)))}</td><td>{r.attempts}</td></tr>" for r in rows)
+        f"<tr>{td}{esc(r.task_id)}</td>{td}{esc(r.value)}</td>{td}{badge(r.state)}</td>"
+        f"{td}{esc(fmt_duration(r.duration(now)))}</td>{td}{r.attempts}</td></tr>" for r in rows)
     more = (f'<div style="color:#666">… {len(view.task_runs) - limit} earlier task runs not shown</div>'
             if len(view.task_runs) > limit else "")
+    head = "".join(f'<th style="padding:1px 10px 1px 0;text-align:left">{h}</th>'
+                   for h in ("task", "value", "state", "duration", "attempt"))
     return ('<table class="km-tasks" style="border-collapse:collapse;font-size:0.9em">'
-            "<thead><tr><th>task</th><th>value</th><th>state</th><th>duration</th><th>attempt</th>"
-            f"</tr></thead><tbody>{body}</tbody></table>{more}")
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}")
 
 
 def log_line_text(entry: Any) -> str:
