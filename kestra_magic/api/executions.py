@@ -129,13 +129,13 @@ class ExecutionsApi:
 
     @staticmethod
     def _parse_event(data: str, id: str) -> Execution | None:
+        """The execution an event carries, or None (the ``start`` stub, keep-alives, non-JSON text)."""
         try:
             body = json.loads(data)
         except ValueError:
-            raise errors.KestraError(f"following execution {id}: an event is not JSON "
-                                     f"({data[:60]!r}...); is the URL Kestra's API?") from None
+            return None   # lenient: one odd event must not end the follow (a real stream carries JSON)
         if not isinstance(body, dict) or not body.get("state"):
-            return None   # the ``start`` stub (only an id) carries nothing
+            return None
         return Execution.from_dict(body)
 
     # -- actions ----------------------------------------------------------------------------------

@@ -280,3 +280,16 @@ def test_follow_stream_cut_mid_way_falls_back_to_get(rs, c):
     rs.route("GET", f"{API}/executions/{EID}/follow",
              Reply(200, load("v2/follow_noend.sse"), "text/event-stream", stream=True, cut=True))
     assert [e.state.current for e in c.executions.follow_execution(EID)] == ["RUNNING", "SUCCESS"]
+
+
+def test_follow_skips_comments_keepalives_and_odd_events(rs, c):
+    stream = ("retry: 1000\n\n: keep-alive\n\nid: start\ndata: {\"id\":\"x\"}\n\n"
+              "id: progress\ndata: not json at all\n\n"
+              "event: ping\ndata: {}\n\n"
+              "id: progress\ndata: {\"id\":\"x\",\n"
+              "data: \"state\":{\"current\":\"RUNNING\"}}\n\n"
+              ": heartbeat\n\nid: end\ndata: {\"id\":\"x\",\"state\":{\"current\":\"KILLED\"}}\n\n")
+    rs.route("GET", f"{API}/executions/x", Reply(200, {"id": "x", "state": {"current": "RUNNING"}}))
+    rs.route("GET", f"{API}/executions/x/follow", Reply(200, stream.encode(), "text/event-stream", stream=True))
+    states = [e.state.current for e in c.executions.follow_execution("x")]
+    assert states == ["RUNNING", "KILLED"]
