@@ -45,6 +45,20 @@ def validate_flow(flow: dict, generation: int) -> list[tuple[str, str]]:
     retry = flow.get("retry")
     if retry is not None:
         _retry(retry, "retry", problems)
+    concurrency = flow.get("concurrency")
+    if concurrency is not None:
+        if not isinstance(concurrency, dict):
+            problems.append(("concurrency", "must be a mapping with `limit` and `behavior`"))
+        else:
+            try:
+                if int(concurrency.get("limit")) < 1:
+                    raise ValueError
+            except (TypeError, ValueError):
+                problems.append(("concurrency.limit", "must be greater than or equal to 1"))
+            behavior = str(concurrency.get("behavior", "QUEUE")).upper()
+            if behavior not in ("QUEUE", "CANCEL", "FAIL"):
+                problems.append(("concurrency.behavior", f"Invalid behavior: {concurrency.get('behavior')} "
+                                                         "(use QUEUE, CANCEL or FAIL)"))
     return problems
 
 

@@ -18,13 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from kestra_magic.sandbox.engine_state import (
-    SUCCESSFUL, TERMINAL, format_duration, instant, new_state, parse_duration, transition, truthy, utcnow, worst,
+    SUCCESSFUL, TERMINAL, format_duration, instant, new_state, parse_duration, parse_instant, transition, truthy,
+    utcnow, worst,
 )
 from kestra_magic.sandbox.expressions import ExpressionError, render_value, to_text
 from kestra_magic.sandbox.tasks.base import TaskDef, TaskFailure, TaskResult, lookup
 
 _LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
 MAX_CONCURRENCY = 64   # threads per Parallel/ForEach/Loop task
+_ACTIVE = frozenset({"RUNNING", "KILLING", "PAUSED", "BREAKPOINT"})   # counted by flow concurrency limits
 
 
 # ---------------------------------------------------------------------------------------
@@ -344,6 +346,8 @@ class Walker:
             if run.killed.is_set():
                 self.update(run, self.mark_killed)
                 return
+            if not self.acquire_slot(run):
+                return
             self.update(run, lambda ex: (ex.setdefault("taskRunList", []), transition(ex["state"], "RUNNING")))
             run.execution = self.store.get_execution(run.id)
             run.base = self.base_variables(run)
@@ -375,6 +379,42 @@ class Walker:
             self.update(run, lambda ex: self.mark_terminal(ex, "FAILED"))
         finally:
             self.engine.forget(run)
+
+    def acquire_slot(self, run: Run) -> bool:
+        """Flow ``concurrency``: wait in QUEUED (FIFO), or end CANCELLED/FAILED, while ``limit``
+        executions of the flow are active. True when this execution may run."""
+        concurrency = run.flow.get("concurrency")
+        if not isinstance(concurrency, dict) or not concurrency.get("limit"):
+            return True
+        limit = int(concurrency["limit"])
+        behavior = str(concurrency.get("behavior") or "QUEUE").upper()
+        key = (run.flow["namespace"], run.flow["id"])
+        while True:
+            with self.store.lock:
+                mine = self.store.executions.get(run.id)
+                if mine is None:
+                    return False
+                same = [ex for ex in self.store.executions.values()
+                        if (ex["namespace"], ex["flowId"]) == key and ex["id"] != run.id and not ex.get("deleted")]
+                active = sum(1 for ex in same if ex["state"]["current"] in _ACTIVE)
+                created = parse_instant(mine["state"]["histories"][0]["date"])
+                older_queued = any(ex["state"]["current"] == "QUEUED"
+                                   and parse_instant(ex["state"]["histories"][0]["date"]) < created for ex in same)
+                if active < limit and not older_queued:
+                    self.update(run, lambda ex: (transition(ex["state"], "RUNNING"), ex.setdefault("taskRunList", [])))
+                    return True
+                if behavior in ("CANCEL", "FAIL"):
+                    final = "CANCELLED" if behavior == "CANCEL" else "FAILED"
+                    self.update(run, lambda ex: transition(ex["state"], final))
+                    self.log(run, "WARN" if final == "CANCELLED" else "ERROR",
+                             f"Flow concurrency limit of {limit} reached: execution {final.lower()}")
+                    return False
+                if run.killed.is_set():
+                    self.update(run, self.mark_killed)
+                    return False
+                if mine["state"]["current"] != "QUEUED":
+                    self.update(run, lambda ex: transition(ex["state"], "QUEUED"))
+                self.store.changed.wait(0.5)
 
     def mark_killed(self, ex: dict) -> None:
         self.mark_terminal(ex, "KILLED")

@@ -9,7 +9,7 @@ import requests
 
 from tests.sandbox.openapi_check import check_response
 
-TERMINAL = {"SUCCESS", "WARNING", "FAILED", "KILLED"}
+TERMINAL = {"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"}
 
 
 class _CheckedSession(requests.Session):
@@ -1117,3 +1117,35 @@ tasks:
     assert labels["stage"] == "lab-done" and "system.nope" not in labels
     assert api.outputs(ex, "after") == {"value": "lab-done"}
     assert any("System labels can only be set by Kestra itself" in l["message"] for l in api.logs(ex["id"]))
+
+
+@pytest.mark.parametrize("behavior, second", [("QUEUE", "SUCCESS"), ("CANCEL", "CANCELLED"), ("FAIL", "FAILED")])
+def test_flow_concurrency_limit(api, behavior, second):
+    api.deploy(f"""
+id: one_at_a_time
+namespace: NS
+concurrency:
+  limit: 1
+  behavior: {behavior}
+tasks:
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT0.4S
+""")
+    first = api.start("one_at_a_time")
+    api.wait(first["id"], {"RUNNING"})
+    later = api.start("one_at_a_time")
+    done_first = api.wait(first["id"])
+    done_second = api.wait(later["id"])
+    assert done_first["state"]["current"] == "SUCCESS"
+    assert done_second["state"]["current"] == second
+    if behavior == "QUEUE":
+        assert "QUEUED" in [h["state"] for h in done_second["state"]["histories"]]
+        import datetime as dt
+
+        def at(text):
+            return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        running = next(h["date"] for h in done_second["state"]["histories"] if h["state"] == "RUNNING")
+        assert at(running) >= at(done_first["state"]["endDate"])
+    else:
+        assert not done_second.get("taskRunList")
