@@ -352,7 +352,7 @@ class Transport:
             if nxt is None:
                 break
             e = nxt
-        text = str(e)
+        text = e.args[0] if getattr(e, "args", None) and isinstance(e.args[0], str) else str(e)
         if "Connection refused" in text:
             return "connection refused"
         if "Name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:

@@ -293,3 +293,12 @@ def test_follow_skips_comments_keepalives_and_odd_events(rs, c):
     rs.route("GET", f"{API}/executions/x/follow", Reply(200, stream.encode(), "text/event-stream", stream=True))
     states = [e.state.current for e in c.executions.follow_execution("x")]
     assert states == ["RUNNING", "KILLED"]
+
+
+def test_a_cut_log_stream_raises_a_readable_connection_error(rs, c):
+    rs.route("GET", f"{API}/logs/{EID}/follow", Reply(200, load("v2/logs_follow.sse"), "text/event-stream",
+                                                       stream=True, cut=True))
+    with c.logs.follow_logs(EID) as stream, pytest.raises(errors.KestraConnectionError) as info:
+        list(stream)
+    text = str(info.value)
+    assert "the stream broke (Connection broken" in text and "((" not in text and "follow again" in text
