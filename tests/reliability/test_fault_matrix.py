@@ -54,7 +54,7 @@ def test_unknown_host():
     with pytest.raises(errors.KestraConnectionError) as e:
         c.generation  # the probe is the first thing that talks to the server
     one_line(e.value, "nonexistent.invalid", "KESTRA_URL")
-    assert time.monotonic() - t0 < 10
+    assert time.monotonic() - t0 < 30   # a guard against hanging; DNS without network can be slow
 
 
 @pytest.fixture

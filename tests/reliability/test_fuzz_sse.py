@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from kestra_magic.sse import Event, iter_events
 
-FUZZ = settings(max_examples=300, deadline=None, database=None, derandomize=True,
+FUZZ = settings(max_examples=200, deadline=None, database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow])
 
 # bytes biased towards the characters that matter to the SSE grammar
