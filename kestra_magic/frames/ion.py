@@ -37,6 +37,13 @@ def single_stream(data: bytes) -> bytes | None:
     reads ~20% faster. Returns None unless every piece between two headers is exactly one
     complete value (checked against its own length field), so a header-like byte run inside a
     blob can never be cut out silently."""
+    rows = split_rows(data)
+    return None if rows is None else rows[0] + rows[1]
+
+
+def split_rows(data: bytes):
+    """(header, body, row starts, row lengths) for binary ION made of repeated identical
+    headers each followed by exactly one value; None otherwise (see `single_stream`)."""
     import numpy as np
     if data[:4] != BINARY_MARKER or len(data) < 6:
         return None
@@ -71,7 +78,7 @@ def single_stream(data: bytes) -> bytes | None:
     total = np.where(short, 1 + low, 1 + var_size + var)
     if not (short | three_ok).all() or (low == 15).any() or not (total == lengths).all():
         return None
-    return prefix + body
+    return prefix, body, starts, lengths
 
 
 def _length(data: bytes, pos: int) -> tuple[int, int | None]:
@@ -263,6 +270,13 @@ def read_ion(data: bytes, *, keep_decimal: bool = False, flatten: bool = False,
     frame = None
     if not keep_decimal and not is_binary_ion(data):
         frame = _text_fast_frame(data, flatten)
+    elif not keep_decimal:
+        rows = split_rows(data)
+        if rows is not None:
+            from kestra_magic.frames.ion_binary import read_flat
+            frame = read_flat(*rows)
+            if frame is not None and flatten:
+                frame = flatten_structs(frame)
     if frame is None:
         frame = rows_frame(_amazon_ion_rows(data), keep_decimal=keep_decimal, flatten=flatten)
     return ion_columns.infer_strings(frame) if infer_types else frame

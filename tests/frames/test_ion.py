@@ -317,3 +317,67 @@ def test_server_jsonl_rendering_typed_back_with_and_without_pyarrow(monkeypatch)
     assert fast["lt"].tolist() == [dt.time(8, 30), dt.time(23, 15, 30, 500000)]
     assert fast["name"].tolist() == ["2025-01-01 is a date", "x"]
     assert fast["price"].tolist() == [129.9, 100.0] and np.isnan(fast["maybe"][0])
+
+
+def _random_kestra_rows(seed: int, n: int) -> list[dict]:
+    r = random.Random(seed)
+
+    def maybe(value):
+        return None if r.random() < 0.2 else value
+
+    rows = []
+    for i in range(n):
+        ts = dt.datetime(2000, 1, 1, tzinfo=UTC) + dt.timedelta(milliseconds=r.randrange(10**12))
+        rows.append({
+            "i": maybe(r.choice([0, -1, 1, 127, 128, -(2**40), 2**55 - 1, r.randrange(-10**9, 10**9)])),
+            "f": maybe(r.choice([0.0, -0.5, 1e300, -2.5e-300, r.uniform(-1e6, 1e6), float("inf")])),
+            "d": maybe(Decimal(r.randrange(-10**12, 10**12)).scaleb(-r.randrange(0, 9))),
+            "z": maybe(r.choice([Decimal("0"), Decimal("0.00"), Decimal("1E+3"), Decimal("-12.5")])),
+            "b": maybe(r.random() < 0.5),
+            "s": maybe(r.choice(["", "é😀", "plain", "a,b:{c}", "x" * 300, "\u2028"])),
+            "ts": maybe(_ts(ts.year, ts.month, ts.day, ts.hour, ts.minute, ts.second, ts.microsecond // 1000 * 1000)),
+            "sec": maybe(Timestamp(2025, 1, 2, 3, 4, 5, None, UTC, precision=TimestampPrecision.SECOND)),
+            "day": maybe(_day(ts.year, ts.month, ts.day)),
+            # (a null here would change the row's symbol table: see the hand-over test below)
+            "ldt": _ann("LocalDateTime", ts.replace(tzinfo=None).isoformat(timespec="milliseconds")),
+            "odt": _ann("OffsetDateTime", "2025-03-14T10:26:53-05:00"),
+            "zdt": _ann("ZonedDateTime", "2025-03-14T10:26:53+01:00[Europe/Paris]"),
+            "lt": _ann("LocalTime", f"{i % 24:02d}:30:00"),
+            "sym": IonPyText.from_value(IonType.SYMBOL, "A"),
+            "tn": IonPyNull.from_value(IonType.INT, None) if i % 2 else i,
+        })
+    rows[0] = {k: (v if v is not None else rows[1][k]) for k, v in rows[0].items()}
+    return rows
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_vectorised_binary_reader_matches_amazon_ion(seed):
+    from kestra_magic.frames import ion_binary
+    data = _binary_per_row(_random_kestra_rows(seed, 400))
+    parts = ion.split_rows(data)
+    assert parts is not None
+    fast = ion_binary.read_flat(*parts)
+    assert fast is not None                       # every column here is one it decodes itself
+    reference = ion.rows_frame(ion._amazon_ion_rows(data))
+    pd.testing.assert_frame_equal(fast, reference)
+    pd.testing.assert_frame_equal(read_ion(data), reference)
+
+
+def test_vectorised_binary_reader_hands_over_what_it_does_not_decode():
+    from kestra_magic.frames import ion_binary
+    cases = [
+        [{"n": 2**63}, {"n": 1}],                                  # beyond int64
+        [{"blob": b"x"}, {"blob": b"y"}],                          # blobs
+        [{"o": {"a": 1}}, {"o": {"a": 2}}],                        # nested struct
+        [{"d": Decimal("1.2345678901234567890")}, {"d": Decimal("1")}],   # long coefficient
+        [{"t": Timestamp(2025, 1, 2, 3, 4, 0, 0, dt.timezone(dt.timedelta(hours=2)),
+                         precision=TimestampPrecision.MINUTE)}] * 2,    # offset, minute precision
+        [{"a": 1, "b": 2}, {"b": 2, "a": 1}],                      # field order changes
+        [{"x": 1}, {"x": "one"}],                                  # mixed kinds
+        [{"t": _ann("LocalDateTime", "2025-01-01T00:00:00")}, {"t": None}],   # symbol tables differ
+    ]
+    for rows in cases:
+        data = _binary_per_row(rows)
+        parts = ion.split_rows(data)
+        assert parts is None or ion_binary.read_flat(*parts) is None, rows
+        pd.testing.assert_frame_equal(read_ion(data), ion.rows_frame(ion._amazon_ion_rows(data)))

@@ -1,0 +1,280 @@
+"""Vectorised reader for the binary ION Kestra 2.x writes for tabular results: rows that are flat
+structs with the same fields in the same order (one local symbol table, see `ion.single_stream`).
+
+Why: amazon.ion's C extension builds a Python object per value (about 3x the CPU of pandas'
+JSON Lines reader); here NumPy walks all rows at once, one field at a time, and decodes each
+column straight into arrays (ints, floats, decimals -> float, bools, timestamps, strings via Arrow
+buffers, annotated java.time strings, symbols). Any row that does not fit (another field order,
+nested values, blobs, big ints, unusual timestamp shapes...) makes `read_flat` return None and
+the caller uses amazon.ion, so results never differ from the reference reader's.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from kestra_magic.frames import ion_columns
+
+_SYSTEM_SYMBOLS = ["$0", "$ion", "$ion_1_0", "$ion_symbol_table", "name", "version", "imports",
+                   "symbols", "max_id", "$ion_shared_symbol_table"]
+_CASTS = {"LocalDateTime": None, "LocalDate": None, "OffsetDateTime": "UTC", "Instant": "UTC"}
+
+
+class _Unsupported(Exception):
+    """This file needs the general reader."""
+
+
+def read_flat(prefix: bytes, body: bytes, starts: np.ndarray, lengths: np.ndarray) -> pd.DataFrame | None:
+    """Rows (`body` split at `starts`/`lengths`, symbols from `prefix`) -> typed frame, or None."""
+    try:
+        import pyarrow  # noqa: F401  (strings are built as Arrow buffers)
+    except ImportError:
+        return None
+    try:
+        symbols = _symbols(prefix)
+        return _decode(np.frombuffer(body + b"\0" * 16, dtype=np.uint8), starts, lengths, symbols)
+    except (_Unsupported, IndexError, ValueError, OverflowError):
+        return None
+
+
+def _symbols(prefix: bytes) -> list[str]:
+    """The local symbol table of the stream header (system symbols first)."""
+    from amazon.ion import simpleion
+    from amazon.ion.simpleion import IonPyValueModel as Model
+    # Read the header's annotation wrapper as a value: strip the version marker so the
+    # `$ion_symbol_table::` struct comes back as data instead of being applied.
+    table = simpleion.loads(b"\xe0\x01\x00\xea" + _as_plain_struct(prefix), single_value=True,
+                            value_model=Model.MAY_BE_BARE | Model.STRUCT_AS_STD_DICT | Model.SYMBOL_AS_TEXT)
+    if not isinstance(table, dict) or table.get("imports") not in (None, "$ion_symbol_table"):
+        raise _Unsupported                      # shared symbol tables: amazon.ion resolves those
+    names = table.get("symbols") or []
+    if not all(isinstance(s, str) for s in names):
+        raise _Unsupported
+    return _SYSTEM_SYMBOLS + list(names)
+
+
+def _as_plain_struct(prefix: bytes) -> bytes:
+    """The header's `$ion_symbol_table::{...}` without its annotation (a plain struct)."""
+    if len(prefix) == 4:
+        return b"\xd0"                          # no table: an empty struct
+    pos = 4
+    td = prefix[pos]
+    if td >> 4 != 0xE:
+        raise _Unsupported
+    pos += 1 + (_varuint(prefix, pos + 1)[1] if td & 0x0F == 14 else 0)
+    ann_len, size = _varuint(prefix, pos)
+    pos += size + ann_len
+    return prefix[pos:]
+
+
+def _varuint(data: bytes, pos: int) -> tuple[int, int]:
+    value, i = 0, pos
+    while True:
+        b = data[i]
+        value = (value << 7) | (b & 0x7F)
+        i += 1
+        if b & 0x80:
+            return value, i - pos
+        if i - pos > 4:
+            raise _Unsupported
+
+
+def _lengths(raw: np.ndarray, pos: np.ndarray, low: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(header size after the type byte, payload length) for type descriptors at `pos`."""
+    b1 = raw[pos + 1].astype(np.int64)
+    b2 = raw[pos + 2].astype(np.int64)
+    long = low == 14
+    one = (b1 & 0x80) != 0
+    if (long & ~one & ((b2 & 0x80) == 0)).any():
+        raise _Unsupported                      # lengths of 3 VarUInt bytes and more: rare, bail
+    var = np.where(one, b1 & 0x7F, ((b1 & 0x7F) << 7) | (b2 & 0x7F))
+    size = np.where(long, np.where(one, 1, 2), 0)
+    length = np.where(long, var, np.where(low == 15, 0, low))
+    return size, length
+
+
+def _decode(raw: np.ndarray, starts: np.ndarray, lengths: np.ndarray, symbols: list[str]) -> pd.DataFrame:
+    td = raw[starts]
+    if ((td >> 4) != 0xD).any() or ((td & 0x0F) == 1).any():
+        raise _Unsupported                      # rows must be structs
+    size, _ = _lengths(raw, starts, (td & 0x0F).astype(np.int64))
+    pos = starts + 1 + size
+    end = starts + lengths
+    columns: dict[str, pd.Series] = {}
+    while True:
+        done = pos >= end
+        if done.all():
+            break
+        if done.any():
+            raise _Unsupported                  # rows with different numbers of fields
+        sid = raw[pos]
+        if ((sid & 0x80) == 0).any() or (sid != sid[0]).any():
+            raise _Unsupported                  # 1-byte field symbols, the same field in every row
+        name = symbols[int(sid[0] & 0x7F)]
+        if name in columns:
+            raise _Unsupported
+        pos = pos + 1
+        vtd = raw[pos]
+        low = (vtd & 0x0F).astype(np.int64)
+        size, length = _lengths(raw, pos, low)
+        payload = pos + 1 + size
+        kind = (vtd >> 4).astype(np.int64)
+        null = (low == 15) | (vtd == 0x0F)
+        columns[name] = _column(raw, kind, low, payload, length, null, symbols)
+        pos = payload + np.where(kind == 1, 0, length)
+    if (pos != end).any():
+        raise _Unsupported
+    return pd.DataFrame(columns)
+
+
+def _column(raw, kind, low, payload, length, null, symbols) -> pd.Series:
+    present = ~null
+    kinds = set(np.unique(kind[present]).tolist())
+    n = len(kind)
+    if not kinds:
+        return pd.Series([None] * n, dtype=object)
+    if kinds == {1}:
+        values = low == 1
+        return pd.Series(pd.arrays.BooleanArray(values, null)) if null.any() else pd.Series(values)
+    if kinds <= {2, 3}:
+        if (length[present] > 7).any():
+            raise _Unsupported                  # may exceed int64: amazon.ion keeps it exact
+        values = _be_uint(raw, payload, length, 7)
+        values = np.where(kind == 3, -values, values)
+        return pd.Series(pd.arrays.IntegerArray(values, null)) if null.any() else pd.Series(values)
+    if kinds == {4}:
+        if not np.isin(length[present], (0, 8)).all():
+            raise _Unsupported
+        idx = payload[:, None] + np.arange(8)
+        values = raw[idx].copy().view(">f8").reshape(-1).astype(np.float64)
+        values[length == 0] = 0.0
+        values[null] = np.nan
+        return pd.Series(values)
+    if kinds == {5}:
+        return pd.Series(_decimals(raw, payload, length, null))
+    if kinds == {6}:
+        return _timestamps(raw, payload, length, null)
+    if kinds == {8}:
+        return pd.Series(_strings(raw, payload, length, null).to_pandas())
+    if kinds == {7}:
+        sids = _be_uint(raw, payload, length, 3)
+        table = np.array(symbols, dtype=object)
+        if (sids[present] >= len(table)).any():
+            raise _Unsupported
+        texts = np.where(present, table[np.minimum(sids, len(table) - 1)], None)
+        return ion_columns.column(texts.tolist())
+    if kinds == {0xE}:
+        return _annotated(raw, payload, length, null, symbols)
+    raise _Unsupported                          # blobs, clobs, containers, mixed kinds
+
+
+def _be_uint(raw, payload, length, max_bytes) -> np.ndarray:
+    """Big-endian unsigned magnitudes of `length` bytes (0..max_bytes) at `payload`."""
+    values = np.zeros(len(payload), dtype=np.int64)
+    for i in range(max_bytes):
+        take = length > i
+        if not take.any():
+            break
+        values = np.where(take, (values << 8) | raw[payload + i].astype(np.int64), values)
+    return values
+
+
+def _decimals(raw, payload, length, null) -> np.ndarray:
+    """Ion decimals (VarInt exponent, signed-magnitude coefficient) -> float64, correctly rounded
+    for coefficients below 2**53 (a division by an exact power of ten)."""
+    zero = (length == 0) | null
+    exp_byte = raw[payload].astype(np.int64)
+    if ((exp_byte & 0x80) == 0)[~zero].any():
+        raise _Unsupported                      # multi-byte exponents
+    exponent = np.where(exp_byte & 0x40, -(exp_byte & 0x3F), exp_byte & 0x3F)
+    coef_len = np.maximum(length - 1, 0)
+    if (coef_len[~zero] > 6).any() or (np.abs(exponent[~zero]) > 22).any():
+        raise _Unsupported                      # beyond exact doubles: float(Decimal) rounding differs
+    first = raw[payload + 1].astype(np.int64)
+    negative = (coef_len > 0) & ((first & 0x80) != 0)
+    magnitude = _be_uint(raw, payload + 1, coef_len, 6)
+    # the first coefficient byte carries the sign bit: take it off the magnitude
+    magnitude = np.where(negative, magnitude - (np.int64(0x80) << (8 * np.maximum(coef_len - 1, 0))), magnitude)
+    scale = 10.0 ** np.abs(exponent)
+    values = np.where(exponent < 0, magnitude / scale, magnitude * scale)
+    values = np.where(negative, -values, values)
+    values = np.where(zero & ~null, 0.0, values)
+    return np.where(null, np.nan, values)
+
+
+def _timestamps(raw, payload, length, null) -> pd.Series:
+    present = ~null
+    offset = raw[payload]
+    if not np.isin(offset[present], (0x80, 0xC0)).all():
+        raise _Unsupported                      # non-UTC offsets: amazon.ion handles them
+    y1, y2 = raw[payload + 1].astype(np.int64), raw[payload + 2].astype(np.int64)
+    if ((y1 & 0x80) != 0)[present].any() or ((y2 & 0x80) == 0)[present].any():
+        raise _Unsupported
+    year = (y1 << 7) | (y2 & 0x7F)
+    parts = [raw[payload + i].astype(np.int64) & 0x7F for i in range(3, 8)]   # month .. second
+    lens = length[present]
+    if (lens == 5).all():                       # day precision: dates
+        days = pd.to_datetime({"year": np.where(present, year, 1970), "month": np.where(present, parts[0], 1),
+                               "day": np.where(present, parts[1], 1)})
+        return pd.Series(days.where(present)).astype(ion_columns.NAIVE_DTYPE)
+    if not (lens >= 8).all():
+        raise _Unsupported
+    micro = np.zeros(len(payload), dtype=np.int64)
+    frac = length > 8
+    if frac.any():
+        exp_byte = raw[payload + 8].astype(np.int64)
+        exponent = np.where(exp_byte & 0x40, -(exp_byte & 0x3F), exp_byte & 0x3F)
+        coef_len = np.where(frac, length - 9, 0)
+        if (((exp_byte & 0x80) == 0) & frac).any() or (frac & ((exponent > 0) | (exponent < -6))).any() \
+                or (coef_len > 3).any():
+            raise _Unsupported
+        coef = _be_uint(raw, payload + 9, coef_len, 3)
+        if ((coef_len > 0) & ((raw[payload + 9] & 0x80) != 0)).any():
+            raise _Unsupported                  # negative fractions are invalid
+        micro = np.where(frac, coef * 10 ** (6 + exponent), 0)
+    stamps = pd.to_datetime({"year": np.where(present, year, 1970), "month": np.where(present, parts[0], 1),
+                             "day": np.where(present, parts[1], 1), "hour": np.where(present, parts[2], 0),
+                             "minute": np.where(present, parts[3], 0), "second": np.where(present, parts[4], 0),
+                             "microsecond": np.where(present, micro, 0)}, utc=True)
+    return pd.Series(stamps.where(present)).astype(ion_columns.UTC_DTYPE)
+
+
+def _strings(raw, payload, length, null):
+    import pyarrow as pa
+    lens = np.where(null, 0, length)
+    offsets = np.zeros(len(lens) + 1, dtype=np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    total = int(offsets[-1])
+    idx = np.repeat(payload - offsets[:-1], lens) + np.arange(total)
+    data = raw[idx]
+    validity = pa.array(~null).buffers()[1] if null.any() else None
+    arr = pa.LargeStringArray.from_buffers(len(lens), pa.py_buffer(offsets), pa.py_buffer(data.tobytes()),
+                                           validity, int(null.sum()))
+    arr.validate(full=True)                     # checks UTF-8
+    return arr.cast(pa.string())
+
+
+def _annotated(raw, payload, length, null, symbols) -> pd.Series:
+    """`Name::"text"` wrappers with one annotation and a string inside."""
+    present = ~null
+    ann_len = raw[payload]
+    if (ann_len[present] != 0x81).any():
+        raise _Unsupported
+    sid = raw[payload + 1]
+    if ((sid & 0x80) == 0)[present].any() or (sid[present] != sid[present][0]).any():
+        raise _Unsupported
+    name = symbols[int(sid[present][0] & 0x7F)]
+    inner = payload + 2
+    itd = raw[inner]
+    if ((itd >> 4) != 8)[present].any():
+        raise _Unsupported
+    ilow = (itd & 0x0F).astype(np.int64)
+    size, ilen = _lengths(raw, inner, ilow)
+    texts = _strings(raw, inner + 1 + size, ilen, null)
+    if name in _CASTS:
+        import pyarrow as pa
+        try:
+            return pd.Series(texts.cast(pa.timestamp("us", _CASTS[name])).to_pandas())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    return ion_columns.annotated(name, pd.Series(texts.to_pylist(), dtype=object))
