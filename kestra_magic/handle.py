@@ -70,6 +70,10 @@ class ExecutionHandle:
             if not follower.done.is_set():
                 follower.stop()
         self.execution = follower.latest
+        if follower.lost:
+            from kestra_magic.errors import KestraConnectionError
+            raise KestraConnectionError(f"lost contact with the server while waiting for execution {self.id} "
+                                        f"({follower.error}); check the server, then .wait() again")
         if not finished:
             raise KestraTimeout(f"execution {self.id} is still {self.state} after {timeout:g} s; "
                                 f"call .wait() again or .kill() it")
