@@ -21,7 +21,7 @@ def labels_to_dict(labels: Any) -> dict[str, str]:
     if isinstance(labels, dict):
         return {str(k): v for k, v in labels.items()}
     out: dict[str, str] = {}
-    for item in labels or []:
+    for item in _list(labels):
         if isinstance(item, dict) and "key" in item:
             out[str(item["key"])] = item.get("value")
     return out
@@ -29,6 +29,15 @@ def labels_to_dict(labels: Any) -> dict[str, str]:
 
 def _dict(d: Any) -> dict:
     return d if isinstance(d, dict) else {}
+
+
+def _list(v: Any) -> list:
+    """A JSON array as a list; anything else (null, a future object shape) as []."""
+    return list(v) if isinstance(v, list) else []
+
+
+def _str(v: Any) -> str | None:
+    return v if isinstance(v, str) else None
 
 
 @dataclass
@@ -52,12 +61,12 @@ class State:
     @classmethod
     def from_dict(cls, d: Any) -> "State":
         d = _dict(d)
-        histories = list(d.get("histories") or [])
+        histories = _list(d.get("histories"))
         first = histories[0] if histories and isinstance(histories[0], dict) else {}
         last = histories[-1] if histories and isinstance(histories[-1], dict) else {}
         start = d.get("startDate") or first.get("date")
         # ``current`` is always sent today; the last history entry says the same if it is not
-        return cls(current=d.get("current") or last.get("state"), histories=histories, start_date=start,
+        return cls(current=_str(d.get("current")) or _str(last.get("state")), histories=histories, start_date=start,
                    end_date=d.get("endDate"), duration=d.get("duration"), raw=d)
 
 
@@ -80,7 +89,7 @@ class TaskRun:
         outputs = d.get("outputs")
         return cls(id=d.get("id"), task_id=d.get("taskId"), value=d.get("value"),
                    iteration=d.get("iteration"), parent_task_run_id=d.get("parentTaskRunId"),
-                   state=State.from_dict(d.get("state")), attempts=list(d.get("attempts") or []),
+                   state=State.from_dict(d.get("state")), attempts=_list(d.get("attempts")),
                    outputs=outputs if isinstance(outputs, dict) else None, raw=d)
 
 
@@ -105,7 +114,7 @@ class Execution:
         d = _dict(d)
         return cls(id=d.get("id"), namespace=d.get("namespace"), flow_id=d.get("flowId"),
                    flow_revision=d.get("flowRevision"), state=State.from_dict(d.get("state")),
-                   task_runs=[TaskRun.from_dict(t) for t in d.get("taskRunList") or []],
+                   task_runs=[TaskRun.from_dict(t) for t in _list(d.get("taskRunList"))],
                    inputs=_dict(d.get("inputs")), outputs=_dict(d.get("outputs")),
                    labels=labels_to_dict(d.get("labels")), url=d.get("url"),
                    parent_id=d.get("parentId"), raw=d)
@@ -128,8 +137,8 @@ class Flow:
     def from_dict(cls, d: Any) -> "Flow":
         d = _dict(d)
         return cls(id=d.get("id"), namespace=d.get("namespace"), revision=d.get("revision"),
-                   source=d.get("source"), tasks=list(d.get("tasks") or []),
-                   inputs=list(d.get("inputs") or []), labels=labels_to_dict(d.get("labels")),
+                   source=d.get("source"), tasks=_list(d.get("tasks")),
+                   inputs=_list(d.get("inputs")), labels=labels_to_dict(d.get("labels")),
                    deleted=bool(d.get("deleted", False)), raw=d)
 
 
