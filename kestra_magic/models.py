@@ -7,7 +7,7 @@ Dates and durations stay the ISO-8601 strings Kestra sent.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Generic, Iterator, TypeVar
+from typing import Any, Callable, Generic, Iterator, TypeVar
 
 T = TypeVar("T")
 
@@ -176,3 +176,16 @@ class Page(Generic[T]):
 
     def __getitem__(self, i):
         return self.results[i]
+
+    @classmethod
+    def from_body(cls, body: Any, item: Callable[[Any], T]) -> "Page[T]":
+        """Kestra's ``PagedResults`` ``{results, total}`` (``total`` missing or odd: the results' count)."""
+        body = _dict(body)
+        results = [item(r) for r in _list(body.get("results"))]
+        total = body.get("total")
+        try:
+            total = int(total) if total is not None and not isinstance(total, bool) else len(results)
+        except (TypeError, ValueError):
+            total = len(results)
+        return cls(results, total)
+

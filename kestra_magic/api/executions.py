@@ -80,7 +80,7 @@ class ExecutionsApi:
         body = self._t.json("GET", ["executions", "search"], params=params,
                             operation="ExecutionsAPIService.SearchExecutions", what="execution search",
                             options=options) or {}
-        return Page([Execution.from_dict(e) for e in body.get("results") or []], int(body.get("total") or 0))
+        return Page.from_body(body, Execution.from_dict)
 
     def follow_execution(self, id: str, **options: Any) -> Iterator[Execution]:
         """Yield the execution at each update (SSE) until Kestra sends ``end``.

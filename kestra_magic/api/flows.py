@@ -98,7 +98,7 @@ class FlowsApi:
                                fields={"namespace": namespace, "q": q})
         body = self._t.json("GET", ["flows", "search"], params=params, operation="FlowsAPIService.SearchFlows",
                             what="flow search", options=options) or {}
-        return Page([Flow.from_dict(f) for f in body.get("results") or []], int(body.get("total") or 0))
+        return Page.from_body(body, Flow.from_dict)
 
     def list_flows_by_namespace(self, namespace: str, **options: Any) -> list[Flow]:
         """Every flow of one namespace (not paged)."""

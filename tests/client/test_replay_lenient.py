@@ -44,3 +44,15 @@ def test_models_never_raise_on_odd_field_types(data):
     assert isinstance(entry.raw, dict)
     for odd in (None, [], "x", 3, [1, 2]):
         assert Execution.from_dict(odd).id is None and State.from_dict(odd).current is None
+
+
+def test_paged_results_parse_leniently():
+    from kestra_magic.models import Page
+    ex = load("v2/search_light.json")
+    assert Page.from_body(ex, Execution.from_dict).total == 57
+    assert Page.from_body({**ex, "total": "57"}, Execution.from_dict).total == 57
+    no_total = Page.from_body({"results": ex["results"]}, Execution.from_dict)
+    assert no_total.total == 2 and no_total[1].state.current == "QUEUED"
+    assert len(Page.from_body({"results": None, "total": None}, Execution.from_dict)) == 0
+    assert Page.from_body(None, Flow.from_dict).total == 0
+    assert Page.from_body({"results": [{}], "total": "many"}, Flow.from_dict).total == 1
