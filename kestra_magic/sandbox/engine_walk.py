@@ -49,8 +49,8 @@ class Run:
         self.breakpoints_hit: set[tuple] = set()
         self._cancel_events: set[threading.Event] = set()
         self.api_paused = False
-        self.pause_task: dict | None = None      # the Pause task waiting for resume
-        self._resumed: dict | None = None
+        self.pauses: dict[str, dict] = {}       # Pause task runs waiting for resume, in order
+        self._released: dict[str, dict] = {}     # task run id -> the onResume inputs it got
         self._bp_released = False
         self.base: dict = {}
 
@@ -75,10 +75,19 @@ class Run:
         with self.lock:
             self.api_paused = True
 
+    @property
+    def pause_task(self) -> dict | None:
+        """The first Pause task waiting (its ``onResume`` inputs are the ones a resume carries)."""
+        with self.lock:
+            return next(iter(self.pauses.values()), None)
+
     def resume(self, inputs: dict) -> None:
+        """Resume the execution: every waiting Pause task goes on; the first gets ``inputs``."""
         with self.lock:
             self.api_paused = False
-            self._resumed = inputs
+            for n, tr_id in enumerate(list(self.pauses)):
+                self._released[tr_id] = inputs if n == 0 else {}
+            self.pauses.clear()
             self.cond.notify_all()
 
     def resume_breakpoint(self) -> None:
@@ -779,18 +788,19 @@ class Walker:
         if raw or fail_after:
             seconds = parse_duration(str(self.render(run, raw or fail_after, variables))).total_seconds()
         with run.lock:
-            run._resumed = None
-            run.pause_task = {"id": task["id"], "taskRunId": tr["id"], "onResume": task.get("onResume") or []}
+            run._released.pop(tr["id"], None)
+            run.pauses[tr["id"]] = {"id": task["id"], "taskRunId": tr["id"], "onResume": task.get("onResume") or []}
         self.set_state(run, tr["id"], "PAUSED")
         self.set_execution_state(run, "PAUSED")
-        resumed = run.wait_for(lambda: run._resumed is not None, seconds)
+        resumed = run.wait_for(lambda: tr["id"] in run._released, seconds)
         with run.lock:
-            inputs = run._resumed
-            run.pause_task = None
-            run._resumed = None
+            inputs = run._released.pop(tr["id"], None)
+            run.pauses.pop(tr["id"], None)
+            still_paused = bool(run.pauses)
         if run.killed.is_set():
             return "KILLED"
-        self.set_execution_state(run, "RUNNING")
+        if not still_paused:   # another Pause task (in a Parallel) may still be waiting
+            self.set_execution_state(run, "RUNNING")
         self.set_state(run, tr["id"], "RUNNING")
         state = "SUCCESS"
         if not resumed:
@@ -802,7 +812,7 @@ class Walker:
                          task_run_id=tr["id"])
         outputs = None
         if task.get("onResume"):
-            outputs = {"onResume": inputs if inputs is not None else self.default_inputs(task["onResume"])}
+            outputs = {"onResume": {**self.default_inputs(task["onResume"]), **(inputs or {})}}
         if task.get("tasks") and state in SUCCESSFUL:
             state = worst(state, self.block(run, task["tasks"], scope.under(tr, task)))
         return state, outputs

@@ -1149,3 +1149,35 @@ tasks:
         assert at(running) >= at(done_first["state"]["endDate"])
     else:
         assert not done_second.get("taskRunList")
+
+
+def test_two_pauses_in_parallel_resume_together(api):
+    api.deploy("""
+id: twopause
+namespace: NS
+tasks:
+  - id: both
+    type: io.kestra.plugin.core.flow.Parallel
+    tasks:
+      - id: left
+        type: io.kestra.plugin.core.flow.Pause
+      - id: right
+        type: io.kestra.plugin.core.flow.Pause
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: both resumed
+""")
+    ex = api.start("twopause")
+    deadline = time.monotonic() + 10
+    while True:
+        current = api.get(ex["id"])
+        paused = [tr for tr in current.get("taskRunList") or [] if tr["state"]["current"] == "PAUSED"]
+        if len(paused) == 2 and current["state"]["current"] == "PAUSED":
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    r = api.action("POST", ex["id"], "resume")
+    assert r.status_code in (200, 204), r.text
+    done = api.wait(ex["id"])
+    assert done["state"]["current"] == "SUCCESS"
+    assert [tr["state"]["current"] for tr in done["taskRunList"]] == ["SUCCESS"] * 4
