@@ -271,12 +271,10 @@ def read_ion(data: bytes, *, keep_decimal: bool = False, flatten: bool = False,
     if not keep_decimal and not is_binary_ion(data):
         frame = _text_fast_frame(data, flatten)
     elif not keep_decimal:
-        rows = split_rows(data)
-        if rows is not None:
-            from kestra_magic.frames.ion_binary import read_flat
-            frame = read_flat(*rows)
-            if frame is not None and flatten:
-                frame = flatten_structs(frame)
+        from kestra_magic.frames.ion_binary import read_binary
+        frame = read_binary(data)
+        if frame is not None and flatten:
+            frame = flatten_structs(frame)
     if frame is None:
         frame = rows_frame(_amazon_ion_rows(data), keep_decimal=keep_decimal, flatten=flatten)
     return ion_columns.infer_strings(frame) if infer_types else frame

@@ -17,6 +17,7 @@ from kestra_magic.frames import ion_columns
 
 _SYSTEM_SYMBOLS = ["$0", "$ion", "$ion_1_0", "$ion_symbol_table", "name", "version", "imports",
                    "symbols", "max_id", "$ion_shared_symbol_table"]
+_MARKER = b"\xe0\x01\x00\xea"
 _CASTS = {"LocalDateTime": None, "LocalDate": None, "OffsetDateTime": "UTC", "Instant": "UTC"}
 
 
@@ -24,17 +25,107 @@ class _Unsupported(Exception):
     """This file needs the general reader."""
 
 
-def read_flat(prefix: bytes, body: bytes, starts: np.ndarray, lengths: np.ndarray) -> pd.DataFrame | None:
-    """Rows (`body` split at `starts`/`lengths`, symbols from `prefix`) -> typed frame, or None."""
+def read_binary(data: bytes) -> pd.DataFrame | None:
+    """Binary ION rows (one stream per row, as Kestra 2.x writes them, or a single stream with one
+    symbol table) -> typed frame, or None when the general reader is needed."""
     try:
         import pyarrow  # noqa: F401  (strings are built as Arrow buffers)
     except ImportError:
         return None
     try:
-        symbols = _symbols(prefix)
-        return _decode(np.frombuffer(body + b"\0" * 16, dtype=np.uint8), starts, lengths, symbols)
-    except (_Unsupported, IndexError, ValueError, OverflowError):
+        parts = _split(data)
+        if parts is None:
+            return None
+        tables, group, body, starts, lengths = parts
+        names, lookup = _symbol_lookup(tables)
+        raw = np.frombuffer(body + b"\0" * 16, dtype=np.uint8)
+        return _decode(raw, starts, lengths, _Symbols(names, lookup, group))
+    except (_Unsupported, IndexError, ValueError, OverflowError, TypeError):
         return None
+
+
+class _Symbols:
+    """Symbol ids -> text, per row (each row may carry its own local symbol table)."""
+
+    def __init__(self, names: list[str], lookup: np.ndarray, group: np.ndarray):
+        self.names, self.lookup, self.group = names, lookup, group
+
+    def ids(self, sids: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        sids = sids.astype(np.int64)
+        if (sids >= self.lookup.shape[1]).any():
+            raise _Unsupported
+        group = self.group if rows is None else self.group[rows]
+        ids = self.lookup[group, sids]
+        if (ids < 0).any():
+            raise _Unsupported
+        return ids
+
+    def one(self, sids: np.ndarray, rows: np.ndarray | None = None) -> str:
+        """The single text these symbol ids stand for in every row (else unsupported)."""
+        ids = self.ids(sids, rows)
+        if len(ids) == 0 or (ids != ids[0]).any():
+            raise _Unsupported
+        return self.names[int(ids[0])]
+
+
+def _item_size(raw: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Total byte size (type byte + length field + payload) of the values at `pos`; -1 if odd."""
+    td = raw[pos]
+    low = (td & 0x0F).astype(np.int64)
+    kind = td >> 4
+    b1, b2, b3 = (raw[pos + i].astype(np.int64) for i in (1, 2, 3))
+    one, two, three = (b1 & 0x80) != 0, (b2 & 0x80) != 0, (b3 & 0x80) != 0
+    var = np.where(one, b1 & 0x7F, np.where(two, ((b1 & 0x7F) << 7) | (b2 & 0x7F),
+                                            ((b1 & 0x7F) << 14) | ((b2 & 0x7F) << 7) | (b3 & 0x7F)))
+    var_size = np.where(one, 1, np.where(two, 2, 3))
+    long = (low == 14) | ((kind == 0xD) & (low == 1))
+    size = np.where(long, 1 + var_size + var, np.where(low == 15, 1, 1 + low))
+    bad = long & ~(one | two | three)          # lengths beyond 3 VarUInt bytes
+    return np.where(bad, -1, np.where(kind == 1, 1, size))   # a bool's value sits in its type byte
+
+
+def _split(data: bytes):
+    """Rows of binary ION written one stream each: (distinct symbol-table items, table index per
+    row, concatenated row values, row starts, row lengths); None unless every piece between two
+    version markers is exactly [symbol table] + one value (checked against their length fields,
+    so a marker-like byte run inside a blob is never taken for a row boundary)."""
+    if data[:4] != _MARKER:
+        return None
+    pieces = data.split(_MARKER)
+    if pieces[0] or len(pieces) < 2:
+        return None
+    pieces = pieces[1:]
+    n = len(pieces)
+    plen = np.fromiter(map(len, pieces), dtype=np.int64, count=n)
+    if plen.min() < 1:
+        return None
+    raw = np.frombuffer(b"".join(pieces) + b"\0" * 8, dtype=np.uint8)
+    pst = np.cumsum(plen) - plen
+    has_table = (raw[pst] >> 4) == 0xE
+    first = _item_size(raw, pst)
+    table_len = np.where(has_table, first, 0)
+    value_size = _item_size(raw, pst + table_len)
+    if (first < 0).any() or (value_size < 0).any() or (table_len + value_size != plen).any():
+        return None                     # several values per stream, or a marker inside a value
+    cut = table_len.tolist()
+    index: dict[bytes, int] = {}
+    group = np.fromiter((index.setdefault(p[:k], len(index)) for p, k in zip(pieces, cut)),
+                        dtype=np.int64, count=n)
+    if len(index) > 256:
+        return None                     # symbol tables vary too much: not Kestra's tabular shape
+    body = b"".join([p[k:] for p, k in zip(pieces, cut)])
+    starts = np.cumsum(value_size) - value_size
+    return list(index), group, body, starts, value_size
+
+
+def _symbol_lookup(tables: list[bytes]) -> tuple[list[str], np.ndarray]:
+    """Global names and a [table, sid] -> name id array (-1 where a table has no such sid)."""
+    names: dict[str, int] = {}
+    lookup = np.full((len(tables), 128), -1, dtype=np.int64)     # 1-byte SIDs only
+    for t, table in enumerate(tables):
+        for sid, text in enumerate(_symbols(_MARKER + table)[:128]):
+            lookup[t, sid] = names.setdefault(text, len(names))
+    return list(names), lookup
 
 
 def _symbols(prefix: bytes) -> list[str]:
@@ -93,7 +184,7 @@ def _lengths(raw: np.ndarray, pos: np.ndarray, low: np.ndarray) -> tuple[np.ndar
     return size, length
 
 
-def _decode(raw: np.ndarray, starts: np.ndarray, lengths: np.ndarray, symbols: list[str]) -> pd.DataFrame:
+def _decode(raw: np.ndarray, starts: np.ndarray, lengths: np.ndarray, symbols: _Symbols) -> pd.DataFrame:
     td = raw[starts]
     if ((td >> 4) != 0xD).any() or ((td & 0x0F) == 1).any():
         raise _Unsupported                      # rows must be structs
@@ -108,9 +199,9 @@ def _decode(raw: np.ndarray, starts: np.ndarray, lengths: np.ndarray, symbols: l
         if done.any():
             raise _Unsupported                  # rows with different numbers of fields
         sid = raw[pos]
-        if ((sid & 0x80) == 0).any() or (sid != sid[0]).any():
-            raise _Unsupported                  # 1-byte field symbols, the same field in every row
-        name = symbols[int(sid[0] & 0x7F)]
+        if ((sid & 0x80) == 0).any():
+            raise _Unsupported                  # 1-byte field symbols only
+        name = symbols.one(sid & 0x7F)          # the same field in every row
         if name in columns:
             raise _Unsupported
         pos = pos + 1
@@ -158,10 +249,9 @@ def _column(raw, kind, low, payload, length, null, symbols) -> pd.Series:
         return pd.Series(_strings(raw, payload, length, null).to_pandas())
     if kinds == {7}:
         sids = _be_uint(raw, payload, length, 3)
-        table = np.array(symbols, dtype=object)
-        if (sids[present] >= len(table)).any():
-            raise _Unsupported
-        texts = np.where(present, table[np.minimum(sids, len(table) - 1)], None)
+        rows = np.flatnonzero(present)
+        texts = np.full(n, None, dtype=object)
+        texts[rows] = np.array(symbols.names, dtype=object)[symbols.ids(sids[rows], rows)]
         return ion_columns.column(texts.tolist())
     if kinds == {0xE}:
         return _annotated(raw, payload, length, null, symbols)
@@ -261,9 +351,10 @@ def _annotated(raw, payload, length, null, symbols) -> pd.Series:
     if (ann_len[present] != 0x81).any():
         raise _Unsupported
     sid = raw[payload + 1]
-    if ((sid & 0x80) == 0)[present].any() or (sid[present] != sid[present][0]).any():
+    rows = np.flatnonzero(present)
+    if ((sid[rows] & 0x80) == 0).any():
         raise _Unsupported
-    name = symbols[int(sid[present][0] & 0x7F)]
+    name = symbols.one(sid[rows] & 0x7F, rows)
     inner = payload + 2
     itd = raw[inner]
     if ((itd >> 4) != 8)[present].any():
