@@ -107,7 +107,9 @@ class ExecutionsApi:
                     last = execution
                     yield execution
                     if event.id == "end":
-                        ended = True
+                        # an `end` carrying a still-running execution (seen on some builds, kestra#6913)
+                        # is checked with a GET below, like a stream closed without `end`
+                        ended = execution.state.is_terminal
                         break
             except errors.KestraTimeout:
                 raise

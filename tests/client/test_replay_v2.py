@@ -302,3 +302,23 @@ def test_a_cut_log_stream_raises_a_readable_connection_error(rs, c):
         list(stream)
     text = str(info.value)
     assert "the stream broke (Connection broken" in text and "((" not in text and "follow again" in text
+
+
+def test_an_end_event_with_a_running_execution_is_checked_with_a_get(rs, c):
+    stream = ('id: start\ndata: {"id":"e","labels":[],"originalId":"e"}\n\n'
+              'id: end\ndata: {"id":"e","state":{"current":"RUNNING"}}\n\n')
+    rs.route("GET", f"{API}/executions/e", Reply(200, {"id": "e", "state": {"current": "RUNNING"}}),
+             Reply(200, {"id": "e", "state": {"current": "SUCCESS"}}))
+    rs.route("GET", f"{API}/executions/e/follow", Reply(200, stream.encode(), "text/event-stream", stream=True))
+    assert [x.state.current for x in c.executions.follow_execution("e")] == ["RUNNING", "SUCCESS"]
+
+
+def test_follow_of_an_unknown_execution_cut_after_start_is_not_found(rs, c):
+    """Before kestra#12052 an unknown id got a `start` stub, then a cut stream (curl: error 18)."""
+    stub = 'id: start\ndata: {"id":"nope","labels":[],"originalId":"nope"}\n\n'
+    rs.route("GET", f"{API}/executions/nope", Reply(200, {"id": "nope", "state": {"current": "CREATED"}}),
+             problem(404, "not-found", "Resource not found"))
+    rs.route("GET", f"{API}/executions/nope/follow", Reply(200, stub.encode(), "text/event-stream", stream=True,
+                                                            cut=True))
+    with pytest.raises(errors.KestraNotFound):
+        list(c.executions.follow_execution("nope"))
