@@ -444,3 +444,34 @@ tasks:
     assert list(files) == ["result.txt"]
     assert api.file(ex["id"], files["result.txt"]) == b"42"
     assert any(l["message"] == "42" and l.get("taskId") == "second" for l in api.logs(ex["id"]))
+
+
+def test_scripts_get_a_kestra_stand_in_when_the_package_is_missing(api, monkeypatch):
+    import importlib.util
+    from kestra_magic.sandbox.tasks import scripts
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "kestra" else real_find_spec(name, *a))
+    shim = scripts._kestra_shim_dir()
+    assert shim and (scripts.Path(shim) / "kestra" / "__init__.py").is_file()
+    api.deploy("""
+id: shim
+namespace: NS
+tasks:
+  - id: q
+    type: io.kestra.plugin.jdbc.duckdb.Query
+    sql: SELECT 1 AS one
+    fetchType: STORE
+  - id: py
+    type: io.kestra.plugin.scripts.python.Script
+    script: |
+      import kestra
+      from kestra import Kestra
+      Kestra.logger().info("from the logger")
+      Kestra.outputs({"file": kestra.__file__, "rows": Kestra.read("{{ outputs.q.uri }}")})
+""")
+    ex = api.run("shim")
+    assert ex["state"]["current"] == "SUCCESS", [l["message"] for l in api.logs(ex["id"])]
+    out = api.outputs(ex, "py")["vars"]
+    assert out["file"].startswith(shim) and out["rows"] == [{"one": 1}]
+    assert any(l["message"] == "from the logger" and l["level"] == "INFO" for l in api.logs(ex["id"]))

@@ -60,6 +60,84 @@ def _python_bin_dir() -> str:
 
 _BIN: str | None = None
 
+# Used only when Kestra's own ``kestra`` package (the ``kestra-magic[scripts]`` extra) is not
+# installed, so that scripts written for Kestra still run: the same calls, the same protocol.
+_KESTRA_SHIM = '''"""Stand-in for Kestra's `kestra` package (pip install 'kestra-magic[scripts]' for the real one)."""
+import json
+import time
+
+
+class _Logger:
+    def _send(self, level, message):
+        print("::" + json.dumps({"logs": [{"level": level, "message": str(message)}]}) + "::", flush=True)
+
+    def debug(self, message, *args):
+        self._send("DEBUG", message % args if args else message)
+
+    def info(self, message, *args):
+        self._send("INFO", message % args if args else message)
+
+    def warning(self, message, *args):
+        self._send("WARN", message % args if args else message)
+
+    warn = warning
+
+    def error(self, message, *args):
+        self._send("ERROR", message % args if args else message)
+
+
+class Kestra:
+    @staticmethod
+    def outputs(map_):
+        print("::" + json.dumps({"outputs": map_}) + "::", flush=True)
+
+    @staticmethod
+    def _metric(kind, name, value, tags):
+        print("::" + json.dumps({"metrics": [{"name": name, "type": kind, "value": value,
+                                                "tags": tags or {}}]}) + "::", flush=True)
+
+    @staticmethod
+    def counter(name, value, tags=None):
+        Kestra._metric("counter", name, value, tags)
+
+    @staticmethod
+    def gauge(name, value, tags=None):
+        Kestra._metric("gauge", name, value, tags)
+
+    @staticmethod
+    def timer(name, duration, tags=None):
+        if callable(duration):
+            started = time.time()
+            duration()
+            duration = time.time() - started
+        Kestra._metric("timer", name, duration, tags)
+
+    @staticmethod
+    def logger():
+        return _Logger()
+
+    @staticmethod
+    def read(path_):
+        from amazon.ion import simpleion
+        with open(path_, "rb") as handle:
+            return [dict(row) for row in simpleion.loads(handle.read(), single_value=False)]
+'''
+_SHIM_DIR: str | None = None
+
+
+def _kestra_shim_dir() -> str | None:
+    """A directory to put on PYTHONPATH when the real ``kestra`` package is missing."""
+    global _SHIM_DIR
+    import importlib.util
+    if importlib.util.find_spec("kestra") is not None:
+        return None
+    if _SHIM_DIR is None or not Path(_SHIM_DIR).is_dir():
+        path = Path(tempfile.mkdtemp(prefix="kestra-sandbox-shim-")) / "kestra"
+        path.mkdir()
+        (path / "__init__.py").write_text(_KESTRA_SHIM, encoding="utf-8")
+        _SHIM_DIR = str(path.parent)
+    return _SHIM_DIR
+
 
 class _Localizer:
     """Replaces kestra:/// URIs in rendered text by local copies in the working directory."""
@@ -144,6 +222,9 @@ def _env(props: dict, ctx, workdir: Path, outdir: Path, variables: dict) -> dict
     env["OUTPUT_DIR"] = str(outdir)
     env.pop("PYTHONSTARTUP", None)
     env["PYTHONUNBUFFERED"] = "1"
+    shim = _kestra_shim_dir()
+    if shim:
+        env["PYTHONPATH"] = shim + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     extra = ctx.render(props.get("env") or {}, **variables)
     if not isinstance(extra, dict):
         raise TaskFailure("`env` must be a map of variable name to value")
