@@ -243,3 +243,14 @@ def test_kill_404_with_empty_body_is_not_found(rs, c):
     with pytest.raises(errors.KestraNotFound) as info:
         c.executions.kill_execution("nope")
     assert info.value.status == 404 and info.value.server_message is None and "\n" not in str(info.value)
+
+
+def test_a_file_of_another_execution_follows_kestras_redirect_with_credentials(rs, c):
+    other = "9zZ8yY7xX6wW5vV4uU3tT2"
+    uri = f"kestra:///company/team/etl/executions/{other}/tasks/t/1/data.csv"
+    rs.route("GET", f"{API}/executions/{EID}/file",
+             Reply(301, b"", None, {"Location": f"{API}/executions/{other}/file?path={uri}"}))
+    rs.route("GET", f"{API}/executions/{other}/file", Reply(200, b"x,y\n", "application/octet-stream"))
+    assert c.executions.download_file(EID, uri) == b"x,y\n"
+    again = rs.last("GET", f"{API}/executions/{other}/file")
+    assert again.params == {"path": uri} and again.headers["Authorization"].startswith("Basic ")
