@@ -144,6 +144,8 @@ def to_jsonl(data: bytes, *, fix_decimals: bool = False) -> bytes | None:
 def _mark_annotations(text: bytes) -> bytes | None:
     """`:Name::"text"` -> `:"<ANN>Name<ANN_END>text"`; None if an annotation sits anywhere else."""
     for _ in range(_MAX_ANNOTATIONS):
+        if b'::"' not in text:       # a plain substring test before another regex scan
+            break
         m = _ANNOTATION.search(text)
         if m is None:
             break
