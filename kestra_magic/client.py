@@ -182,11 +182,22 @@ class Transport:
                 and "problem+json" in configs.headers.get("Content-Type", ""):
             return 2
         login = self._probe("/api/v1/configs/login", "MiscAPIService.GetLoginConfiguration")
+        if self._auth_header and configs is not None and configs.status_code == 401 and (
+                login is None or login.status_code != 200):
+            # neither open route answered (e.g. a gateway in front that wants credentials for
+            # everything): the authenticated /configs has the authoritative version on both majors
+            authed = self._probe("/api/v1/configs", "MiscAPIService.GetConfiguration", authenticate=True)
+            body = _compat._json(authed) if authed is not None and authed.status_code == 200 else None
+            version = body.get("version") if isinstance(body, dict) else None
+            major = _compat.parse_version(version)
+            if major is not None:
+                self._version, self._version_probed = version, True
+                return 1 if major < 2 else 2
         return _compat.generation_from_probes(login, configs)
 
-    def _probe(self, path: str, operation: str) -> requests.Response | None:
+    def _probe(self, path: str, operation: str, authenticate: bool = False) -> requests.Response | None:
         try:
-            return self.send("GET", path, operation=operation, authenticate=False, raise_for_status=False,
+            return self.send("GET", path, operation=operation, authenticate=authenticate, raise_for_status=False,
                              what="server probe")
         except errors.KestraConnectionError:
             raise

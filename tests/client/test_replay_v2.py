@@ -322,3 +322,16 @@ def test_follow_of_an_unknown_execution_cut_after_start_is_not_found(rs, c):
                                                             cut=True))
     with pytest.raises(errors.KestraNotFound):
         list(c.executions.follow_execution("nope"))
+
+
+def test_behind_a_gateway_that_401s_everything_the_authenticated_configs_decides(rs):
+    rs.route("GET", "/api/v1/configs", Reply(401, b"", None, {"WWW-Authenticate": "Bearer"}),
+             Reply(200, load("v2/configs.json")))
+    rs.route("GET", "/api/v1/configs/login", Reply(401, b"", None))
+    client = make_client(rs, None)
+    assert client.generation == 2 and client.server_version == "2.1.0-SNAPSHOT"
+    probes = rs.requests("GET", "/api/v1/configs")
+    assert len(probes) == 2 and "Authorization" not in probes[0].headers and "Authorization" in probes[1].headers
+    # without credentials nothing more is tried: 1.x's empty 401 stays the best guess
+    rs.route("GET", "/api/v1/configs", Reply(401, b"", None))
+    assert make_client(rs, None, username=None, password=None).generation == 1
