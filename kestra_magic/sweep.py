@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from kestra_magic.errors import KestraError, KestraNotFound
-from kestra_magic.models import TERMINAL_STATES, Execution
+from kestra_magic.models import Execution
 
 SWEEP_LABEL = "kestra-magic-sweep"
 _RESERVED = ("state", "duration", "startDate", "endDate", "executionId", "error")

@@ -199,9 +199,10 @@ def _date_to_utc(text: str) -> str:
 
 
 def _scalar_timestamp_text(text: str) -> Any:
-    if len(text) <= 11:
+    if len(text) <= 11:                                  # day (or coarser) precision: a date
         return pd.Timestamp(_pad_date(text.rstrip("T")))
-    return pd.Timestamp(text).tz_convert("UTC") if text.endswith(("Z", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9")) else pd.Timestamp(text)
+    stamp = pd.Timestamp(text)                           # Ion times always carry an offset
+    return stamp.tz_convert("UTC") if stamp.tzinfo is not None else stamp.tz_localize("UTC")
 
 
 def annotated(name: str, s: pd.Series) -> pd.Series:
