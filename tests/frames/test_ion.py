@@ -379,3 +379,16 @@ def test_vectorised_binary_reader_hands_over_what_it_does_not_decode():
         data = _binary_per_row(rows)
         assert ion_binary.read_binary(data) is None, rows
         pd.testing.assert_frame_equal(read_ion(data), ion.rows_frame(ion._amazon_ion_rows(data)))
+
+
+def test_without_the_arrow_paths_every_reader_still_agrees(monkeypatch):
+    # pandas itself keeps using pyarrow once it is installed, so the optional paths are switched
+    # off at their own entry points (what a machine without pyarrow gets)
+    from kestra_magic.frames import ion_binary
+    text, binary = KESTRA_TEXT, _binary_per_row(_random_kestra_rows(5, 200))
+    with_arrow = (read_ion(text), read_ion(binary))
+    assert ion_binary.read_binary(binary) is not None
+    monkeypatch.setattr(ion, "_arrow_frame", lambda body, iso=False: None)
+    monkeypatch.setattr(ion_binary, "read_binary", lambda data: None)
+    pd.testing.assert_frame_equal(read_ion(text), with_arrow[0])
+    pd.testing.assert_frame_equal(read_ion(binary), with_arrow[1])
