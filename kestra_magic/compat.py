@@ -186,6 +186,11 @@ def _classify(status: int, message: str, violations: list[dict], body: Any, *, w
         extra = f" [{detail}]" if detail and detail not in message else ""
         return errors.KestraValidationError(f"{what} rejected ({status}{said}){extra}; fix the request "
                                             f"and try again", status, violations, body)
+    if status in (405, 415):
+        # what a request shaped for the other generation gets (e.g. 1.x action paths on 2.x)
+        return errors.KestraError(f"Kestra answered {status} on {where}{said}; if this server is another Kestra "
+                                  f"generation than detected, set api_generation=1 or 2 in the configuration",
+                                  status, violations, body)
     if status == 429:
         return errors.KestraError(f"Kestra said 429 Too Many Requests on {where}{said}; slow down, or retry "
                                   f"later (raise retries= to wait automatically)", status, violations, body)

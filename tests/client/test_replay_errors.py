@@ -111,3 +111,11 @@ def test_a_violation_with_only_a_path_reads_cleanly(rs):
         c.executions.get_execution("pathonly")
     assert info.value.violations == [{"path": "namespace", "message": ""}]
     assert "[namespace]" in str(info.value) and "namespace:" not in str(info.value)
+
+
+def test_405_and_415_hint_at_the_other_generation(rs):
+    case = CASES["v2_415_plain"]
+    rs.route("POST", f"{API}/executions/x/restart", _reply(case))
+    with make_client(rs, 1) as c, pytest.raises(errors.KestraError) as info:
+        c.executions.restart_execution("x")
+    assert info.value.status == 415 and "api_generation=1 or 2" in str(info.value)
