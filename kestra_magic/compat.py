@@ -93,12 +93,18 @@ def parse_error_body(resp: "requests.Response") -> tuple[str, list[dict], Any]:
         return text.strip()[:300], [], text
     if isinstance(body, str):
         return body, [], body
+    if isinstance(body, list) and body and all(isinstance(i, dict) for i in body):
+        # a bare list of violations: read like 1.x's `_embedded.errors`
+        found = [{"path": str(i.get("path") or i.get("pointer") or ""),
+                  "message": str(i.get("message") or i.get("detail") or "")} for i in body]
+        return "; ".join(v["message"] for v in found if v["message"])[:300], found, body
     if not isinstance(body, dict):
         return str(body)[:300], [], body
     violations: list[dict] = []
     if "problem+json" in ctype or ("type" in body and "title" in body and "status" in body):   # 2.x
         message = body.get("detail") or body.get("title") or ""
-        for item in body.get("errors") or []:
+        items = body.get("errors")
+        for item in [items] if isinstance(items, dict) else items if isinstance(items, list) else []:
             if isinstance(item, dict):
                 violations.append({"path": item.get("path") or item.get("pointer") or "",
                                    "message": item.get("detail") or item.get("message") or ""})
