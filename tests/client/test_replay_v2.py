@@ -335,3 +335,32 @@ def test_behind_a_gateway_that_401s_everything_the_authenticated_configs_decides
     # without credentials nothing more is tried: 1.x's empty 401 stays the best guess
     rs.route("GET", "/api/v1/configs", Reply(401, b"", None))
     assert make_client(rs, None, username=None, password=None).generation == 1
+
+
+def test_remaining_flow_and_file_operations_on_2x(rs, c):
+    flow = load("v2/flow_labels_map.json")
+    rs.route("GET", f"{API}/flows/company.team/etl", Reply(200, {k: v for k, v in flow.items() if k != "source"}))
+    rs.route("GET", f"{API}/flows/company.team/etl/revisions",
+             Reply(200, [{**flow, "revision": 1, "labels": [{"key": "v", "value": "1"}]}, flow]))
+    rs.route("GET", f"{API}/flows/company.team", Reply(200, [flow]))
+    rs.route("POST", f"{API}/flows/validate", Reply(200, [{"index": 0, "flow": "etl", "namespace": "company.team",
+                                                           "constraints": "tasks[0].type: Invalid type",
+                                                           "deprecationPaths": [], "warnings": [], "infos": []}]))
+    rs.route("DELETE", f"{API}/flows/company.team/etl", Reply(204, b"", None))
+    rs.route("DELETE", f"{API}/executions/{EID}", Reply(204, b"", None))
+    uri = f"kestra:///company/team/etl/executions/{EID}/tasks/extract/7gG8/data.ion"
+    rs.route("GET", f"{API}/executions/{EID}/file/metas", Reply(200, {"size": 123456789012}))
+    rs.route("GET", f"{API}/executions/{EID}/file/preview", Reply(200, load("previews.json")["LIST"]))
+    got = c.flows.get_flow("company.team", "etl", source=False)
+    assert got.source is None and got.labels == {"owner": "data-team", "tier": "gold"}
+    assert rs.last("GET", f"{API}/flows/company.team/etl").params == {"source": "false"}
+    assert [r.labels for r in c.flows.flow_revisions("company.team", "etl")] == [{"v": "1"}, flow["labels"]]
+    assert c.flows.list_flows_by_namespace("company.team")[0].raw["draft"] is False
+    assert c.flows.validate_flows(flow["source"])[0]["constraints"].startswith("tasks[0].type")
+    assert c.flows.delete_flow("company.team", "etl") is None
+    assert c.executions.delete_execution(EID) is None
+    assert c.executions.file_metadata(EID, uri) == {"size": 123456789012}
+    preview = c.executions.preview_file(EID, uri)
+    assert preview["type"] == "LIST" and preview["content"][1] == {"id": 2, "name": None, "amount": None}
+    assert rs.last("GET", f"{API}/executions/{EID}/file/preview").params == {"path": uri, "maxRows": "100",
+                                                                            "encoding": "UTF-8"}
