@@ -225,3 +225,15 @@ def test_the_2x_pre_release_outputs_fallback_matches_the_2x_spec():
         for path in (f"{API}/outputs/{EID}", f"{API}/outputs/{EID}/{TRID}"):
             template, op = find_operation(2, "GET", path)
             assert op is not None and op["operationId"] in ("getTaskOutputsInformation", "getTaskRunOutputs")
+
+
+def test_the_detection_probes_are_spec_operations():
+    with ReplayServer() as rs:
+        rs.route("GET", "/api/v1/configs", Reply(401, {"message": "Unauthorized"}))
+        rs.route("GET", "/api/v1/configs/login", Reply(200, load("v2/configs_login.json")))
+        assert make_client(rs, None).generation == 2
+        seen = [(s.method, s.path) for s in rs.seen]
+    assert seen == [("GET", "/api/v1/configs"), ("GET", "/api/v1/configs/login")]
+    assert [find_operation(2, m, p)[1]["operationId"] for m, p in seen] == ["getConfiguration",
+                                                                              "getLoginConfiguration"]
+    assert find_operation(1, "GET", "/api/v1/configs")[1]["operationId"] == "configuration"
