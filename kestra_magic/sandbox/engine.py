@@ -36,6 +36,7 @@ class Engine:
         self._lock = threading.Lock()
         self._walker = Walker(self)
         self._closed = False
+        self.forced: set[str] = set()   # executions force-run past their flow's concurrency limit
 
     # -- validation ------------------------------------------------------------------------
     def validate(self, flow: dict) -> list[tuple[str, str]]:
@@ -189,8 +190,9 @@ class Engine:
         return execution_id
 
     def replay(self, execution_id: str, task_run_id: str | None = None, revision: int | None = None,
-               breakpoints: list | str | None = None) -> str:
-        """A new execution re-running this one, from ``task_run_id`` when given."""
+               breakpoints: list | str | None = None, inputs: dict | None = None) -> str:
+        """A new execution re-running this one, from ``task_run_id`` when given (with new
+        ``inputs`` when given: replay-with-inputs)."""
         execution = self._require(execution_id)   # any state: only successful task runs are copied
         rev = int(revision) if revision is not None else execution.get("flowRevision")
         if self.store.get_flow(execution["namespace"], execution["flowId"], rev) is None:
@@ -198,6 +200,8 @@ class Engine:
         new = self._walker.copy_for_replay(execution, task_run_id)
         new["id"] = self.store.new_id()
         new["flowRevision"] = rev
+        if inputs is not None:
+            new["inputs"] = inputs
         for tr in new.get("taskRunList") or []:
             tr["executionId"] = new["id"]
         if breakpoints:

@@ -401,15 +401,15 @@ class Walker:
         while True:
             with self.store.lock:
                 mine = self.store.executions.get(run.id)
-                if mine is None:
-                    return False
+                if mine is None or mine["state"]["current"] in TERMINAL:
+                    return False   # gone, or unqueued into a final state through the API
                 same = [ex for ex in self.store.executions.values()
                         if (ex["namespace"], ex["flowId"]) == key and ex["id"] != run.id and not ex.get("deleted")]
                 active = sum(1 for ex in same if ex["state"]["current"] in _ACTIVE)
                 created = parse_instant(mine["state"]["histories"][0]["date"])
                 older_queued = any(ex["state"]["current"] == "QUEUED"
                                    and parse_instant(ex["state"]["histories"][0]["date"]) < created for ex in same)
-                if active < limit and not older_queued:
+                if (active < limit and not older_queued) or run.id in self.engine.forced:
                     self.update(run, lambda ex: (transition(ex["state"], "RUNNING"), ex.setdefault("taskRunList", [])))
                     return True
                 if behavior in ("CANCEL", "FAIL"):

@@ -166,3 +166,126 @@ class ActionHandlers:
             e["labels"] = labels + kept
         ex = self.store.update_execution(execution_id, apply)
         return _json(self._core(ex))
+
+    # -- change-status / task-run state / force-run / unqueue / replay-with-inputs ----------------
+    def _status_target(self, raw: str | None, name: str = "status") -> str:
+        if not raw:
+            raise bad_request(f"Required QueryValue [{name}] not specified", slug="invalid-query-parameter")
+        target = raw.strip().upper()
+        if not shapes.is_terminal(target):
+            raise illegal_argument(f"Invalid new status '{raw}': use a terminated state "
+                                   f"({', '.join(sorted(shapes.TERMINAL))})")
+        return target
+
+    def _change_status(self, execution_id: str, target: str) -> dict:
+        from kestra_magic.sandbox.engine_state import transition
+        return self.store.update_execution(execution_id, lambda e: transition(e["state"], target))
+
+    def h_action_change_status(self, request, tenant, execution_id):
+        ex = self._execution(execution_id)
+        target = self._status_target(request.args.get("status"))
+        state = ex["state"]["current"]
+        if not shapes.is_terminal(state) or state == "KILLED":
+            raise conflict(f"Cannot change the status of execution {execution_id}: current state is '{state}', "
+                           f"expected a terminated (not killed) execution.")
+        return _json(self._core(self._change_status(execution_id, target)))
+
+    def h_action_task_run_state(self, request, tenant, execution_id):
+        ex = self._execution(execution_id)
+        try:
+            body = json.loads(request.get_data() or b"null")
+            task_run_id, target = str(body["taskRunId"]), str(body["state"]).upper()
+        except (ValueError, TypeError, KeyError):
+            raise ApiError(422, "invalid-json", "Expected a JSON body {\"taskRunId\", \"state\"}",
+                           "Invalid JSON") from None
+        if target not in shapes.TERMINAL:
+            raise illegal_argument(f"Invalid state '{target}': use a terminated state")
+        state = ex["state"]["current"]
+        if not shapes.is_terminal(state) or state == "KILLED":
+            raise conflict(f"Cannot change a task run state of execution {execution_id}: current state is "
+                           f"'{state}', expected a terminated (not killed) execution.")
+        if not any(tr.get("id") == task_run_id for tr in ex.get("taskRunList") or []):
+            raise not_found(f"Task run {task_run_id} not found in execution {execution_id}")
+        from kestra_magic.sandbox.engine_state import transition
+
+        def mark(e):
+            for tr in e.get("taskRunList") or []:
+                if tr.get("id") == task_run_id:
+                    transition(tr["state"], target)
+            labels = [lb for lb in e.get("labels") or [] if lb.get("key") != "system.restarted"]
+            e["labels"] = labels + [{"key": "system.restarted", "value": "true"}]
+        self.store.update_execution(execution_id, mark)
+        if self.engine is not None:
+            self.engine.restart(execution_id, None)   # the executor carries on from the new state
+        return _json(self._core(self._execution(execution_id)))
+
+    def _force_run(self, execution_id: str) -> None:
+        if self.engine is not None:
+            self.engine.forced.add(execution_id)
+            with self.store.lock:
+                self.store.changed.notify_all()
+
+    def h_action_force_run(self, request, tenant, execution_id):
+        ex = self._execution(execution_id)
+        if shapes.is_terminal(ex["state"]["current"]):
+            raise conflict(f"Execution '{execution_id}' is already terminated ({ex['state']['current']}), "
+                           f"it can't be forced to run")
+        self._force_run(execution_id)
+        if self.gen == 2 and ex["state"]["current"] == "QUEUED":
+            ex = self._wait_until(execution_id, lambda e: e["state"]["current"] != "QUEUED", 2.0, required=False)
+        return _json(self._core(ex))
+
+    def _unqueue_target(self, raw: str | None) -> str:
+        if not raw:
+            raise bad_request("Required QueryValue [state] not specified", slug="invalid-query-parameter")
+        target = raw.strip().upper()
+        if target not in ("RUNNING", "CANCELLED", "FAILED", "SUCCESS", "KILLED", "WARNING", "SKIPPED"):
+            raise illegal_argument(f"Invalid state '{raw}' to unqueue to: use RUNNING or a terminated state")
+        return target
+
+    def _unqueue(self, execution_id: str, target: str) -> None:
+        if target == "RUNNING":
+            self._force_run(execution_id)
+        else:
+            self._change_status(execution_id, target)
+
+    def h_action_unqueue(self, request, tenant, execution_id):
+        ex = self._execution(execution_id)
+        target = self._unqueue_target(request.args.get("state"))
+        if ex["state"]["current"] != "QUEUED":
+            raise conflict(f"Execution '{execution_id}' is not queued ({ex['state']['current']}), can't unqueue it")
+        self._unqueue(execution_id, target)
+        ex = self._wait_until(execution_id, lambda e: e["state"]["current"] != "QUEUED", 2.0, required=False)
+        return _json(self._core(ex))
+
+    def h_action_replay_with_inputs(self, request, tenant, execution_id):
+        ex = self._execution(execution_id)
+        args = request.args
+        if request.mimetype != "multipart/form-data":
+            raise ApiError(422, "invalid-request-body", "Required Body [inputs] not specified: send a "
+                           "multipart/form-data body (it may be empty)", "Invalid request body")
+        revision = int_param(args, "revision", 0) if args.get("revision") else None
+        flow = self.store.get_flow(ex["namespace"], ex["flowId"], revision or ex.get("flowRevision"),
+                                   allow_deleted=True)
+        if flow is None:
+            raise not_found("Requested Flow revision is not found.")
+        task_run_id = args.get("taskRunId") or None
+        if task_run_id and not any(tr.get("id") == task_run_id for tr in ex.get("taskRunList") or []):
+            raise illegal_argument(f"Unable to find task run '{task_run_id}' in execution {execution_id}")
+        form, uploads = self._uploads(request)
+        if self.engine is None:
+            raise conflict("The sandbox has no engine to replay executions")
+        prefix_id = self.store.new_id()
+        prefix = self._storage_prefix(ex["namespace"], ex["flowId"], prefix_id)
+        try:
+            resolved = inputsmod.resolve(flow.get("inputs"), form, uploads,
+                                         lambda iid, fname: f"{prefix}inputs/{iid}/{fname}")
+        except inputsmod.InputErrors as exc:
+            raise invalid_entity("; ".join(p.message for p in exc.problems) if self.gen == 2 else "",
+                                 [(f"inputs.{p.input_id}", p.message) for p in exc.problems],
+                                 slug="invalid-entity") from None
+        for input_id, part in resolved.files.items():
+            self.store.put_file(f"{prefix}inputs/{input_id}/{part.filename}", part.data)
+        new_id = self.engine.replay(execution_id, task_run_id, revision,
+                                    self._breakpoints(args.get("breakpoints")), inputs=resolved.values)
+        return _json(self._core(self._execution(new_id)))

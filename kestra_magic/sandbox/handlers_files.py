@@ -7,9 +7,9 @@ from werkzeug.wrappers import Response
 
 from kestra_magic.sandbox import files as filesmod
 from kestra_magic.sandbox import shapes, sse
-from kestra_magic.sandbox.http import Redirect, attachment as _attachment, json_response as _json
+from kestra_magic.sandbox.http import Redirect, attachment as _attachment, empty as _empty, json_response as _json
 from kestra_magic.sandbox.problems import bad_request, illegal_argument, not_found
-from kestra_magic.sandbox.query import int_param, matches, parse_filters
+from kestra_magic.sandbox.query import Filter, int_param, matches, parse_filters, sort_and_page
 from kestra_magic.sandbox.store import uri_to_relpath
 
 LOG_FIELDS = {"level", "taskId", "taskRunId", "attemptNumber", "q", "namespace", "flowId",
@@ -68,6 +68,70 @@ class LogFileHandlers:
         stream = sse.follow_logs(self.store, execution_id, self.gen, keep, self.is_stopping,
                                  self.faults.take_sse_limit())
         return self._sse(stream)
+
+    _log_fields = {"timestamp": lambda l: l.get("timestamp"), "level": lambda l: l.get("level"),
+                   "namespace": lambda l: l.get("namespace"), "flowId": lambda l: l.get("flowId"),
+                   "executionId": lambda l: l.get("executionId"), "taskId": lambda l: l.get("taskId"),
+                   "taskRunId": lambda l: l.get("taskRunId"), "triggerId": lambda l: l.get("triggerId"),
+                   "startDate": lambda l: l.get("timestamp"), "endDate": lambda l: l.get("timestamp"),
+                   "attemptNumber": lambda l: l.get("attemptNumber"), "q": lambda l: l.get("message"),
+                   "message": lambda l: l.get("message")}
+
+    def h_logs_search(self, request, tenant):
+        """All executions' logs, filtered and paged (2.x adds ``type``/``nextCursor`` and ``cursor``)."""
+        args = request.args
+        filters = parse_filters(args, LOG_FIELDS)
+        if not filters and self.gen == 1:
+            filters = self._legacy_filters(args, {"q": "CONTAINS", "namespace": "PREFIX", "flowId": "EQUALS"})
+            min_level = (args.get("minLevel") or "").upper()
+            if min_level:
+                if min_level not in shapes.LEVELS:
+                    raise bad_request(f"Failed to convert argument [minLevel] for value [{args.get('minLevel')}]: "
+                                      f"use one of {', '.join(shapes.LEVELS)}")
+                filters.append(Filter("level", "GREATER_THAN_OR_EQUAL_TO", min_level))
+        with self.store.lock:
+            entries = [e for logs in self.store.logs.values() for e in logs if not e.get("deleted")]
+        entries = [e for e in entries if matches(e, filters, self._log_fields)]
+        cursor = args.get("cursor")
+        if self.gen == 2 and cursor:
+            # a CURSOR page: the offset after the previous page, opaque to the client
+            try:
+                offset = int(cursor, 16)
+            except ValueError:
+                raise bad_request(f"Invalid cursor '{cursor}': pass back the nextCursor of the previous page",
+                                  slug="invalid-query-parameter") from None
+            size = int_param(args, "size", 10)
+            from werkzeug.datastructures import MultiDict
+            ordered, _ = sort_and_page(entries, MultiDict([("sort", s) for s in args.getlist("sort")
+                                                           or ["timestamp:desc"]] + [("size", str(len(entries) or 1))]),
+                                       self._log_fields)
+            page = ordered[offset:offset + size]
+            body = {"results": [shapes.log_entry(e, self.gen) for e in page], "type": "CURSOR"}
+            if offset + size < len(ordered):
+                body["nextCursor"] = format(offset + size, "x")
+            return _json(body)
+        page, total = sort_and_page(entries, args, self._log_fields, default_sort="timestamp:desc")
+        body = {"results": [shapes.log_entry(e, self.gen) for e in page], "total": total}
+        if self.gen == 2:
+            body["type"] = "OFFSET"
+        return _json(body)
+
+    def h_logs_delete(self, request, tenant, execution_id):
+        keep = self._log_filter(request)
+        with self.store.lock:
+            logs = self.store.logs.get(execution_id)
+            if logs:
+                self.store.logs[execution_id] = [e for e in logs if not keep(e)]
+        return _empty(200)
+
+    def h_logs_delete_flow(self, request, tenant, namespace, flow_id):
+        trigger_id = request.args.get("triggerId")
+        with self.store.lock:
+            for execution_id, logs in list(self.store.logs.items()):
+                self.store.logs[execution_id] = [
+                    e for e in logs if not (e.get("namespace") == namespace and e.get("flowId") == flow_id
+                                            and (trigger_id is None or e.get("triggerId") == trigger_id))]
+        return _empty(200)
 
     # -- files ------------------------------------------------------------------------------
     def _file(self, request, execution_id: str) -> tuple[str, bytes]:

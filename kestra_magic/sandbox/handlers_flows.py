@@ -171,3 +171,71 @@ class FlowHandlers:
                 results.append(entry)
                 index += 1
         return _json(results)
+
+    # -- namespace sync / bulk / validate task ----------------------------------------------
+    def _sync_flows(self, request, namespace: str | None, allow_child: bool) -> list[dict]:
+        """Create/update every flow of a multi-document YAML body; with ``delete`` (default true)
+        and a namespace, delete that namespace's other flows. All documents are checked first."""
+        if request.mimetype != "application/x-yaml":
+            raise ApiError(415, "unsupported-media-type",
+                           f"Content-Type '{request.content_type or '(none)'}' is not supported: send the flows "
+                           f"as YAML documents separated by '---' with Content-Type: application/x-yaml",
+                           "Unsupported Media Type")
+        text = request.get_data().decode("utf-8", errors="replace")
+        parsed: list[tuple[dict, str]] = []
+        problems: list[tuple[str, str]] = []
+        for index, doc in enumerate(d for d in flowsmod.split_documents(text) if d.strip()):
+            try:
+                flow = flowsmod.parse(doc)
+            except flowsmod.YamlError as exc:
+                problems.append((f"flows[{index}]", str(exc)))
+                continue
+            problems += [(f"flows[{index}].{p}" if p else f"flows[{index}]", m) for p, m in self._validate(flow)]
+            ns = flow.get("namespace")
+            if namespace is not None and isinstance(ns, str) and not (
+                    ns == namespace or (allow_child and ns.startswith(namespace + "."))):
+                problems.append((f"flows[{index}].namespace",
+                                 f"Flow namespace '{ns}' is not the namespace '{namespace}' of the request"))
+            parsed.append((flow, doc))
+        if problems:
+            raise invalid_entity("", problems)
+        saved = []
+        with self.store.lock:
+            for flow, doc in parsed:
+                saved.append(self.store.save_flow(dict(flow, source=doc, updated=shapes.now_iso())))
+            if namespace is not None and bool_param(request.args, "delete", True):
+                keep = {(f["namespace"], f["id"]) for f, _ in parsed}
+                for other in self.store.all_flows():
+                    if other["namespace"] == namespace and (other["namespace"], other["id"]) not in keep:
+                        self.store.delete_flow(other["namespace"], other["id"])
+        return [self._flow_json(f) for f in saved]
+
+    def h_flow_sync_namespace(self, request, tenant, namespace):
+        return _json(self._sync_flows(request, namespace, False))
+
+    def h_flow_bulk(self, request, tenant):
+        namespace = request.args.get("namespace") or None
+        return _json(self._sync_flows(request, namespace, bool_param(request.args, "allowNamespaceChild", False)))
+
+    def h_flow_validate_task(self, request, tenant):
+        section = (request.args.get("section") or "").upper()
+        if section not in ("TASKS", "TRIGGERS"):
+            raise ApiError(400, "invalid-query-parameter", f"Failed to convert argument [section] for value "
+                           f"[{request.args.get('section') or ''}]: use TASKS or TRIGGERS", "Bad Request")
+        raw = request.get_data().decode("utf-8", errors="replace")
+        try:
+            body = json.loads(raw) if request.mimetype == "application/json" else flowsmod.parse(raw)
+        except (ValueError, flowsmod.YamlError) as exc:
+            raise ApiError(422, "invalid-json", f"Can not parse the task: {exc}", "Invalid JSON") from None
+        if not isinstance(body, dict):
+            raise invalid_entity("", [("task", "must be an object with `id` and `type`")])
+        entry: dict = {"outdated": False, "deprecationPaths": [], "warnings": [], "infos": []}
+        if section == "TASKS":
+            probe = {"id": "validate", "namespace": "validate", "tasks": [body]}
+            problems = self._validate(probe)
+        else:
+            problems = [] if isinstance(body.get("type"), str) and body.get("id") else \
+                [("", "a trigger needs an `id` and a `type`")]
+        if problems:
+            entry["constraints"] = "\n".join(f"{p}: {m}" if p else m for p, m in problems)
+        return _json(entry)

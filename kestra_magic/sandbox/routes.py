@@ -25,6 +25,7 @@ from werkzeug.wrappers import Request, Response
 from kestra_magic.sandbox import files as filesmod
 from kestra_magic.sandbox.faults import FaultInjector
 from kestra_magic.sandbox.handlers_actions import ActionHandlers
+from kestra_magic.sandbox.handlers_bulk import BulkHandlers, _BulkError, bulk_error_response
 from kestra_magic.sandbox.handlers_executions import ExecutionHandlers
 from kestra_magic.sandbox.handlers_files import LogFileHandlers
 from kestra_magic.sandbox.handlers_flows import FlowHandlers
@@ -79,6 +80,9 @@ def _rules() -> list[Rule]:
         Rule(f"{T}/flows/validate", methods=["POST"], endpoint="flow_validate"),
         Rule(f"{T}/flows/search", methods=["GET"], endpoint="flow_search"),
         Rule(f"{T}/flows/<namespace>", methods=["GET"], endpoint="flow_list"),
+        Rule(f"{T}/flows/<namespace>", methods=["POST"], endpoint="flow_sync_namespace"),
+        Rule(f"{T}/flows/bulk", methods=["POST"], endpoint="flow_bulk"),
+        Rule(f"{T}/flows/validate/task", methods=["POST"], endpoint="flow_validate_task"),
         Rule(f"{T}/flows/<namespace>/<flow_id>", methods=["GET"], endpoint="flow_get"),
         Rule(f"{T}/flows/<namespace>/<flow_id>", methods=["PUT"], endpoint="flow_update"),
         Rule(f"{T}/flows/<namespace>/<flow_id>", methods=["DELETE"], endpoint="flow_delete"),
@@ -93,7 +97,24 @@ def _rules() -> list[Rule]:
         Rule(f"{E}/file", methods=["GET"], endpoint="file_download"),
         Rule(f"{E}/file/metas", methods=["GET"], endpoint="file_metas"),
         Rule(f"{E}/file/preview", methods=["GET"], endpoint="file_preview"),
+        # bulk actions, latest, validate (kestra-api.md §2.6-2.7)
+        Rule(f"{T}/executions/kill/by-ids", methods=["DELETE"], endpoint="bulk_by_ids", defaults={"action": "kill"}),
+        Rule(f"{T}/executions/kill/by-query", methods=["DELETE"], endpoint="bulk_by_query",
+             defaults={"action": "kill"}),
+        Rule(f"{T}/executions/<any(restart,resume,pause,replay,unqueue,'force-run','change-status'):action>/by-ids",
+             methods=["POST"], endpoint="bulk_by_ids"),
+        Rule(f"{T}/executions/<any(restart,resume,pause,replay,unqueue,'force-run','change-status'):action>/by-query",
+             methods=["POST"], endpoint="bulk_by_query"),
+        Rule(f"{T}/executions/labels/by-ids", methods=["POST"], endpoint="bulk_labels_by_ids"),
+        Rule(f"{T}/executions/labels/by-query", methods=["POST"], endpoint="bulk_labels_by_query"),
+        Rule(f"{T}/executions/by-ids", methods=["DELETE"], endpoint="bulk_delete_by_ids"),
+        Rule(f"{T}/executions/by-query", methods=["DELETE"], endpoint="bulk_delete_by_query"),
+        Rule(f"{T}/executions/latest", methods=["POST"], endpoint="execution_latest"),
+        Rule(f"{T}/executions/<namespace>/<flow_id>/validate", methods=["POST"], endpoint="execution_validate"),
         # logs
+        Rule(f"{T}/logs/search", methods=["GET"], endpoint="logs_search"),
+        Rule(f"{T}/logs/<execution_id>", methods=["DELETE"], endpoint="logs_delete"),
+        Rule(f"{T}/logs/<namespace>/<flow_id>", methods=["DELETE"], endpoint="logs_delete_flow"),
         Rule(f"{T}/logs/<execution_id>", methods=["GET"], endpoint="logs_list"),
         Rule(f"{T}/logs/<execution_id>/download", methods=["GET"], endpoint="logs_download"),
         Rule(f"{T}/logs/<execution_id>/follow", methods=["GET"], endpoint="logs_follow"),
@@ -113,6 +134,11 @@ def _v1_rules() -> list[Rule]:
         Rule(f"{E}/replay", methods=["POST"], endpoint="action_replay"),
         Rule(f"{E}/pause", methods=["POST"], endpoint="action_pause"),
         Rule(f"{E}/labels", methods=["POST"], endpoint="action_labels"),
+        Rule(f"{E}/change-status", methods=["POST"], endpoint="action_change_status"),
+        Rule(f"{E}/state", methods=["POST"], endpoint="action_task_run_state"),
+        Rule(f"{E}/force-run", methods=["POST"], endpoint="action_force_run"),
+        Rule(f"{E}/unqueue", methods=["POST"], endpoint="action_unqueue"),
+        Rule(f"{E}/replay-with-inputs", methods=["POST"], endpoint="action_replay_with_inputs"),
     ]
 
 
@@ -127,6 +153,11 @@ def _v2_rules() -> list[Rule]:
         Rule(f"{A}/replay", methods=["POST"], endpoint="action_replay"),
         Rule(f"{A}/pause", methods=["POST"], endpoint="action_pause"),
         Rule(f"{A}/labels", methods=["POST"], endpoint="action_labels"),
+        Rule(f"{A}/change-status", methods=["POST"], endpoint="action_change_status"),
+        Rule(f"{A}/state", methods=["POST"], endpoint="action_task_run_state"),
+        Rule(f"{A}/force-run", methods=["POST"], endpoint="action_force_run"),
+        Rule(f"{A}/unqueue", methods=["POST"], endpoint="action_unqueue"),
+        Rule(f"{A}/replay-with-inputs", methods=["POST"], endpoint="action_replay_with_inputs"),
         Rule(f"{T}/outputs/executions/<execution_id>", methods=["GET"], endpoint="outputs_flow"),
         Rule(f"{T}/outputs/tasks/<execution_id>", methods=["GET"], endpoint="outputs_tasks"),
         Rule(f"{T}/outputs/tasks/<execution_id>/<task_run_id>", methods=["GET"], endpoint="outputs_task_run"),
@@ -146,7 +177,7 @@ def engine_errors():
         return _Never, _Never
 
 
-class Application(FlowHandlers, ExecutionHandlers, ActionHandlers, LogFileHandlers):
+class Application(FlowHandlers, ExecutionHandlers, ActionHandlers, BulkHandlers, LogFileHandlers):
     """The WSGI app of one sandbox: routing, auth, faults, recording, error mapping."""
 
     def __init__(self, settings: Settings, store: Store, engine: Any, faults: FaultInjector,
@@ -250,11 +281,17 @@ class Application(FlowHandlers, ExecutionHandlers, ActionHandlers, LogFileHandle
             if request.path.startswith("/api/v1/") and not self._open(request.path) \
                     and not self._authenticated(request):
                 return self._unauthorized(request)
+            if self._csrf_missing(request):
+                raise ApiError(403, "forbidden", "Missing or invalid CSRF token: send the X-CSRF-TOKEN header "
+                               "with cookie sessions, or authenticate with an Authorization header and no "
+                               "BASIC_AUTH cookie", "Forbidden")
             adapter = self.url_map.bind_to_environ(request.environ)
             endpoint, values = adapter.match()
             self._fill_record(request, rec)
             handler = getattr(self, "h_" + endpoint)
             return handler(request, **values)
+        except _BulkError as err:
+            return bulk_error_response(err)
         except ApiError as err:
             return self._error(err, instance)
         except Redirect as moved:
@@ -328,6 +365,14 @@ class Application(FlowHandlers, ExecutionHandlers, ActionHandlers, LogFileHandle
                 return False
             return self._credentials_ok(user, password)
         return False
+
+    def _csrf_missing(self, request: Request) -> bool:
+        """2.x: a state-changing call under /api/ carrying a session cookie needs X-CSRF-TOKEN
+        (kestra-api-2.md §9.1; the sandbox accepts any non-empty token)."""
+        return (self.gen == 2 and request.method not in ("GET", "HEAD", "OPTIONS", "TRACE")
+                and request.path.startswith("/api/") and request.path.rstrip("/") != "/api/v1/login"
+                and bool(request.cookies.get("BASIC_AUTH") or request.cookies.get("JWT"))
+                and not request.headers.get("X-CSRF-TOKEN"))
 
     def _unauthorized(self, request: Request) -> Response:
         err = ApiError(401, "unauthenticated", "Authentication required", "Unauthorized", empty_v1=True)

@@ -33,7 +33,7 @@ def test_fail_matches_method_and_path_for_n_times(fsb):
     fsb.faults.fail(503, times=2, method="GET", path=r"/flows/search$", body={"message": "busy"},
                     headers={"Retry-After": "1"})
     url = fsb.url + "/api/v1/main/flows/search"
-    assert requests.post(url, timeout=5).status_code == 405            # other method: handled normally
+    assert requests.delete(url, timeout=5).status_code == 405          # other method: handled normally
     first = requests.get(url, timeout=5)
     assert first.status_code == 503 and first.json() == {"message": "busy"} and first.headers["Retry-After"] == "1"
     assert requests.get(url, timeout=5).status_code == 503
