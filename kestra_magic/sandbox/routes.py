@@ -101,10 +101,10 @@ def _rules() -> list[Rule]:
         Rule(f"{T}/executions/kill/by-ids", methods=["DELETE"], endpoint="bulk_by_ids", defaults={"action": "kill"}),
         Rule(f"{T}/executions/kill/by-query", methods=["DELETE"], endpoint="bulk_by_query",
              defaults={"action": "kill"}),
-        Rule(f"{T}/executions/<any(restart,resume,pause,replay,unqueue,'force-run','change-status'):action>/by-ids",
-             methods=["POST"], endpoint="bulk_by_ids"),
-        Rule(f"{T}/executions/<any(restart,resume,pause,replay,unqueue,'force-run','change-status'):action>/by-query",
-             methods=["POST"], endpoint="bulk_by_query"),
+        *[Rule(f"{T}/executions/{action}/by-{by}", methods=["POST"], endpoint=f"bulk_by_{by}",
+               defaults={"action": action})
+          for action in ("restart", "resume", "pause", "replay", "unqueue", "force-run", "change-status")
+          for by in ("ids", "query")],
         Rule(f"{T}/executions/labels/by-ids", methods=["POST"], endpoint="bulk_labels_by_ids"),
         Rule(f"{T}/executions/labels/by-query", methods=["POST"], endpoint="bulk_labels_by_query"),
         Rule(f"{T}/executions/by-ids", methods=["DELETE"], endpoint="bulk_delete_by_ids"),

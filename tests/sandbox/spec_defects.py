@@ -55,6 +55,39 @@ def patch(spec: dict, generation: int) -> None:
             node["additionalProperties"] = {}
     _walk(schemas, any_map_value)
 
+    # Both: bulk `by-ids` validation answers 400 BulkErrorResponse (kestra-api.md §2.6: "spec says
+    # 422"), and its `invalids` is the serialized Set of constraint violations, a JSON array
+    # (declared `type: object`).
+    if "BulkErrorResponse" in schemas:
+        schemas["BulkErrorResponse"]["properties"]["invalids"] = {}
+    for path, ops in spec["paths"].items():
+        if re.search(r"/executions/([a-z-]+/)?by-ids$", path):
+            for op in ops.values():
+                if isinstance(op, dict) and "responses" in op and "400" not in op["responses"]:
+                    op["responses"]["400"] = {"description": "invalid bulk", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/BulkErrorResponse"}}}}
+        # 2.x by-query: the 400 declared as BulkErrorResponse is in fact the `invalid-query-filters`
+        # problem document (legacy flat params or bad filters, kestra-api-2.md §10); let it be
+        # checked as an error body.
+        if generation == 2 and re.search(r"/executions/([a-z-]+/)?by-query$", path):
+            for op in ops.values():
+                if isinstance(op, dict) and "responses" in op:
+                    op["responses"].pop("400", None)
+
+    # validateNewExecutionInputs (2.0.0 spec; stripped from 1.3.0, see MISSING_OPERATIONS) is
+    # declared as an array of ApiValidateExecutionInputsResponse; the controller returns one
+    # object `{id, namespace, inputs, checks}` (kestra-api.md §2.5, kestra-api-2.md §5).
+    for path, ops in spec["paths"].items():
+        if path.endswith("/executions/{namespace}/{id}/validate") and "post" in ops:
+            content = ops["post"]["responses"]["200"]["content"]
+            for media in content.values():
+                if media["schema"].get("type") == "array":
+                    media["schema"] = media["schema"]["items"]
+    # ...and its `value` is a Java Object (any JSON value: 2, "ada"), generated as `type: object`.
+    for name, schema in schemas.items():
+        if name.endswith("ApiValidateExecutionInputsResponse.ApiInputAndValue"):
+            schema["properties"]["value"] = {}
+
     if generation == 2:
         # 2.0.0-SNAPSHOT spec: State lists Java getters (getDuration/getStartDate/getEndDate) as
         # required properties; released 2.0.x sends startDate/endDate/duration, the latter two
@@ -94,6 +127,7 @@ MISSING_OPERATIONS: dict[int, list[tuple[str, str]]] = {
         ("GET", r"^/api/v1/[^/]+/logs/[^/]+/follow$"),
         ("POST", r"^/api/v1/[^/]+/executions/[^/]+/resume-from-breakpoint$"),
         ("POST", r"^/api/v1/[^/]+/executions/trigger/[^/]+/[^/]+$"),
+        ("POST", r"^/api/v1/[^/]+/executions/[^/]+/[^/]+/validate$"),
     ],
     2: [
         ("GET", r"^/api/v1/[^/]+/outputs/executions/[^/]+$"),
