@@ -417,6 +417,11 @@ class KestraClient:
         return self._transport.generation
 
     @property
+    def converts_ion_to_jsonl(self) -> bool:
+        """Whether ``download_file(..., format="JSONL")`` gets the server's JSON Lines conversion."""
+        return self._transport.compat.converts_ion_to_jsonl
+
+    @property
     def server_version(self) -> str | None:
         """The server's version string (e.g. ``"2.0.3"``), or None if it will not say."""
         return self._transport.server_version

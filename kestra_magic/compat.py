@@ -247,6 +247,11 @@ class Compat:
                       "filters[attemptNumber][EQUALS]": attempt}
         return {k: v for k, v in params.items() if v is not None}
 
+    @property
+    def converts_ion_to_jsonl(self) -> bool:
+        """Whether the server's file download can convert ION to JSON Lines (``format=JSONL``, 2.x)."""
+        return self.generation >= 2
+
     def file_params(self, uri: str, fmt: str | None) -> dict[str, Any]:
         """Download params: ``format`` (RAW|JSONL) exists on 2.x only."""
         params: dict[str, Any] = {"path": uri}

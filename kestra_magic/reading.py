@@ -139,7 +139,7 @@ def read_output(client: Any, execution: Any, what: str, *, nrows: int | None = N
     _warn_if_large(client, execution_id, uri, warn_size)
     exact = opts.get("keep_decimal") or via == "raw"
     data = None
-    if fmt == "ion" and not exact and getattr(client, "generation", 1) >= 2:
+    if fmt == "ion" and not exact and getattr(client, "converts_ion_to_jsonl", False):
         try:
             data = client.executions.download_file(execution_id, uri, format="JSONL")
         except KestraNotFound:

@@ -7,6 +7,7 @@ A row whose launch or run fails keeps its error in the ``error`` column; the oth
 """
 from __future__ import annotations
 
+import contextvars
 import math
 import threading
 import time
@@ -135,7 +136,8 @@ def sweep(client: Any, namespace: str, flow_id: str, rows: Any, *, max_workers: 
             progress.launched += 1
         report()
 
-    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="kestra-sweep") as pool:
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="kestra-sweep",
+                            initializer=_inherit, initargs=(contextvars.copy_context(),)) as pool:
         list(pool.map(launch, runs))
         _follow(client, namespace, flow_id, sweep_id, runs, pool, timeout, poll_interval, started, report)
         if outputs:
@@ -145,8 +147,17 @@ def sweep(client: Any, namespace: str, flow_id: str, rows: Any, *, max_workers: 
     return _frame(pd, runs, columns)
 
 
+def _inherit(context: contextvars.Context) -> None:
+    """Give a worker thread the caller's context variables (e.g. a `kestra_magic.servers(...)` block)."""
+    for var, value in context.items():
+        var.set(value)
+
+
 def _finished(run: _Run) -> bool:
-    return run.execution is None or run.execution.state.is_terminal
+    """A launch error or a terminal run; a row not launched yet is not finished."""
+    if run.execution is None:
+        return run.error is not None
+    return run.execution.state.is_terminal
 
 
 def _follow(client, namespace, flow_id, sweep_id, runs, pool, timeout, poll_interval, started, report) -> None:

@@ -54,6 +54,9 @@ def test_sweep_dataframe_rows_failures_and_progress(client, sandbox, ns):
     bad = df.iloc[11]                                   # 422: no execution, but the row is kept
     assert pd.isna(bad["state"]) and bad["executionId"] is None and "x" in bad["error"]
     assert "\n" not in bad["error"]
+    # a row not launched yet is never counted as finished
+    assert all(p.finished <= p.launched for p in seen)
+    assert not seen[0].done
     final = seen[-1]
     assert final.done and final.total == 12 and final.launched == 12 and final.failed == 2
     assert final.states.get("SUCCESS") == 10 and final.states.get("LAUNCH_ERROR") == 1
@@ -87,3 +90,21 @@ def test_search_frames_follow_pages_up_to_limit(client, ns):
     assert sorted(everything["id"]) == sorted(df["executionId"])
     flows = search_flows_frame(client, namespace=ns)
     assert flows["id"].tolist() == ["sq"] and flows["namespace"].tolist() == [ns]
+
+
+def test_sweep_workers_see_the_callers_servers_block(sandbox, ns):
+    """`with kestra_magic.servers(...)` applies inside the sweep's worker threads too."""
+    from kestra_magic import servers
+    from kestra_magic.client import KestraClient
+    from kestra_magic.config import Configuration, ServerConfiguration
+    unused = "http://127.0.0.1:9"           # nothing listens there: index 0 would fail every launch
+    c = KestraClient(Configuration(servers=[ServerConfiguration(unused), ServerConfiguration(sandbox.url)],
+                                   api_generation=sandbox.generation, retries=0))
+    try:
+        with servers(index=1):
+            c.flows.create_flow(FLOW.format(ns=ns))
+            df = sweep(c, ns, "sq", [{"x": 2}, {"x": 3}], max_workers=2)
+        assert df["state"].tolist() == ["SUCCESS", "SUCCESS"], df["error"].tolist()
+        assert df["square"].tolist() == [4, 9]
+    finally:
+        c.close()
