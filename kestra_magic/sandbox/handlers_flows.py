@@ -229,7 +229,7 @@ class FlowHandlers:
             raise ApiError(422, "invalid-json", f"Can not parse the task: {exc}", "Invalid JSON") from None
         if not isinstance(body, dict):
             raise invalid_entity("", [("task", "must be an object with `id` and `type`")])
-        entry: dict = {"outdated": False, "deprecationPaths": [], "warnings": [], "infos": []}
+        entry: dict = {"index": 0, "outdated": False, "deprecationPaths": [], "warnings": [], "infos": []}
         if section == "TASKS":
             probe = {"id": "validate", "namespace": "validate", "tasks": [body]}
             problems = self._validate(probe)

@@ -109,3 +109,27 @@ def test_login_sets_the_basic_auth_cookie_on_2x(sandbox_v2):
 def test_ping_on_2x(kapi2, kapi1):
     assert kapi2.get("/ping", check=False).text == "pong"
     assert kapi1.get("/ping").status_code == 404
+
+
+def test_cookie_sessions_need_a_csrf_token_on_2x(auth_sandbox, ns):
+    """2.x: a POST carrying the BASIC_AUTH cookie and no X-CSRF-TOKEN is 403 (even with an
+    Authorization header); GETs and header-only auth are not affected. 1.x has no CSRF check."""
+    cookie = base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
+    body = f"id: c\nnamespace: {ns}\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: x\n"
+    url = auth_sandbox.url + "/api/v1/main/flows"
+    yaml_header = {"Content-Type": "application/x-yaml"}
+    with_cookie = requests.post(url, data=body, headers=yaml_header, cookies={"BASIC_AUTH": cookie},
+                                auth=(USERNAME, PASSWORD), timeout=10)
+    if auth_sandbox.generation == 1:
+        assert with_cookie.status_code == 200
+        return
+    assert with_cookie.status_code == 403
+    check_response(with_cookie, 2)
+    assert "X-CSRF-TOKEN" in with_cookie.json()["detail"]
+    assert requests.get(url + "/search", cookies={"BASIC_AUTH": cookie}, timeout=10).status_code == 200
+    ok = requests.post(url, data=body, headers=dict(yaml_header, **{"X-CSRF-TOKEN": "t0k"}),
+                       cookies={"BASIC_AUTH": cookie}, timeout=10)
+    assert ok.status_code == 200
+    header_only = requests.post(url + "/validate", data=body, headers=yaml_header, auth=(USERNAME, PASSWORD),
+                                timeout=10)
+    assert header_only.status_code == 200
