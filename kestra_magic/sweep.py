@@ -59,9 +59,12 @@ def _rows(rows: Any) -> tuple[list[dict], list[str]]:
             raise ValueError("sweep rows given as a dict of lists need lists of the same length")
         n = lengths.pop() if lengths else 0
         records = [{str(k): v[i] for k, v in rows.items()} for i in range(n)]
-    else:
+    elif isinstance(rows, (list, tuple)) and all(isinstance(r, dict) for r in rows):
         records = [dict(r) for r in rows]
         columns = list(dict.fromkeys(str(k) for r in records for k in r))
+    else:
+        raise TypeError(f"sweep rows must be a DataFrame, a list of dicts or a dict of lists, "
+                        f"not {type(rows).__name__}")
     for rec in records:
         for key, value in list(rec.items()):
             if _missing(value):
@@ -84,18 +87,21 @@ def _missing(value: Any) -> bool:
 def sweep(client: Any, namespace: str, flow_id: str, rows: Any, *, max_workers: int = 8,
           labels: dict | None = None, revision: int | None = None, timeout: float | None = None,
           poll_interval: float = 0.25, on_progress: Callable[[SweepProgress], None] | None = None,
-          outputs: bool = True):
+          outputs: bool = True, shared: dict | None = None):
     """Run ``namespace.flow_id`` once per row (column names are input ids) and return a DataFrame
     with one row per execution: the inputs, ``state``, ``duration``, ``startDate``, ``endDate``,
     the flow outputs (one column per output id), ``executionId`` and ``error``.
 
     ``max_workers`` bounds concurrent requests; ``timeout`` (seconds) stops waiting, leaving
-    unfinished runs with their last state; ``on_progress`` receives a `SweepProgress`.
+    unfinished runs with their last state; ``on_progress`` receives a `SweepProgress`;
+    ``shared`` inputs go to every run (a row's own value wins).
     """
     import pandas as pd
     if max_workers < 1:
         raise ValueError(f"max_workers must be at least 1, got {max_workers}")
     records, columns = _rows(rows)
+    if shared:
+        records = [{**shared, **rec} for rec in records]
     sweep_id = uuid.uuid4().hex[:12]
     run_labels = dict(labels or {})
     run_labels[SWEEP_LABEL] = sweep_id

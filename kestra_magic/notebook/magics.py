@@ -289,6 +289,11 @@ class KestraMagic(Magics, Configurable):
     @argument("--timeout", type=float, metavar="S", help="stop waiting after S seconds")
     @argument("--kill-on-interrupt", action="store_true",
               help="Ctrl-C kills the execution instead of detaching from it")
+    @argument("--sweep", metavar="$ROWS",
+              help="run once per row of a notebook DataFrame (or list of dicts): columns are input ids, "
+                   "other inputs are shared; returns a DataFrame of inputs, states, outputs, execution ids")
+    @argument("--max-workers", type=int, default=8, metavar="N",
+              help="with --sweep: at most N executions launched at once (default 8)")
     @no_var_expand
     @line_cell_magic
     @_handles_errors
@@ -313,6 +318,8 @@ class KestraMagic(Magics, Configurable):
         labels = dict(_split_pair(x, ":", "--label") for x in args.label) if args.label else None
         breakpoints = [b.strip() for b in args.breakpoints.split(",") if b.strip()] if args.breakpoints else None
         c = self._client()
+        if args.sweep is not None:
+            return self._sweep(c, args, var, ns, flow_id, {**inputs, **files} or None, labels)
         ex = c.executions.create_execution(
             ns, flow_id, inputs=inputs or None, files=files or None, labels=labels,
             revision=args.revision, schedule_date=args.schedule_date, breakpoints=breakpoints,
@@ -371,6 +378,36 @@ class KestraMagic(Magics, Configurable):
                                    f"{name}.wait()", kind="KestraConnectionError")
         if handle.is_failed:
             raise KestraMagicError(_failure_line(handle), kind="ExecutionFailed")
+
+    def _sweep(self, c, args, var: str | None, ns: str, flow_id: str, shared: dict, labels):
+        """``--sweep $rows``: one execution per row, shared inputs under each row, progress shown live."""
+        from kestra_magic.notebook.inputs import _variable
+        from kestra_magic.notebook.sweep_widget import SweepView
+        unsupported = [flag for flag, given in (("--no-wait", args.no_wait), ("--breakpoints", args.breakpoints),
+                                                ("--schedule-date", args.schedule_date), ("--kind", args.kind))
+                       if given]
+        if unsupported:
+            raise KestraMagicError(f"{', '.join(unsupported)} cannot be combined with --sweep; "
+                                   f"run single executions for that", kind="UsageError")
+        if not args.sweep.startswith("$") or args.sweep.startswith("$$") or len(args.sweep) < 2:
+            raise KestraMagicError(f"--sweep takes a notebook DataFrame or list of dicts as $name, "
+                                   f"not {args.sweep!r}", kind="UsageError")
+        if args.max_workers < 1:
+            raise KestraMagicError(f"--max-workers must be at least 1, not {args.max_workers}", kind="UsageError")
+        rows = _variable(self.shell.user_ns, args.sweep[1:], "--sweep")
+        widget = {"auto": None, "on": True, "off": False}[self.widget]
+        view = SweepView(widget=widget, out=self._out, display=self._display)
+        timeout = args.timeout if args.timeout is not None else self.timeout
+        try:
+            frame = c.executions.sweep(ns, flow_id, rows, max_workers=args.max_workers, labels=labels,
+                                       revision=args.revision, timeout=timeout, on_progress=view,
+                                       shared=shared)
+        except (TypeError, ValueError) as err:
+            raise KestraMagicError(f"--sweep {args.sweep}: {err}", kind="TypeError") from None
+        if var:
+            self.shell.user_ns[var] = frame
+            return None
+        return frame
 
     def _run_target(self, tokens: list[str]) -> tuple[str | None, str, str]:
         """Split ``[VAR] [NS.FLOW | NS FLOW]`` (see %kestra_run?)."""
