@@ -29,6 +29,7 @@ from kestra_magic.sandbox.handlers_bulk import BulkHandlers, _BulkError, bulk_er
 from kestra_magic.sandbox.handlers_executions import ExecutionHandlers
 from kestra_magic.sandbox.handlers_files import LogFileHandlers
 from kestra_magic.sandbox.handlers_flows import FlowHandlers
+from kestra_magic.sandbox.handlers_webhooks import WebhookHandlers
 from kestra_magic.sandbox.http import DropConnection, Redirect, empty as _empty, json_response as _json, mask as _mask
 from kestra_magic.sandbox.problems import ApiError, conflict, illegal_argument, not_found, render_error
 from kestra_magic.sandbox.store import Store
@@ -110,6 +111,10 @@ def _rules() -> list[Rule]:
         Rule(f"{T}/executions/by-ids", methods=["DELETE"], endpoint="bulk_delete_by_ids"),
         Rule(f"{T}/executions/by-query", methods=["DELETE"], endpoint="bulk_delete_by_query"),
         Rule(f"{T}/executions/latest", methods=["POST"], endpoint="execution_latest"),
+        Rule(f"{T}/executions/webhook/<namespace>/<flow_id>/<key>", methods=["GET", "POST", "PUT"],
+             endpoint="webhook"),
+        Rule(f"{T}/executions/webhook/<namespace>/<flow_id>/<key>/<path:path>", methods=["GET", "POST", "PUT"],
+             endpoint="webhook"),
         Rule(f"{T}/executions/<namespace>/<flow_id>/validate", methods=["POST"], endpoint="execution_validate"),
         # logs
         Rule(f"{T}/logs/search", methods=["GET"], endpoint="logs_search"),
@@ -177,7 +182,8 @@ def engine_errors():
         return _Never, _Never
 
 
-class Application(FlowHandlers, ExecutionHandlers, ActionHandlers, BulkHandlers, LogFileHandlers):
+class Application(FlowHandlers, ExecutionHandlers, ActionHandlers, BulkHandlers, WebhookHandlers,
+                  LogFileHandlers):
     """The WSGI app of one sandbox: routing, auth, faults, recording, error mapping."""
 
     def __init__(self, settings: Settings, store: Store, engine: Any, faults: FaultInjector,
@@ -340,6 +346,8 @@ class Application(FlowHandlers, ExecutionHandlers, ActionHandlers, BulkHandlers,
     # -- auth -------------------------------------------------------------------------------
     def _open(self, path: str) -> bool:
         p = path.rstrip("/")
+        if p.startswith("/api/v1/") and "/executions/webhook/" in p:
+            return True           # webhook trigger URLs are open (kestra-api-2.md §9.1)
         if self.gen == 1:
             return p == "/api/v1/configs"
         return p in ("/api/v1/configs/login", "/api/v1/login")
