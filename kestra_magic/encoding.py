@@ -166,6 +166,16 @@ def _file_part(name: str, value: Any, *, strings_are_paths: bool) -> tuple[str, 
     """(filename, content, content type) for one FILE input."""
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
         filename, data = value
+        if _is_dataframe(data):
+            # ("x.parquet", df): the file name's extension picks the format (CSV when it names none)
+            from kestra_magic import frames
+            ext = os.path.splitext(filename)[1].lstrip(".").lower()
+            fmt = ext if ext in ("csv", "parquet", "ion", "jsonl", "json") else None
+            try:
+                _, content = frames.to_upload(data, fmt)
+            except ValueError as err:
+                raise KestraConfigError(f"file for input {name!r}: {err}") from None
+            return os.path.basename(filename), content, "application/octet-stream"
         _, content, ctype = _file_part(name, data, strings_are_paths=False) \
             if not isinstance(data, str) else (None, data.encode(), None)
         return os.path.basename(filename), content, ctype or "application/octet-stream"

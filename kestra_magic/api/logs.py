@@ -75,7 +75,19 @@ class LogStream:
         return next(self._entries)
 
     def close(self) -> None:
-        self._entries.close()  # type: ignore[attr-defined]
+        """Stop the stream; safe from any thread. A reader blocked in another thread is only woken
+        by shutting the socket down (urllib3 >= 2.3 ``HTTPResponse.shutdown``); closing the
+        generator while it runs there raises "already executing", so that case is left to it."""
+        shutdown = getattr(getattr(self._resp, "raw", None), "shutdown", None)
+        if shutdown is not None:
+            try:
+                shutdown()
+            except (OSError, ValueError):
+                pass     # already closed / connection released
+        try:
+            self._entries.close()  # type: ignore[attr-defined]
+        except ValueError:
+            pass     # generator running in another thread: the shutdown above ends it
         self._resp.close()
 
     def __enter__(self) -> "LogStream":

@@ -19,27 +19,11 @@ def state_of(execution: Any) -> str:
 
 
 def _close(iterator: Any) -> None:
-    """Close a streaming iterator from any thread.
-
-    A reader blocked in another thread is only woken by shutting the socket down (urllib3 >= 2.3
-    ``HTTPResponse.shutdown``); closing the generator from outside raises "already executing".
-    """
-    raw = getattr(getattr(iterator, "_resp", None), "raw", None)
-    shutdown = getattr(raw, "shutdown", None)
-    if shutdown is not None:
-        try:
-            shutdown()
-        except Exception:
-            pass
+    """Close a streaming iterator (a ``LogStream`` closes safely from any thread)."""
     try:
         iterator.close()
     except Exception:
-        resp = getattr(iterator, "_resp", None)
-        if resp is not None:
-            try:
-                resp.close()
-            except Exception:
-                pass
+        pass
 
 
 class ExecutionFollower:

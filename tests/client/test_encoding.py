@@ -119,3 +119,17 @@ def test_structured_inputs_are_json(value):
 def test_breakpoint_list_items_with_commas_are_rejected(items):
     with pytest.raises(KestraConfigError, match="comma"):
         breakpoints_param(items)
+
+
+def test_named_dataframe_file_input_uses_the_extension_format():
+    import io as _io
+
+    import pandas as pd
+    df = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    parts = dict(input_parts(files={"data": ("table.parquet", df), "plain": ("t.csv", df),
+                                    "other": ("t.bin", df)}))
+    name, content, _ = parts["data"]
+    assert name == "table.parquet" and content[:4] == b"PAR1"
+    assert pd.read_parquet(_io.BytesIO(content)).equals(df)
+    assert parts["plain"][1].decode().splitlines() == ["a,b", "1,x", "2,y"]
+    assert parts["other"][0] == "t.bin" and parts["other"][1].startswith(b"a,b")   # no known format: CSV

@@ -48,3 +48,32 @@ def test_follow_yields_live_entries_until_closed(client, ns):
     with client.logs.follow_logs(e.id, min_level="INFO") as again:   # stored entries are replayed
         assert next(again).message == "woke up"
 
+
+
+def test_follow_closed_from_another_thread_wakes_its_reader(client, ns):
+    """A widget closes the log stream from its own thread while a reader is blocked in it."""
+    import threading
+    import time
+    client.flows.create_flow(flow_source(SLEEP_FLOW, ns, seconds=0.3))
+    e = client.executions.create_execution(ns, "f", wait=True)
+    stream = client.logs.follow_logs(e.id)
+    seen, ended = [], threading.Event()
+
+    def read():
+        try:
+            for entry in stream:       # replays the stored entries, then blocks: Kestra never ends it
+                seen.append(entry)
+        except Exception:
+            pass
+        ended.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 5
+    while not any(x.message == "woke up" for x in seen) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    started = time.monotonic()
+    stream.close()
+    assert ended.wait(2), "the blocked reader was not woken by close()"
+    assert time.monotonic() - started < 1.5
+    assert any(x.message == "woke up" for x in seen)
