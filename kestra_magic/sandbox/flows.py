@@ -150,3 +150,14 @@ def labels_of(obj: dict) -> dict[str, str]:
 
 def describe(flow: Any) -> str:
     return f"{flow.get('namespace')}.{flow.get('id')}" if isinstance(flow, dict) else "?"
+
+
+def set_top_level(source: str, key: str, value: bool) -> str:
+    """``source`` with the top-level ``key: true|false`` line set (replaced or appended), the way
+    Kestra edits a flow's YAML when it disables/enables it."""
+    import re
+    line = f"{key}: {'true' if value else 'false'}"
+    pattern = re.compile(rf"^{re.escape(key)}\s*:.*$", re.M)
+    if pattern.search(source):
+        return pattern.sub(line, source, count=1)
+    return source.rstrip("\n") + "\n" + line + "\n"

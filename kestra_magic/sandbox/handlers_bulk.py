@@ -272,7 +272,21 @@ class BulkHandlers:
             raise not_found("Requested Flow is not found.")
         self._labels(args)        # same label checks as a creation
         form, uploads = self._uploads(request)
-        declared = [d for d in flow.get("inputs") or [] if isinstance(d, dict)]
+        return _json({"id": flow_id, "namespace": namespace,
+                      "inputs": self._validated_inputs(flow.get("inputs"), form, uploads), "checks": []})
+
+    def h_action_resume_validate(self, request, tenant, execution_id):
+        ex = self._execution(execution_id)
+        if ex["state"]["current"] not in ("PAUSED", "BREAKPOINT"):
+            raise ApiError(409, "conflict", f"Execution '{execution_id}' is not paused, can't resume it", "Conflict")
+        form, uploads = self._uploads(request)
+        return _json({"id": ex["id"], "namespace": ex["namespace"],
+                      "inputs": self._validated_inputs(self._on_resume_spec(ex), form, uploads), "checks": []})
+
+    def _validated_inputs(self, declared, form, uploads) -> list[dict]:
+        """Kestra's ``ApiInputAndValue`` list: each declared input with its typed value, whether it
+        came from ``defaults``, and its errors."""
+        declared = [d for d in declared or [] if isinstance(d, dict)]
         errors: dict[str, list[str]] = {}
         values: dict = {}
         try:
@@ -287,13 +301,23 @@ class BulkHandlers:
             value = _dig(values, input_id)
             if input_id in errors:
                 value = form.get(input_id)
+            elif errors and input_id in form:        # resolve() stopped at another input's error
+                try:
+                    value = inputsmod.convert(spec, form[input_id])
+                except (ValueError, TypeError, ArithmeticError):
+                    value = form[input_id]
+            elif errors and spec.get("defaults") is not None:
+                try:
+                    value = inputsmod.convert(spec, spec["defaults"])
+                except (ValueError, TypeError, ArithmeticError):
+                    value = spec["defaults"]
             entry = {"input": inputsmod.to_jsonable(spec), "enabled": True,
                      "isDefault": not submitted and spec.get("defaults") is not None,
                      "errors": [{"message": m} for m in errors.get(input_id, [])]}
             if value is not None:
                 entry["value"] = value
             out.append(entry)
-        return _json({"id": flow_id, "namespace": namespace, "inputs": out, "checks": []})
+        return out
 
 
 def _dig(values: dict, dotted: str):

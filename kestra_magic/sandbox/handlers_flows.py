@@ -239,3 +239,62 @@ class FlowHandlers:
         if problems:
             entry["constraints"] = "\n".join(f"{p}: {m}" if p else m for p, m in problems)
         return _json(entry)
+
+    # -- flows by ids / by query (delete, disable, enable), distinct namespaces -------------
+    def _flow_keys_from_body(self, request) -> list[tuple[str, str]]:
+        try:
+            body = json.loads(request.get_data() or b"null")
+            return [(str(item["namespace"]), str(item["id"])) for item in body]
+        except (ValueError, TypeError, KeyError):
+            raise ApiError(422, "invalid-json", "Expected a JSON array of {\"namespace\", \"id\"} flows",
+                           "Invalid JSON") from None
+
+    def _apply_flow_action(self, action: str, keys: list[tuple[str, str]]) -> int:
+        count = 0
+        with self.store.lock:
+            for namespace, flow_id in keys:
+                current = self.store.get_flow(namespace, flow_id)
+                if current is None or current.get("deleted"):
+                    continue
+                if action == "delete":
+                    count += bool(self.store.delete_flow(namespace, flow_id))
+                    continue
+                disabled = action == "disable"
+                if bool(current.get("disabled")) == disabled:
+                    count += 1
+                    continue
+                source = flowsmod.set_top_level(current.get("source") or "", "disabled", disabled)
+                updated = {k: v for k, v in current.items() if k not in ("revision", "deleted")}
+                self.store.save_flow(dict(updated, disabled=disabled, source=source, updated=shapes.now_iso()))
+                count += 1
+        return count
+
+    def h_flow_bulk_by_ids(self, request, tenant, action):
+        return _json({"count": self._apply_flow_action(action, self._flow_keys_from_body(request))})
+
+    def h_flow_bulk_by_query(self, request, tenant, action):
+        filters = parse_filters(request.args, FLOW_FIELDS)
+        if not filters and self.gen == 1:
+            filters = self._legacy_filters(request.args, {"q": "CONTAINS", "namespace": "PREFIX"})
+        keys = [(f["namespace"], f["id"]) for f in self.store.all_flows() if matches(f, filters, self._flow_fields)]
+        return _json({"count": self._apply_flow_action(action, keys)})
+
+    def h_flow_distinct_namespaces(self, request, tenant):
+        q = (request.args.get("q") or "").lower()
+        names = sorted({f["namespace"] for f in self.store.all_flows() if q in f["namespace"].lower()})
+        return _json(names)
+
+    # -- the flow of an execution -----------------------------------------------------------
+    def h_execution_flow_by_id(self, request, tenant, execution_id):
+        ex = self._execution(execution_id)
+        stored = self.store.get_flow(ex["namespace"], ex["flowId"], ex.get("flowRevision"), allow_deleted=True)
+        if stored is None:
+            raise not_found(f"Unable to find flow {ex['namespace']}.{ex['flowId']}")
+        return _json(self._flow_json(stored, False))
+
+    def h_execution_flow(self, request, tenant, namespace, flow_id):
+        revision = int_param(request.args, "revision", 0) if request.args.get("revision") else None
+        stored = self.store.get_flow(namespace, flow_id, revision, allow_deleted=True)
+        if stored is None:
+            raise not_found(f"Unable to find flow {namespace}.{flow_id}")
+        return _json(self._flow_json(stored, False))

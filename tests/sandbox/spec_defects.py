@@ -74,11 +74,12 @@ def patch(spec: dict, generation: int) -> None:
                 if isinstance(op, dict) and "responses" in op:
                     op["responses"].pop("400", None)
 
-    # validateNewExecutionInputs (2.0.0 spec; stripped from 1.3.0, see MISSING_OPERATIONS) is
+    # validateNewExecutionInputs / validateResumeExecutionInputs (2.0.0 spec; the first is
+    # stripped from 1.3.0, see MISSING_OPERATIONS) are
     # declared as an array of ApiValidateExecutionInputsResponse; the controller returns one
     # object `{id, namespace, inputs, checks}` (kestra-api.md §2.5, kestra-api-2.md §5).
     for path, ops in spec["paths"].items():
-        if path.endswith("/executions/{namespace}/{id}/validate") and "post" in ops:
+        if path.endswith(("/executions/{namespace}/{id}/validate", "/resume/validate")) and "post" in ops:
             content = ops["post"]["responses"]["200"]["content"]
             for media in content.values():
                 if media["schema"].get("type") == "array":
