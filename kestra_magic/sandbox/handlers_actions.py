@@ -289,3 +289,44 @@ class ActionHandlers:
         new_id = self.engine.replay(execution_id, task_run_id, revision,
                                     self._breakpoints(args.get("breakpoints")), inputs=resolved.values)
         return _json(self._core(self._execution(new_id)))
+
+    # -- eval --------------------------------------------------------------------------------
+    def _eval_context(self, ex: dict, task_run_id: str | None) -> dict:
+        """The variables an expression sees after the execution (or up to one task run)."""
+        labels = {lb["key"]: lb.get("value") for lb in ex.get("labels") or [] if isinstance(lb, dict)}
+        flow = self.store.get_flow(ex["namespace"], ex["flowId"], ex.get("flowRevision"), allow_deleted=True) or {}
+        outputs: dict = {}
+        for tr in ex.get("taskRunList") or []:
+            if tr.get("outputs") is not None:
+                if tr.get("value") is not None:
+                    outputs.setdefault(tr["taskId"], {})[str(tr["value"])] = tr["outputs"]
+                else:
+                    outputs[tr["taskId"]] = tr["outputs"]
+            if tr.get("id") == task_run_id:
+                break
+        context = {"flow": {"id": ex["flowId"], "namespace": ex["namespace"], "revision": ex.get("flowRevision"),
+                            "tenantId": "main"},
+                   "execution": {"id": ex["id"], "namespace": ex["namespace"], "flowId": ex["flowId"],
+                                 "startDate": (ex["state"].get("histories") or [{}])[0].get("date"),
+                                 "originalId": ex.get("originalId", ex["id"]), "state": ex["state"]["current"]},
+                   "inputs": ex.get("inputs") or {}, "vars": flow.get("variables") or {}, "labels": labels,
+                   "outputs": outputs}
+        trigger = ex.get("trigger")
+        if isinstance(trigger, dict) and isinstance(trigger.get("variables"), dict):
+            context["trigger"] = trigger["variables"]
+        return context
+
+    def h_action_eval(self, request, tenant, execution_id, task_run_id=None):
+        from kestra_magic.sandbox.expressions import ExpressionError, render
+        ex = self._execution(execution_id)
+        if task_run_id is not None and not any(tr.get("id") == task_run_id for tr in ex.get("taskRunList") or []):
+            raise not_found(f"Task run {task_run_id} not found in execution {execution_id}")
+        expression = request.get_data().decode("utf-8", errors="replace")
+
+        def read(uri: str) -> str:
+            return self.store.file_path(uri).read_text(encoding="utf-8", errors="replace")
+        try:
+            result = render(expression, self._eval_context(ex, task_run_id), generation=self.gen, read=read)
+        except (ExpressionError, OSError, ValueError) as exc:
+            return _json({"error": str(exc), "stackTrace": f"{type(exc).__name__}: {exc}"})
+        return _json({"result": str(result)})

@@ -134,6 +134,7 @@ MISSING_OPERATIONS: dict[int, list[tuple[str, str]]] = {
         ("POST", r"^/api/v1/[^/]+/executions/[^/]+/resume-from-breakpoint$"),
         ("POST", r"^/api/v1/[^/]+/executions/trigger/[^/]+/[^/]+$"),
         ("POST", r"^/api/v1/[^/]+/executions/[^/]+/[^/]+/validate$"),
+        ("POST", r"^/api/v1/[^/]+/executions/[^/]+/eval/[^/]+$"),
         ("POST", r"^/api/v1/[^/]+/executions/webhook/[^/]+/[^/]+/[^/]+$"),
         ("PUT", r"^/api/v1/[^/]+/executions/webhook/[^/]+/[^/]+/[^/]+$"),
     ],

@@ -65,3 +65,32 @@ def test_resume_validate(kapi, ns):
     assert good["inputs"][0]["value"] == 4 and good["inputs"][0]["errors"] == []
     assert kapi.get(f"/executions/{ex['id']}").json()["state"]["current"] == "PAUSED"   # nothing resumed
     kapi.action(ex["id"], "kill", "DELETE")
+
+
+def test_eval_expression_against_an_execution(kapi, ns):
+    kapi.create_flow(flow_yaml(ns, "e", """
+    tasks:
+      - id: ret
+        type: io.kestra.plugin.core.debug.Return
+        format: "forty-two"
+      - id: two
+        type: io.kestra.plugin.core.debug.Return
+        format: "second"
+    """, inputs="""
+    inputs:
+      - id: who
+        type: STRING
+    """))
+    ex = kapi.run(ns, "e", {"who": "ada"}, wait="true")
+    first_run = ex["taskRunList"][0]["id"] if kapi.gen == 1 else \
+        kapi.get(f"/executions/{ex['id']}").json()["taskRunList"][0]["id"]
+    text = {"Content-Type": "text/plain"}
+    path = f"/executions/{ex['id']}/actions/eval" if kapi.gen == 2 else f"/executions/{ex['id']}/eval"
+    if kapi.gen == 2:
+        got = kapi.post(path, data="{{ inputs.who }}-{{ outputs.two.value }}", headers=text).json()
+        assert got == {"result": "ada-second"}
+        broken = kapi.post(path, data="{{ nope.x.y }}", headers=text).json()
+        assert broken["error"] and "result" not in broken
+    got = kapi.post(f"{path}/{first_run}", data="{{ outputs.ret.value }} {{ execution.id }}", headers=text).json()
+    assert got == {"result": f"forty-two {ex['id']}"}
+    assert kapi.post(f"{path}/nope", data="x", headers=text).status_code == 404

@@ -191,3 +191,16 @@ def test_webhook_flows_by_ids_and_flow_of_execution(kc, ns):
     assert kc.flows.flow(namespace=ns, id="hook", tenant=T).disabled is False
     assert kc.flows.delete_flows_by_ids(tenant=T, ids=ids).count == 1
     assert kc.flows.list_flows_by_namespace(namespace=ns, tenant=T) == []
+
+
+def test_eval_and_configuration(kc, ns):
+    kc.flows.create_flow(tenant=T, body=SLOW.format(ns=ns))
+    ex = kc.executions.create_execution(tenant=T, namespace=ns, id="slow", wait=True)
+    assert kc.executions.eval_expression(execution_id=ex.id, tenant=T,
+                                         expression="{{ flow.id }}/{{ execution.state }}") == {"result": "slow/SUCCESS"}
+    run_id = ex.task_run_list[0].id
+    evaluated = kc.executions.eval_task_run_expression(execution_id=ex.id, task_run_id=run_id, tenant=T,
+                                                       expression="{{ 6 * 7 }}")
+    assert evaluated.result == "42"
+    assert kc.misc.configuration().version == "2.0.3"
+    assert kc.misc.login_configuration().is_basic_auth_initialized is True
