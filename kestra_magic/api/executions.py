@@ -82,20 +82,30 @@ class ExecutionsApi:
                             options=options) or {}
         return Page.from_body(body, Execution.from_dict)
 
-    def follow_execution(self, id: str, **options: Any) -> Iterator[Execution]:
+    def follow_execution(self, id: str, **options: Any) -> "ExecutionStream":
         """Yield the execution at each update (SSE) until Kestra sends ``end``.
 
         If the stream closes without ``end`` the execution is re-read: a terminal one is yielded
         and the iteration ends; otherwise the stream is reopened (at most ``retries`` times).
+        The iterator owns its HTTP stream: ``close()`` it from any thread to stop following.
         """
+        stream = ExecutionStream()
+        stream._events = self._follow(id, stream, options)
+        return stream
+
+    def _follow(self, id: str, stream: "ExecutionStream", options: dict) -> Iterator[Execution]:
         last = self.get_execution(id, **options)   # fails fast on an unknown id (the stream waits ~10 s)
         reconnects = 0
-        while True:
+        while not stream.closed:
             resp = self._t.send("GET", ["executions", id, "follow"], stream=True,
                                 headers={"Accept": "text/event-stream"},
                                 read_timeout=self._t.config.stream_timeout,
                                 operation="ExecutionsAPIService.FollowExecution", what=f"execution {id}",
                                 options=options)
+            stream._resp = resp
+            if stream.closed:   # closed while the stream was opening
+                resp.close()
+                return
             ended = False
             try:
                 for event in iter_events(self._t.stream_chunks(resp, f"following execution {id}")):
@@ -114,10 +124,12 @@ class ExecutionsApi:
             except errors.KestraTimeout:
                 raise
             except errors.KestraConnectionError:
-                pass   # a stream cut mid-way (server restart, proxy): handled as one closed without `end`
+                if stream.closed:
+                    return   # closed on purpose (Ctrl-C, stop()) from another thread
+                # a stream cut mid-way (server restart, proxy): handled as one closed without `end`
             finally:
                 resp.close()
-            if ended:
+            if ended or stream.closed:
                 return
             last = self.get_execution(id, **options)
             if last.state.is_terminal:
@@ -252,3 +264,44 @@ class ExecutionsApi:
         """Run a flow once per row of inputs, in parallel; results as a DataFrame (``kestra_magic.sweep``)."""
         from kestra_magic.sweep import sweep
         return sweep(self._client, namespace, flow_id, rows, **kw)
+
+
+class ExecutionStream:
+    """What ``follow_execution`` returns: an iterator of executions that owns its HTTP stream.
+
+    ``close()`` works from any thread: shutting the socket down wakes a reader blocked on a silent
+    stream (a Ctrl-C'd wait must not leave a thread behind until the next server event).
+    """
+
+    def __init__(self) -> None:
+        self._events: Iterator[Execution] = iter(())
+        self._resp: Any = None
+        self.closed = False
+
+    def __iter__(self) -> "ExecutionStream":
+        return self
+
+    def __next__(self) -> Execution:
+        return next(self._events)
+
+    def close(self) -> None:
+        self.closed = True
+        resp = self._resp
+        if resp is not None:
+            try:
+                shutdown = getattr(resp.raw, "shutdown", None)   # urllib3 >= 2.3
+                if shutdown is not None:
+                    shutdown()
+                resp.close()
+            except Exception:
+                pass
+        try:
+            self._events.close()  # type: ignore[attr-defined]
+        except (ValueError, AttributeError):
+            pass   # being iterated in another thread: the shutdown above ends that iteration
+
+    def __enter__(self) -> "ExecutionStream":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -56,6 +56,7 @@ class ExecutionFollower:
         self._on_update = on_update
         self._use_sse = use_sse
         self._log_stream: Any = None
+        self._exec_stream: Any = None   # closed by stop() so a silent SSE read cannot outlive it
         self._last_log = 0.0
         self.logs_closed = threading.Event()   # the log stream is closed (drained or stopped)
         self.lagging = False                   # it was still busy when the run ended
@@ -81,6 +82,8 @@ class ExecutionFollower:
         self.done.set()
         self.logs_closed.set()
         self._close_logs()
+        if self._exec_stream is not None:   # wake the update thread blocked on a silent stream
+            _close(self._exec_stream)
         self._notify()
 
     @property
@@ -110,7 +113,10 @@ class ExecutionFollower:
         try:
             if self._use_sse:
                 try:
-                    for ex in self.client.executions.follow_execution(self.id):
+                    self._exec_stream = self.client.executions.follow_execution(self.id)
+                    if self._stop.is_set():
+                        return
+                    for ex in self._exec_stream:
                         if self._stop.is_set():
                             return
                         if raw_of(ex).get("state"):  # the `start` event carries a stub

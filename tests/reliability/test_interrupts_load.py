@@ -125,7 +125,7 @@ def shell(ip, capsys, rsb):
     kestra_magic.configure(Configuration(url="http://127.0.0.1:9"))
 
 
-@pytest.mark.parametrize("kill", [True], ids=["kill-on-interrupt"])
+@pytest.mark.parametrize("kill", [False, True], ids=["detach", "kill-on-interrupt"])
 def test_interrupt_during_a_magic_wait(shell, rsb, ns, capsys, kill, before):
     flow = create_flow(rsb, ns, "long", SLEEP_FLOW_YAML, duration=LONG)
     timer = interrupt_main_after(0.8)
@@ -146,6 +146,23 @@ def test_interrupt_during_a_magic_wait(shell, rsb, ns, capsys, kill, before):
         assert state_on_server(rsb, ex_id) == "RUNNING"
         make_client(rsb.url).executions.kill_execution(ex_id)
     assert shell.run_cell("1 + 1", store_history=False).result == 2
+
+
+def test_interrupt_during_handle_wait(rsb, ns, before):
+    from kestra_magic.handle import ExecutionHandle
+    flow = create_flow(rsb, ns, "long", SLEEP_FLOW_YAML, duration=LONG)
+    c = make_client(rsb.url)
+    h = ExecutionHandle(c, c.executions.create_execution(ns, flow))
+    timer = interrupt_main_after(0.5)
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        h.wait()
+    assert time.monotonic() - t0 < 0.5 + 1.0
+    timer.cancel()
+    assert threads_gone(before) == []
+    assert state_on_server(rsb, h.id) == "RUNNING"
+    h.kill()
+    assert eventually_state(rsb, h.id, {"KILLED"}) == "KILLED"
 
 
 def test_interrupt_during_a_download(rsb, ns, before):
