@@ -100,6 +100,10 @@ class Transport:
         self._version_probed = False
         self._compat: _compat.Compat | None = None
         self._recent: dict[tuple, float] = {}
+        # an explicit api_generation is checked once against the server after a 404/405 (finding: a
+        # wrong override otherwise reads as "execution not found")
+        self._override_checked = configuration.api_generation is None
+        self._mismatch: str | None = None
         self._special_operations = (set(configuration.operation_servers) | set(configuration.operation_server_index)
                                     | set(configuration.operation_server_variables))
         # fast path: the base URL when nothing overrides the configured default
@@ -194,6 +198,36 @@ class Transport:
                 self._version, self._version_probed = version, True
                 return 1 if major < 2 else 2
         return _compat.generation_from_probes(login, configs)
+
+    def _generation_mismatch(self, base: str) -> str | None:
+        """Once, after a 404/405 with ``api_generation`` set explicitly: does the server disagree?
+
+        Only a definite answer counts (a parseable version, 2.x's problem+json 401 or its open
+        login route): an override often exists because the probes are blocked.
+        """
+        self._override_checked = True
+        actual = None
+        try:
+            configs = self._probe("/api/v1/configs", "MiscAPIService.GetConfiguration", authenticate=True)
+            if configs is not None and configs.status_code == 200:
+                major = _compat.parse_version((_compat.response_json(configs) or {}).get("version"))
+                actual = None if major is None else (1 if major < 2 else 2)
+            elif configs is not None and configs.status_code == 401 \
+                    and "problem+json" in configs.headers.get("Content-Type", ""):
+                actual = 2
+            if actual is None:
+                login = self._probe("/api/v1/configs/login", "MiscAPIService.GetLoginConfiguration")
+                if login is not None and login.status_code == 200 \
+                        and "isBasicAuthInitialized" in (_compat.response_json(login) or {}):
+                    actual = 2
+        except (errors.KestraError, ValueError, AttributeError, TypeError):
+            return None
+        configured = self.config.api_generation
+        if actual is None or actual == configured:
+            return None
+        self._mismatch = (f"the server at {base} speaks Kestra API {actual}.x but api_generation={configured} "
+                          f"is configured; remove api_generation (it is detected) or set it to {actual}")
+        return self._mismatch
 
     def _probe(self, path: str, operation: str, authenticate: bool = False) -> requests.Response | None:
         try:
@@ -294,6 +328,11 @@ class Transport:
                 self._sleep(delay_404)
                 delay_404 = min(delay_404 * 2, 1.0)
                 continue
+            if status in (404, 405) and raise_for_status and (self._mismatch or not self._override_checked):
+                mismatch = self._mismatch or self._generation_mismatch(base)
+                if mismatch is not None:
+                    resp.close()
+                    raise errors.KestraConfigError(mismatch, status)
             if status >= 400 and raise_for_status:
                 if stream:
                     resp.content  # noqa: B018 - read the (small) error body of a stream

@@ -386,6 +386,23 @@ def test_server_of_the_other_generation(configured, rel_v1, rel_v2, ns):
     create_flow(sb, ns, "hello")
     c = make_client(sb.url, api_generation=configured)
     ex = c.executions.create_execution(ns, "hello", wait=True)   # same path on both generations
-    with pytest.raises(errors.KestraError) as e:
-        c.executions.restart_execution(ex.id)   # moved under /actions/ in 2.x
-    one_line(e.value)
+    for call in (lambda: c.executions.restart_execution(ex.id),   # moved under /actions/ in 2.x
+                 lambda: c.executions.kill_execution(ex.id)):
+        with pytest.raises(errors.KestraConfigError) as e:
+            call()
+        one_line(e.value, "api_generation", f"{sb.generation}.x")
+    # the right setting (or none: detected) works
+    assert make_client(sb.url, api_generation=sb.generation).executions.get_execution(ex.id).id == ex.id
+
+
+def test_generation_override_with_blocked_probes_is_trusted():
+    """An explicit api_generation on a server whose probe routes are blocked is not second-guessed:
+    a 404 stays a plain not-found."""
+    def answer(seen):
+        return Reply(404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}')
+    with ScriptedServer(answer) as srv:
+        c = make_client(srv.url, api_generation=1)
+        with pytest.raises(errors.KestraNotFound) as e:
+            c.executions.get_execution("abc")
+        one_line(e.value, "abc")
+        assert not isinstance(e.value, errors.KestraConfigError)
