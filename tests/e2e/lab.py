@@ -280,8 +280,14 @@ def open_notebook(page, lab: JupyterLab, name: str, timeout: float = 90) -> None
 
 
 def lab_command(page, command: str, args: dict | None = None) -> None:
-    """Execute a JupyterLab command (e.g. ``notebook:run-all-cells``) in the page."""
-    page.evaluate("([c, a]) => window.jupyterapp.commands.execute(c, a)", [command, args or {}])
+    """Start a JupyterLab command (e.g. ``notebook:run-all-cells``) in the page, without waiting
+    for it: a run command only settles when its cells finish, and a test may need to click in
+    the page meanwhile (a Kill button). ``wait_idle`` waits for started commands to settle."""
+    page.evaluate(
+        """([c, a]) => {
+             window.__kmPending = (window.__kmPending || 0) + 1;
+             window.jupyterapp.commands.execute(c, a).finally(() => { window.__kmPending -= 1; });
+           }""", [command, args or {}])
 
 
 def select_cell(page, index: int) -> None:
@@ -291,9 +297,10 @@ def select_cell(page, index: int) -> None:
 
 
 def wait_idle(page, timeout: float = 120) -> None:
-    """Wait until no cell is queued or running and the kernel is idle."""
+    """Wait until the commands ``lab_command`` started have settled, no cell is queued or
+    running, and the kernel is idle."""
     page.wait_for_function(
-        f"{_KERNEL} && {_KERNEL}.status === 'idle' && "
+        f"!(window.__kmPending > 0) && {_KERNEL} && {_KERNEL}.status === 'idle' && "
         "!Array.from(document.querySelectorAll('.jp-InputArea-prompt'))"
         ".some(p => p.textContent.includes('*'))",
         timeout=timeout * 1000)
