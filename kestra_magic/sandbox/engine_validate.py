@@ -127,12 +127,14 @@ def _retry(retry, path: str, problems: list) -> None:
         problems.append((f"{path}.type", f"Invalid type: {retry.get('type')} (use constant, exponential or random)"))
     if kind in ("constant", "exponential") and retry.get("interval") is None:
         problems.append((f"{path}.interval", "must not be null"))
-    if retry.get("maxAttempt") is not None:
+    for name in ("maxAttempts", "maxAttempt"):      # Kestra's name, and its older alias
+        if retry.get(name) is None:
+            continue
         try:
-            if int(retry["maxAttempt"]) < 1:
+            if int(retry[name]) < 1:
                 raise ValueError
         except (TypeError, ValueError):
-            problems.append((f"{path}.maxAttempt", "must be greater than or equal to 1"))
+            problems.append((f"{path}.{name}", "must be greater than or equal to 1"))
 
 
 def _inputs(inputs, problems: list) -> None:

@@ -426,6 +426,31 @@ tasks:
     assert "tasks[2].type: Invalid type: io.kestra.plugin.core.nothing.Here" in text
 
 
+def test_retry_attempt_counts_are_validated_under_both_names(api):
+    [report] = api.validate("""
+id: v
+namespace: NS
+tasks:
+  - id: a
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+    retry:
+      type: constant
+      interval: PT0.1S
+      maxAttempts: 0
+  - id: b
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+    retry:
+      type: constant
+      interval: PT0.1S
+      maxAttempt: 0
+""")
+    text = report["constraints"]
+    assert "tasks[0].retry.maxAttempts: must be greater than or equal to 1" in text
+    assert "tasks[1].retry.maxAttempt: must be greater than or equal to 1" in text
+
+
 def test_subflow_waits_and_returns_child_outputs(api):
     api.deploy("""
 id: child
