@@ -29,6 +29,7 @@ from kestra_magic.sandbox.handlers_bulk import BulkHandlers, _BulkError, bulk_er
 from kestra_magic.sandbox.handlers_executions import ExecutionHandlers
 from kestra_magic.sandbox.handlers_files import LogFileHandlers
 from kestra_magic.sandbox.handlers_flows import FlowHandlers
+from kestra_magic.sandbox.handlers_nsfiles import NamespaceFileHandlers
 from kestra_magic.sandbox.handlers_webhooks import WebhookHandlers
 from kestra_magic.sandbox.http import DropConnection, Redirect, empty as _empty, json_response as _json, mask as _mask
 from kestra_magic.sandbox.problems import ApiError, conflict, illegal_argument, not_found, render_error
@@ -124,6 +125,17 @@ def _rules() -> list[Rule]:
         Rule(f"{T}/executions/webhook/<namespace>/<flow_id>/<key>/<path:path>", methods=["GET", "POST", "PUT"],
              endpoint="webhook"),
         Rule(f"{T}/executions/<namespace>/<flow_id>/validate", methods=["POST"], endpoint="execution_validate"),
+        # namespace files
+        Rule(f"{T}/namespaces/<namespace>/files", methods=["GET"], endpoint="nsfile_get"),
+        Rule(f"{T}/namespaces/<namespace>/files", methods=["POST"], endpoint="nsfile_put"),
+        Rule(f"{T}/namespaces/<namespace>/files", methods=["PUT"], endpoint="nsfile_move"),
+        Rule(f"{T}/namespaces/<namespace>/files", methods=["DELETE"], endpoint="nsfile_delete"),
+        Rule(f"{T}/namespaces/<namespace>/files/stats", methods=["GET"], endpoint="nsfile_stats"),
+        Rule(f"{T}/namespaces/<namespace>/files/directory", methods=["GET"], endpoint="nsfile_list_dir"),
+        Rule(f"{T}/namespaces/<namespace>/files/directory", methods=["POST"], endpoint="nsfile_make_dir"),
+        Rule(f"{T}/namespaces/<namespace>/files/search", methods=["GET"], endpoint="nsfile_search"),
+        Rule(f"{T}/namespaces/<namespace>/files/revisions", methods=["GET"], endpoint="nsfile_revisions"),
+        Rule(f"{T}/namespaces/<namespace>/files/export", methods=["GET"], endpoint="nsfile_export"),
         # logs
         Rule(f"{T}/logs/search", methods=["GET"], endpoint="logs_search"),
         Rule(f"{T}/logs/<execution_id>", methods=["DELETE"], endpoint="logs_delete"),
@@ -196,7 +208,7 @@ def engine_errors():
 
 
 class Application(FlowHandlers, ExecutionHandlers, ActionHandlers, BulkHandlers, WebhookHandlers,
-                  LogFileHandlers):
+                  NamespaceFileHandlers, LogFileHandlers):
     """The WSGI app of one sandbox: routing, auth, faults, recording, error mapping."""
 
     def __init__(self, settings: Settings, store: Store, engine: Any, faults: FaultInjector,

@@ -89,6 +89,15 @@ def patch(spec: dict, generation: int) -> None:
         if name.endswith("ApiValidateExecutionInputsResponse.ApiInputAndValue"):
             schema["properties"]["value"] = {}
 
+    # Both: raw downloads (e.g. namespace files export, a zip) are declared `format: byte`
+    # (base64 text in OpenAPI) under application/octet-stream; Kestra sends the raw bytes.
+    for ops in spec["paths"].values():
+        for op in ops.values():
+            for resp in (op.get("responses") or {}).values() if isinstance(op, dict) else []:
+                media = ((resp or {}).get("content") or {}).get("application/octet-stream")
+                if media and media.get("schema", {}).get("format") == "byte":
+                    media["schema"] = {"type": "string", "format": "binary"}
+
     if generation == 2:
         # 2.0.0-SNAPSHOT spec: AbstractTrigger lists the optional `when` condition as required;
         # flows return their triggers as written (a Webhook trigger has no `when`).
