@@ -12,7 +12,7 @@ import json
 from decimal import Decimal
 from typing import Any, Iterable
 
-ION_BINARY_MARKER = b"\xe0\x01\x00\xea"
+from kestra_magic.sandbox import ion
 PREVIEW_INITIAL_ROWS = 100
 PREVIEW_MAX_ROWS = 5000
 PREVIEW_MAX_BYTES = 2 * 1024 * 1024
@@ -20,11 +20,8 @@ IMAGE_EXTENSIONS = {"jpg", "jpeg", "png", "gif", "svg", "bmp", "webp"}
 
 
 def read_ion(data: bytes) -> list[Any]:
-    """All top-level values of a text or binary Ion file (binary may be concatenated streams)."""
-    if not data.strip():
-        return []
-    from amazon.ion import simpleion  # heavy: imported on use
-    return list(simpleion.loads(data, single_value=False))
+    """Every top-level value of a text or binary (possibly concatenated) Ion file."""
+    return ion.read_rows(data)
 
 
 def ion_to_json(value: Any) -> Any:
@@ -62,21 +59,11 @@ def ion_to_json(value: Any) -> Any:
 
 
 def write_ion(rows: Iterable[Any], generation: int) -> bytes:
-    """Rows as Kestra writes them: one text value per line (1.x), binary row streams (2.x).
-
-    Strings annotated like Kestra's Java types are written with ``annotated(type, text)``.
-    """
-    from amazon.ion import simpleion
-    if generation == 1:
-        return b"".join(simpleion.dumps(r, binary=False, omit_version_marker=True).encode() + b"\n" for r in rows)
-    return b"".join(simpleion.dumps(r, binary=True) for r in rows)
+    """Rows as Kestra writes them: one text value per line (1.x), binary row streams (2.x)."""
+    return ion.write_rows(rows, generation)
 
 
-def annotated(java_type: str, text: str) -> Any:
-    """An Ion string carrying Kestra's Java type annotation (``LocalDateTime::"..."``)."""
-    from amazon.ion.simple_types import IonPyText
-    from amazon.ion.core import IonType
-    return IonPyText.from_value(IonType.STRING, text, (java_type,))
+annotated = ion.annotated   # an Ion string with Kestra's Java type annotation (``LocalDateTime::"..."``)
 
 
 def to_jsonl(data: bytes) -> bytes:

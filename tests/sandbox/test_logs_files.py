@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from kestra_magic.sandbox import files as sbfiles
+from kestra_magic.sandbox import ion as sbion
 from tests.sandbox.conftest import error_text, flow_yaml
 from tests.sandbox.openapi_check import check_schema
 
@@ -131,8 +132,8 @@ def test_ion_is_text_on_1x_binary_on_2x(kapi, ns):
         assert first.startswith(b"{id:0,") and b'LocalDateTime::"2024-01-01T10:00:00"' in first
         assert b"amount:12.50" in first and b"ts:2024-01-01T10:00:00" in first
     else:
-        assert raw.content.startswith(sbfiles.ION_BINARY_MARKER)
-        assert raw.content.count(sbfiles.ION_BINARY_MARKER) == 150   # one binary stream per row
+        assert raw.content.startswith(sbion.ION_BINARY_MARKER)
+        assert raw.content.count(sbion.ION_BINARY_MARKER) == 150   # one binary stream per row
 
 
 def test_download_jsonl_on_2x(kapi2, ns):
