@@ -5,11 +5,9 @@ import json
 
 from werkzeug.wrappers import Request, Response
 
-from kestra_magic.sandbox import inputs as inputsmod
 from kestra_magic.sandbox import shapes
 from kestra_magic.sandbox.http import empty as _empty, json_response as _json
-from kestra_magic.sandbox.problems import (ApiError, bad_request, conflict, illegal_argument, invalid_entity,
-                                           not_found)
+from kestra_magic.sandbox.problems import (ApiError, bad_request, conflict, illegal_argument, not_found)
 from kestra_magic.sandbox.query import bool_param, int_param
 
 
@@ -62,15 +60,7 @@ class ActionHandlers:
         if spec is None:
             return dict(form)
         prefix = self._storage_prefix(ex["namespace"], ex["flowId"], ex["id"])
-        try:
-            resolved = inputsmod.resolve(spec, form, uploads, lambda iid, fname: f"{prefix}inputs/{iid}/{fname}")
-        except inputsmod.InputErrors as exc:
-            raise invalid_entity("; ".join(p.message for p in exc.problems) if self.gen == 2 else "",
-                                 [(f"inputs.{p.input_id}", p.message) for p in exc.problems],
-                                 slug="invalid-entity") from None
-        for input_id, part in resolved.files.items():
-            self.store.put_file(f"{prefix}inputs/{input_id}/{part.filename}", part.data)
-        return resolved.values
+        return self._resolve_inputs(spec, form, uploads, prefix).values
 
     def _on_resume_spec(self, ex: dict) -> list | None:
         flow = self.store.get_flow(ex["namespace"], ex["flowId"], ex.get("flowRevision"), allow_deleted=True)
@@ -277,15 +267,7 @@ class ActionHandlers:
             raise conflict("The sandbox has no engine to replay executions")
         prefix_id = self.store.new_id()
         prefix = self._storage_prefix(ex["namespace"], ex["flowId"], prefix_id)
-        try:
-            resolved = inputsmod.resolve(flow.get("inputs"), form, uploads,
-                                         lambda iid, fname: f"{prefix}inputs/{iid}/{fname}")
-        except inputsmod.InputErrors as exc:
-            raise invalid_entity("; ".join(p.message for p in exc.problems) if self.gen == 2 else "",
-                                 [(f"inputs.{p.input_id}", p.message) for p in exc.problems],
-                                 slug="invalid-entity") from None
-        for input_id, part in resolved.files.items():
-            self.store.put_file(f"{prefix}inputs/{input_id}/{part.filename}", part.data)
+        resolved = self._resolve_inputs(flow.get("inputs"), form, uploads, prefix)
         new_id = self.engine.replay(execution_id, task_run_id, revision,
                                     self._breakpoints(args.get("breakpoints")), inputs=resolved.values)
         return _json(self._core(self._execution(new_id)))

@@ -98,6 +98,19 @@ class ExecutionHandlers:
     def _storage_prefix(namespace: str, flow_id: str, execution_id: str) -> str:
         return f"kestra:///{namespace.replace('.', '/')}/{flow_id}/executions/{execution_id}/"
 
+    def _resolve_inputs(self, spec, form, uploads, prefix: str):
+        """Typed inputs from a multipart form (422 with Kestra's messages when they are wrong);
+        FILE parts are stored under ``prefix``."""
+        try:
+            resolved = inputsmod.resolve(spec, form, uploads, lambda iid, fname: f"{prefix}inputs/{iid}/{fname}")
+        except inputsmod.InputErrors as exc:
+            raise invalid_entity("; ".join(p.message for p in exc.problems) if self.gen == 2 else "",
+                                 [(f"inputs.{p.input_id}", p.message) for p in exc.problems],
+                                 slug="invalid-entity") from None
+        for input_id, part in resolved.files.items():
+            self.store.put_file(f"{prefix}inputs/{input_id}/{part.filename}", part.data)
+        return resolved
+
     def h_execution_create(self, request, tenant, namespace, flow_id):
         args = request.args
         revision = int_param(args, "revision", 0) if args.get("revision") else None
@@ -117,15 +130,7 @@ class ExecutionHandlers:
         execution_id = self.store.new_id()
         prefix = self._storage_prefix(namespace, flow_id, execution_id)
         form, uploads = self._uploads(request)
-        try:
-            resolved = inputsmod.resolve(flow.get("inputs"), form, uploads,
-                                         lambda iid, fname: f"{prefix}inputs/{iid}/{fname}")
-        except inputsmod.InputErrors as exc:
-            raise invalid_entity("; ".join(p.message for p in exc.problems) if self.gen == 2 else "",
-                                 [(f"inputs.{p.input_id}", p.message) for p in exc.problems],
-                                 slug="invalid-entity") from None
-        for input_id, part in resolved.files.items():
-            self.store.put_file(f"{prefix}inputs/{input_id}/{part.filename}", part.data)
+        resolved = self._resolve_inputs(flow.get("inputs"), form, uploads, prefix)
         now = shapes.now_iso()
         all_labels = [l for l in self._flow_labels(flow) if not l["key"].startswith("system.")] + labels
         keys = {l["key"] for l in all_labels}
