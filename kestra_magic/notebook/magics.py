@@ -9,9 +9,6 @@ import functools
 import getpass
 import os
 import re
-import shlex
-import traceback
-from pathlib import Path
 from typing import Any, Callable
 
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class, no_var_expand

@@ -8,12 +8,12 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable
 
 from kestra_magic.notebook.follow import ExecutionFollower
 from kestra_magic.notebook.render import (
-    STATE_COLORS, TERMINAL, RunView, Summary, fmt_duration, header_html, logs_html, summary_text,
+    TERMINAL, RunView, Summary, fmt_duration, header_html, logs_html, summary_text,
     task_table_html,
 )
 
