@@ -136,3 +136,20 @@ def error_text(resp) -> str:
     else:
         parts = [body["detail"]] + [f"{e.get('path', '')}: {e['detail']}" for e in body.get("errors", [])]
     return "\n".join(parts)
+
+
+@pytest.fixture(scope="session")
+def authed():
+    """A 2.x sandbox requiring basic auth, for Kestra's official client (kestrapy)."""
+    from kestra_magic.sandbox import Sandbox
+    from tests.conftest import PASSWORD, USERNAME
+    with Sandbox(api=2, username=USERNAME, password=PASSWORD) as sb:
+        yield sb
+
+
+@pytest.fixture
+def kc(authed):
+    """kestrapy's KestraClient, unchanged, pointed at the ``authed`` sandbox."""
+    from kestrapy import KestraClient
+    from tests.conftest import PASSWORD, USERNAME
+    return KestraClient(host=authed.url, username=USERNAME, password=PASSWORD, timeout=30)

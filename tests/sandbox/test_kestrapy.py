@@ -5,8 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
-
+from tests.sandbox.kestrapy_support import SLOW
 from tests.conftest import PASSWORD, USERNAME
 
 from kestrapy import KestraClient
@@ -27,22 +26,6 @@ tasks:
     type: io.kestra.plugin.core.debug.Return
     format: "{{{{ inputs.who }}}}"
 """
-
-SLOW = """id: slow
-namespace: {ns}
-tasks:
-  - id: nap
-    type: io.kestra.plugin.core.flow.Sleep
-    duration: PT30S
-"""
-
-
-@pytest.fixture(scope="module")
-def authed():
-    from kestra_magic.sandbox import Sandbox
-    with Sandbox(api=2, username=USERNAME, password=PASSWORD) as sb:
-        yield sb
-
 
 def test_kestrapy_create_run_wait_follow_logs(authed, ns):
     kc = KestraClient(host=authed.url, username=USERNAME, password=PASSWORD, timeout=30)

@@ -7,30 +7,12 @@ import time
 
 import pytest
 
-from kestrapy import KestraClient
 from kestrapy.exceptions import ApiException
 from kestrapy.models.query_filter import QueryFilter
 
-from tests.conftest import PASSWORD, USERNAME
+from tests.sandbox.kestrapy_support import state
 
 T = "main"
-
-
-@pytest.fixture(scope="module")
-def authed():
-    from kestra_magic.sandbox import Sandbox
-    with Sandbox(api=2, username=USERNAME, password=PASSWORD) as sb:
-        yield sb
-
-
-@pytest.fixture
-def kc(authed):
-    return KestraClient(host=authed.url, username=USERNAME, password=PASSWORD, timeout=30)
-
-
-def state(ex) -> str:
-    cur = ex.state.current
-    return str(getattr(cur, "value", cur))
 
 
 def wait_state(kc, execution_id, *states, timeout=10.0):
