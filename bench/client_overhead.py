@@ -35,7 +35,7 @@ def main() -> None:
 
     import requests
 
-    from kestra_magic.client import KestraClient
+    from kestra_magic.runs import KestraClient
     from kestra_magic.config import Configuration
     from kestra_magic.sandbox import Sandbox
 

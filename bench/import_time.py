@@ -18,7 +18,7 @@ CONTENDERS = {
     "empty interpreter": "pass",
     "kestra-magic (import + client)": (
         "import kestra_magic\n"
-        "from kestra_magic.client import KestraClient\n"
+        "from kestra_magic.runs import KestraClient\n"
         "from kestra_magic.config import Configuration\n"
         "KestraClient(Configuration(url='http://127.0.0.1:8080'))"),
     "kestra-magic (import only)": "import kestra_magic",

@@ -47,7 +47,7 @@ def main() -> None:
     ap.add_argument("--sleep", type=float, default=0.2)
     ap.add_argument("--api", type=int, default=2, choices=(1, 2))
     args = ap.parse_args()
-    from kestra_magic.client import KestraClient
+    from kestra_magic.runs import KestraClient
     from kestra_magic.config import Configuration
     ns = f"bench.{uuid.uuid4().hex[:8]}"
     # The server runs in its own process, as a real Kestra would: client and server do not share a GIL.

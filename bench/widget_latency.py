@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--sleep", type=float, default=0.3)
     parser.add_argument("--runs", type=int, default=2)
     args = parser.parse_args()
-    from kestra_magic.client import KestraClient
+    from kestra_magic.runs import KestraClient
     from kestra_magic.config import Configuration
     from kestra_magic.sandbox import Sandbox
     tasks = "".join(f"  - id: t{i}\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT{args.sleep}S\n"

@@ -81,7 +81,7 @@ def main() -> None:
     args = parser.parse_args()
     _install_counting_comm()
     import ipywidgets  # noqa: F401  (imported once up front: a kernel pays this once, not per run)
-    from kestra_magic.client import KestraClient
+    from kestra_magic.runs import KestraClient
     from kestra_magic.config import Configuration
     per = args.lines // args.chunks
     tasks = ""

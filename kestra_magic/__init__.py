@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from kestra_magic.config import servers  # noqa: F401  (light: stdlib only)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kestra_magic.client import KestraClient
+    from kestra_magic.runs import KestraClient
     from kestra_magic.config import Configuration
 
 __version__ = "0.1.0"
@@ -21,7 +21,7 @@ _shared_lock = threading.Lock()
 
 # names importable from the package root without importing their modules up front
 _LAZY = {
-    "KestraClient": "kestra_magic.client",
+    "KestraClient": "kestra_magic.runs",
     "Configuration": "kestra_magic.config",
     "ServerConfiguration": "kestra_magic.config",
     "ServerVariable": "kestra_magic.config",
@@ -59,11 +59,7 @@ def __dir__() -> list[str]:
 
 
 def client() -> "KestraClient":
-    """The shared client, built on first use from the environment (``KESTRA_URL``...).
-
-    (Importing ``kestra_magic.client`` rebinds this name to that module, which is callable
-    and does the same.)
-    """
+    """The shared client, built on first use from the environment (``KESTRA_URL``...)."""
     return _shared_client()
 
 
@@ -72,7 +68,7 @@ def _shared_client() -> "KestraClient":
     if _shared is None:
         with _shared_lock:
             if _shared is None:
-                from kestra_magic.client import KestraClient
+                from kestra_magic.runs import KestraClient
                 _shared = KestraClient()
     return _shared
 
@@ -84,7 +80,7 @@ def configure(configuration: "Configuration | None" = None, **settings: Any) -> 
     ``Configuration``. ``configure(reset=True)`` starts again from the environment.
     """
     global _shared
-    from kestra_magic.client import KestraClient
+    from kestra_magic.runs import KestraClient
     from kestra_magic.config import Configuration
     reset = settings.pop("reset", False)
     with _shared_lock:

@@ -65,7 +65,7 @@ def ns():
 @pytest.fixture
 def client(sandbox):
     """A KestraClient pointed at the (unauthenticated) sandbox of each generation."""
-    from kestra_magic.client import KestraClient
+    from kestra_magic.runs import KestraClient
     from kestra_magic.config import Configuration
     c = KestraClient(Configuration(url=sandbox.url))
     yield c

@@ -13,7 +13,8 @@ from kestra_magic.sse import iter_events
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
-    from kestra_magic.client import KestraClient, Transport
+    from kestra_magic.api.client import ApiClient
+    from kestra_magic.transport import Transport
 
 KINDS = ("NORMAL", "TEST", "PLAYGROUND", "LOOP")
 
@@ -21,7 +22,7 @@ KINDS = ("NORMAL", "TEST", "PLAYGROUND", "LOOP")
 class ExecutionsApi:
     """Create, watch, control and read the files of executions."""
 
-    def __init__(self, transport: "Transport", client: "KestraClient | None" = None):
+    def __init__(self, transport: "Transport", client: "ApiClient | None" = None):
         self._t = transport
         self._client = client
 

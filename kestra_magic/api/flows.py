@@ -8,7 +8,7 @@ from kestra_magic.api._filters import filter_params
 from kestra_magic.models import Flow, Page
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kestra_magic.client import Transport
+    from kestra_magic.transport import Transport
 
 YAML = {"Content-Type": "application/x-yaml"}
 

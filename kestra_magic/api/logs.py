@@ -9,7 +9,7 @@ from kestra_magic.models import LogEntry
 from kestra_magic.sse import iter_events
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kestra_magic.client import Transport
+    from kestra_magic.transport import Transport
 
 
 class LogsApi:

@@ -29,14 +29,8 @@ def _km():
 
 
 def shared_client():
-    """``kestra_magic.client()``. Importing the ``kestra_magic.client`` module rebinds the package
-    attribute ``client`` to that module, so fall back to the package's shared instance then."""
-    km = _km()
-    fn = getattr(km, "client", None)
-    if callable(fn):
-        return fn()
-    shared = getattr(km, "_shared", None)
-    return shared if shared is not None else km.configure()
+    """The package's shared client (``kestra_magic.client()``)."""
+    return _km().client()
 
 
 def _handles_errors(fn: Callable) -> Callable:

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from kestra_magic.client import KestraClient
+from kestra_magic.runs import KestraClient
 from kestra_magic.config import Configuration
 from kestra_magic.errors import KestraAuthError
 from tests.client.conftest import SLEEP_FLOW, flow_source

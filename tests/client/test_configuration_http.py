@@ -8,7 +8,7 @@ import socket
 import pytest
 
 import kestra_magic as km
-from kestra_magic.client import KestraClient
+from kestra_magic.runs import KestraClient
 from kestra_magic.config import Configuration, ServerConfiguration, ServerVariable
 from kestra_magic.errors import KestraConfigError, KestraConnectionError
 from tests.client.conftest import SLEEP_FLOW, flow_source, requests_to

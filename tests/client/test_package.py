@@ -1,4 +1,4 @@
-"""The package root stays light and ``kestra_magic.client()`` stays callable whatever was imported."""
+"""The package root stays light and ``kestra_magic.client`` is a function, never a module."""
 from __future__ import annotations
 
 import subprocess
@@ -10,10 +10,11 @@ import kestra_magic as km
 heavy = [m for m in ("requests", "pandas", "ipywidgets", "pyarrow", "amazon.ion", "yaml") if m in sys.modules]
 assert not heavy, heavy
 assert callable(km.client)
-import kestra_magic.client                      # rebinds km.client to the module...
-c = km.client()                                 # ...which is callable too
+import kestra_magic.api.client, kestra_magic.transport   # no module shadows the accessor
+assert callable(km.client) and not isinstance(km.client, type(sys))
+c = km.client()
 assert c is km.client() and type(c).__name__ == "KestraClient"
-from kestra_magic.client import KestraClient
+from kestra_magic.runs import KestraClient
 assert isinstance(c, KestraClient) and c.url == "http://127.0.0.1:9"
 assert "pandas" not in sys.modules
 print("ok")

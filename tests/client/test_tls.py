@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kestra_magic.client import KestraClient
+from kestra_magic.runs import KestraClient
 from kestra_magic.config import Configuration
 from kestra_magic.errors import KestraConnectionError
 from tests.client.servers import Recorder

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from kestra_magic.client import KestraClient
+from kestra_magic.runs import KestraClient
 from kestra_magic.config import Configuration
 from kestra_magic.errors import (KestraAmbiguousError, KestraAuthError, KestraConnectionError, KestraError,
                                  KestraNotFound, KestraServerError, KestraTimeout, KestraValidationError)

@@ -235,7 +235,7 @@ def test_ambiguous_file_names_ask_for_the_output_name(client, ns):
 
 
 def test_jsonl_conversion_failure_falls_back_to_the_ion_file(sandbox_v2, ns):
-    from kestra_magic.client import KestraClient
+    from kestra_magic.runs import KestraClient
     from kestra_magic.config import Configuration
     with KestraClient(Configuration(url=sandbox_v2.url)) as client:
         ex = _run(client, DUCKDB_FLOW.replace("{rows}", "5"), "query", ns)

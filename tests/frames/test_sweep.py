@@ -95,7 +95,7 @@ def test_search_frames_follow_pages_up_to_limit(client, ns):
 def test_sweep_workers_see_the_callers_servers_block(sandbox, ns):
     """`with kestra_magic.servers(...)` applies inside the sweep's worker threads too."""
     from kestra_magic import servers
-    from kestra_magic.client import KestraClient
+    from kestra_magic.runs import KestraClient
     from kestra_magic.config import Configuration, ServerConfiguration
     unused = "http://127.0.0.1:9"           # nothing listens there: index 0 would fail every launch
     c = KestraClient(Configuration(servers=[ServerConfiguration(unused), ServerConfiguration(sandbox.url)],

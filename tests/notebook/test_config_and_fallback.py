@@ -104,7 +104,7 @@ def test_config_sandbox_starts_an_embedded_server(nb, ns):
 
 
 def test_follower_gives_up_when_the_server_stops_answering(sandbox_v2, ns):
-    from kestra_magic.client import KestraClient
+    from kestra_magic.runs import KestraClient
     from kestra_magic.config import Configuration
     from kestra_magic.errors import KestraError
     from kestra_magic.notebook.follow import ExecutionFollower

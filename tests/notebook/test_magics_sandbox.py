@@ -205,7 +205,7 @@ def test_plain_python_watch_prints_text_lines(sandbox_v2, ns):
     import subprocess
     import sys
     code = f"""
-from kestra_magic.client import KestraClient
+from kestra_magic.runs import KestraClient
 from kestra_magic.config import Configuration
 from kestra_magic.handle import ExecutionHandle
 c = KestraClient(Configuration(url={sandbox_v2.url!r}))

@@ -1,7 +1,7 @@
 """The sweep progress view on a real sweep against the sandbox: widget and text forms."""
 from __future__ import annotations
 
-from kestra_magic.client import KestraClient
+from kestra_magic.runs import KestraClient
 from kestra_magic.config import Configuration
 from kestra_magic.notebook.sweep_widget import SweepView
 from kestra_magic.sweep import sweep

@@ -40,7 +40,7 @@ def rsb(request):
 
 
 def make_client(url: str, **kw):
-    from kestra_magic.client import KestraClient
+    from kestra_magic.runs import KestraClient
     from kestra_magic.config import Configuration
     settings = dict(retries=2, backoff=0.01, max_backoff=0.2, connect_timeout=2, read_timeout=5)
     settings.update(kw)

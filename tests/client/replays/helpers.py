@@ -4,7 +4,7 @@ from __future__ import annotations
 from email.parser import BytesParser
 from email.policy import HTTP
 
-from kestra_magic.client import KestraClient
+from kestra_magic.runs import KestraClient
 from kestra_magic.config import Configuration
 
 EXEC_V1 = "4Jd9Rk8mAfnXQ2wKZ7oP1c"

@@ -1,4 +1,4 @@
-"""KestraClient and its transport: the one place in kestra-magic that does HTTP.
+"""The transport: the one place in kestra-magic that does HTTP.
 
 One ``requests.Session`` (connection pooling) per client. The transport resolves
 the server for each operation, adds auth, applies timeouts/proxies/TLS settings,
@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import sys
 import threading
 import time
-import types
 from typing import Any, Iterator, Mapping, Sequence
 from urllib.parse import quote
 
@@ -23,7 +21,7 @@ from kestra_magic import compat as _compat
 from kestra_magic import errors
 from kestra_magic.config import MASK, Configuration, current_overrides
 
-log = logging.getLogger("kestra_magic.client")
+log = logging.getLogger("kestra_magic.transport")
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_STATUSES = frozenset({502, 503, 504})
@@ -431,72 +429,3 @@ class Transport:
 
     def close(self) -> None:
         self.session.close()
-
-
-class KestraClient:
-    """A configured Kestra client: ``client.flows``, ``client.executions``, ``client.logs``."""
-
-    def __init__(self, configuration: Configuration | None = None, **settings: Any):
-        if configuration is None:
-            configuration = Configuration.from_env(**settings)
-        elif settings:
-            configuration = configuration.replace(**settings)
-        self.configuration = configuration
-        self._transport = Transport(configuration)
-        from kestra_magic.api.executions import ExecutionsApi
-        from kestra_magic.api.flows import FlowsApi
-        from kestra_magic.api.logs import LogsApi
-        self.flows = FlowsApi(self._transport)
-        self.executions = ExecutionsApi(self._transport, self)
-        self.logs = LogsApi(self._transport)
-
-    @property
-    def generation(self) -> int:
-        """1 or 2: detected once with a cheap probe, or ``Configuration(api_generation=...)``."""
-        return self._transport.generation
-
-    @property
-    def converts_ion_to_jsonl(self) -> bool:
-        """Whether ``download_file(..., format="JSONL")`` gets the server's JSON Lines conversion."""
-        return self._transport.compat.converts_ion_to_jsonl
-
-    @property
-    def server_version(self) -> str | None:
-        """The server's version string (e.g. ``"2.0.3"``), or None if it will not say."""
-        return self._transport.server_version
-
-    @property
-    def url(self) -> str:
-        """The base URL calls go to right now (honours ``servers(...)`` blocks)."""
-        return self._transport.base_url()
-
-    def ui_url(self, path: str = "") -> str:
-        """A link into the Kestra UI, e.g. ``ui_url(f"executions/{ns}/{flow}/{id}")``."""
-        return f"{self._transport.base_url()}/ui/{self.configuration.tenant}/{path.lstrip('/')}"
-
-    def close(self) -> None:
-        self._transport.close()
-
-    def __enter__(self) -> "KestraClient":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        c = self.configuration
-        auth = {"bearer": f"token={MASK}", "basic": f"user={c.username!r}, password={MASK}"}.get(
-            c.auth_kind or "", "no auth")
-        return f"<KestraClient {self._transport.base_url()} tenant={c.tenant!r} {auth}>"
-
-
-class _CallableModule(types.ModuleType):
-    """``kestra_magic.client()`` must stay the shared-client accessor even after
-    ``import kestra_magic.client`` rebinds the package attribute to this module."""
-
-    def __call__(self) -> KestraClient:
-        from kestra_magic import _shared_client
-        return _shared_client()
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,68 @@
+"""ApiClient: the API groups ``flows``, ``executions``, ``logs`` over one transport.
+
+The public :class:`kestra_magic.KestraClient` (``kestra_magic.runs``) adds the run layer on top
+(``client.run(...)``); nothing here knows about it (layers point down).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from kestra_magic.config import MASK, Configuration
+from kestra_magic.transport import Transport
+
+
+class ApiClient:
+    """A configured Kestra API client: ``client.flows``, ``client.executions``, ``client.logs``."""
+
+    def __init__(self, configuration: Configuration | None = None, **settings: Any):
+        if configuration is None:
+            configuration = Configuration.from_env(**settings)
+        elif settings:
+            configuration = configuration.replace(**settings)
+        self.configuration = configuration
+        self._transport = Transport(configuration)
+        from kestra_magic.api.executions import ExecutionsApi
+        from kestra_magic.api.flows import FlowsApi
+        from kestra_magic.api.logs import LogsApi
+        self.flows = FlowsApi(self._transport)
+        self.executions = ExecutionsApi(self._transport, self)
+        self.logs = LogsApi(self._transport)
+
+    @property
+    def generation(self) -> int:
+        """1 or 2: detected once with a cheap probe, or ``Configuration(api_generation=...)``."""
+        return self._transport.generation
+
+    @property
+    def converts_ion_to_jsonl(self) -> bool:
+        """Whether ``download_file(..., format="JSONL")`` gets the server's JSON Lines conversion."""
+        return self._transport.compat.converts_ion_to_jsonl
+
+    @property
+    def server_version(self) -> str | None:
+        """The server's version string (e.g. ``"2.0.3"``), or None if it will not say."""
+        return self._transport.server_version
+
+    @property
+    def url(self) -> str:
+        """The base URL calls go to right now (honours ``servers(...)`` blocks)."""
+        return self._transport.base_url()
+
+    def ui_url(self, path: str = "") -> str:
+        """A link into the Kestra UI, e.g. ``ui_url(f"executions/{ns}/{flow}/{id}")``."""
+        return f"{self._transport.base_url()}/ui/{self.configuration.tenant}/{path.lstrip('/')}"
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> "ApiClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        c = self.configuration
+        auth = {"bearer": f"token={MASK}", "basic": f"user={c.username!r}, password={MASK}"}.get(
+            c.auth_kind or "", "no auth")
+        return f"<{type(self).__name__} {self._transport.base_url()} tenant={c.tenant!r} {auth}>"
