@@ -8,8 +8,11 @@ import pytest
 import requests
 
 from kestra_magic import compat, errors, operations
+from kestra_magic.config import Configuration
+from kestra_magic.transport import Transport
 from kestra_magic.transport.call import Call
 from kestra_magic.transport.error_map import ErrorMapper
+from tests.client.replays.server import Reply, ReplayServer
 
 
 def _resp(status, body=b"", ctype="application/json", headers=None):
@@ -95,53 +98,57 @@ def test_gateway_errors_on_a_create_are_ambiguous_and_only_there():
     assert type(_err(_resp(503), operation="ExecutionsAPIService.CreateExecution")) is errors.KestraServerError
 
 
-def _probe(answers):
-    """A probe answering from a table ``{(operation, authenticate): response}`` (None: no answer)."""
-    asked = []
-
-    def probe(operation, authenticate):
-        asked.append((operation.rsplit(".", 1)[-1], authenticate))
-        return answers.get((operation.rsplit(".", 1)[-1], authenticate))
-    return probe, asked
+@pytest.fixture
+def rs():
+    with ReplayServer() as server:
+        yield server
 
 
-def test_detect_reads_the_probes_in_one_place():
-    v1 = _resp(200, {"version": "1.3.3"})
-    probe, asked = _probe({("GetConfiguration", False): v1})
-    assert compat.detect(probe, has_credentials=False) == (1, "1.3.3") and len(asked) == 1
-    problem = _resp(401, {"status": 401}, "application/problem+json")
-    probe, asked = _probe({("GetConfiguration", False): problem})
-    assert compat.detect(probe, has_credentials=True) == (2, None) and len(asked) == 1
-    probe, _ = _probe({("GetConfiguration", False): _resp(401, b"{}"),
-                       ("GetLoginConfiguration", False): _resp(200, {"isBasicAuthInitialized": True})})
-    assert compat.detect(probe, has_credentials=False) == (2, None)
-    # a gateway closing both open routes: the authenticated /configs decides
-    probe, asked = _probe({("GetConfiguration", False): _resp(401), ("GetLoginConfiguration", False): _resp(401),
-                           ("GetConfiguration", True): _resp(200, {"version": "2.0.3"})})
-    assert compat.detect(probe, has_credentials=True) == (2, "2.0.3") and asked[-1] == ("GetConfiguration", True)
+def _probe(rs, routes: dict, credentials: bool = False):
+    """The real probe of a transport pointed at a replay server answering ``routes``."""
+    for path, reply in routes.items():
+        rs.route("GET", path, reply)
+    auth = {"username": "u", "password": "Pw-secret-1"} if credentials else {}
+    return Transport(Configuration(url=rs.url, retries=0, **auth)).probe
+
+
+CONFIGS, LOGIN = "/api/v1/configs", "/api/v1/configs/login"
+
+
+def test_detect_reads_the_probes_in_one_place(rs):
+    """The cases the replay suites do not cover already (test_replay_v1/v2 detect_*)."""
+    probe = _probe(rs, {CONFIGS: _reply(401, b""), LOGIN: _reply(401, b"")})
     assert compat.detect(probe, has_credentials=False) == (1, None)   # empty 401s: 1.x's filter
-    probe, _ = _probe({("GetConfiguration", False): _resp(200, {"version": "Snapshot"}),
-                       ("GetLoginConfiguration", False): _resp(404)})
-    assert compat.detect(probe, has_credentials=False) == (1, None)   # open /configs is 1.x only
-    probe, _ = _probe({})
+    assert [s.path for s in rs.seen] == [CONFIGS, LOGIN]
+    rs.clear()
+    probe = _probe(rs, {CONFIGS: _reply(404, b""), LOGIN: _reply(404, b"")})
     assert compat.detect(probe, has_credentials=False) == (2, None)   # nothing definite: 2
+    rs.clear()
+    probe = _probe(rs, {CONFIGS: _reply(200, {"version": "1.3.3"})})
+    assert compat.detect(probe, has_credentials=False) == (1, "1.3.3") and len(rs.seen) == 1
     assert compat.parse_version("v2.0.1") == 2 and compat.parse_version("Snapshot") is None
 
 
-def test_definite_generation_needs_an_unambiguous_answer():
-    probe, _ = _probe({("GetConfiguration", True): _resp(200, {"version": "1.3.3"})})
+def test_definite_generation_needs_an_unambiguous_answer(rs):
+    probe = _probe(rs, {CONFIGS: _reply(200, {"version": "1.3.3"})}, credentials=True)
     assert compat.definite_generation(probe) == 1
-    probe, _ = _probe({("GetConfiguration", True): _resp(401, b"{}"),
-                       ("GetLoginConfiguration", False): _resp(200, {"isBasicAuthInitialized": False})})
+    assert "Authorization" in rs.seen[-1].headers        # the authenticated /configs is authoritative
+    rs.clear()
+    probe = _probe(rs, {CONFIGS: _reply(401, b"{}"), LOGIN: _reply(200, {"isBasicAuthInitialized": False})})
     assert compat.definite_generation(probe) == 2
-    probe, _ = _probe({("GetConfiguration", True): _resp(404), ("GetLoginConfiguration", False): _resp(404)})
-    assert compat.definite_generation(probe) is None
+    rs.clear()
+    probe = _probe(rs, {CONFIGS: _reply(404, b""), LOGIN: _reply(404, b"")})
+    assert compat.definite_generation(probe) is None      # blocked probes: no opinion
+
+
+def _reply(status, body):
+    return Reply(status, body, "application/json" if body else None)
 
 
 @pytest.mark.parametrize("gen,path", [(1, "/api/v1/main/executions/x%2Fy/kill"),
                                       (2, "/api/v1/main/executions/x%2Fy/actions/kill")])
 def test_paths_come_from_the_descriptors_of_the_generation(gen, path):
-    server = compat.ServerGeneration(gen, _probe({})[0], has_credentials=False, where=lambda: "http://k")
+    server = compat.ServerGeneration(gen, lambda *a: None, has_credentials=False, where=lambda: "http://k")
     assert server.path(operations.get("ExecutionsAPIService.KillExecution"), {"executionId": "x/y"}, "main") == path
     assert server.path(operations.get("MiscAPIService.GetConfiguration"), {}, "main") == "/api/v1/configs"
 
