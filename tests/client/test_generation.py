@@ -91,3 +91,28 @@ def test_actions_return_the_execution_on_both_generations(client, sandbox, ns):
     reads = requests_to(sandbox, "GET", f"/executions/{e.id}", since)
     assert len(reads) == (1 if sandbox.generation == 1 else 0)
     assert wait_terminal(client, e.id).state.current == "SUCCESS"
+
+
+def test_only_compat_branches_on_the_generation():
+    """design.md: every 1.x/2.x difference lives in compat.py. No other client module compares a
+    generation with 1 or 2 (the sandbox, a server of either generation, is apart)."""
+    import ast
+    from pathlib import Path
+
+    import kestra_magic
+    root = Path(kestra_magic.__file__).parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        if rel == "compat.py" or rel.startswith("sandbox/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), rel)):
+            if not isinstance(node, ast.Compare):
+                continue
+            sides = [node.left, *node.comparators]
+            named = any((isinstance(s, ast.Attribute) and "generation" in s.attr)
+                        or (isinstance(s, ast.Name) and "generation" in s.id) for s in sides)
+            literal = any(isinstance(s, ast.Constant) and s.value in (1, 2) for s in sides)
+            if named and literal:
+                found.append(f"{rel}:{node.lineno}")
+    assert found == [], f"generation branches outside compat.py: {found}"
