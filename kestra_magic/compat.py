@@ -1,24 +1,27 @@
 """Every difference between Kestra 1.x and 2.x, in one place.
 
-Paths of execution actions, error bodies (JsonError vs problem+json), where
-outputs live, log filter parameters, action responses (empty 202/204 vs the
-execution), duplicate-flow status, file formats, and the 2.x 404 window after
-a create. Nothing else in the package branches on the generation.
+Which generation a server speaks (detected once from cheap probes, or configured and then
+checked once against the server), the path of each operation on it (paths are data on the
+descriptors in ``kestra_magic.operations``; this module picks among them), error bodies
+(JsonError vs problem+json), where outputs live, log filter parameters, action responses
+(empty 202/204 vs the execution), duplicate-flow status, file formats, and the 2.x 404 window
+after a create. Nothing else in the package branches on the generation.
 """
 from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any, Callable
+import threading
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+from urllib.parse import quote
 
 from kestra_magic import errors
 from kestra_magic.models import Execution
+from kestra_magic.operations import Operation
 
 if TYPE_CHECKING:  # pragma: no cover
     import requests
 
-PROBLEM_TYPES = "https://kestra.io/docs/api-reference/problems/"
-MAX_MESSAGE = 400   # characters of Kestra's message kept in str(error); .server_message has it all
 _VERSION = re.compile(r"v?(\d+)\.(\d+)")
 
 
@@ -28,28 +31,175 @@ def parse_version(version: str | None) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def generation_from_probes(login: "requests.Response | None", configs: "requests.Response | None") -> int:
-    """Decide 1 or 2 from the unauthenticated ``/configs/login`` and ``/configs`` probes."""
-    if login is not None and login.status_code == 200:
-        body = _json(login)
+# -- which generation ------------------------------------------------------------------------------
+
+#: ``probe(operation, authenticate)``: the server's answer to a GET of that operation, or None when
+#: it gave none worth reading. Connection errors propagate (the server is down, not "1.x").
+Probe = Callable[[str, bool], "requests.Response | None"]
+_CONFIGS, _LOGIN = "MiscAPIService.GetConfiguration", "MiscAPIService.GetLoginConfiguration"
+
+
+def _major(version: Any) -> int | None:
+    major = parse_version(version)
+    return None if major is None else (1 if major < 2 else 2)
+
+
+def _from_configs(resp: "requests.Response | None") -> tuple[int | None, str | None]:
+    """Definite evidence from ``/configs``: a parseable ``version``, or 2.x's problem+json 401."""
+    if resp is None:
+        return None, None
+    if resp.status_code == 200:
+        body = _json(resp)
+        version = body.get("version") if isinstance(body, dict) else None
+        if _major(version) is not None:
+            return _major(version), version
+    if resp.status_code == 401 and "problem+json" in resp.headers.get("Content-Type", ""):
+        return 2, None
+    return None, None
+
+
+def _from_login(resp: "requests.Response | None") -> int | None:
+    """2.x's open ``/configs/login`` answers exactly ``{"isBasicAuthInitialized": ...}``."""
+    if resp is not None and resp.status_code == 200:
+        body = _json(resp)
         if isinstance(body, dict) and "isBasicAuthInitialized" in body and "version" not in body:
             return 2
+    return None
+
+
+def _weak_signs(configs: "requests.Response | None", login: "requests.Response | None") -> int:
+    """No definite answer: the weaker signs, else 2 (like Kestra's own MCP server: a 1.x request
+    to 2.x fails silently, the reverse loudly)."""
     if configs is not None:
-        if configs.status_code == 200:
-            body = _json(configs)
-            major = parse_version(body.get("version") if isinstance(body, dict) else None)
-            if major is not None:
-                return 1 if major < 2 else 2
-            if isinstance(body, dict) and login is not None and login.status_code != 200:
-                # an unparseable version ("Snapshot" builds) on a /configs that answers without
-                # credentials, and no open /configs/login: only 1.x serves /configs open
-                return 1
-        ctype = configs.headers.get("Content-Type", "")
-        if configs.status_code == 401 and "problem+json" in ctype:
-            return 2
+        if configs.status_code == 200 and isinstance(_json(configs), dict) and login is not None \
+                and login.status_code != 200:
+            # an unparseable version ("Snapshot" builds) on a /configs that answers without
+            # credentials, and no open /configs/login: only 1.x serves /configs open
+            return 1
         if configs.status_code == 401 and not configs.content:
             return 1   # 1.x's filter 401s have an empty body (2.x always sends a problem)
-    return 2   # like Kestra's own MCP server: a 1.x request to 2.x fails silently, the reverse loudly
+    return 2
+
+
+def detect(probe: Probe, *, has_credentials: bool) -> tuple[int, str | None]:
+    """(generation, version if learnt) from as few unauthenticated probes as possible.
+
+    ``/api/v1/configs`` is open on 1.x (its ``version`` decides) and answers 401 problem+json on
+    2.x; ``/api/v1/configs/login`` (open on 2.x only) settles most of the rest; with credentials and
+    both closed (a gateway wanting credentials for everything) the authenticated ``/configs`` has
+    the authoritative version (kestra-api-2.md §1).
+    """
+    configs = probe(_CONFIGS, False)
+    generation, version = _from_configs(configs)
+    if generation is not None:
+        return generation, version
+    login = probe(_LOGIN, False)
+    if _from_login(login) is not None:
+        return 2, None
+    if has_credentials and configs is not None and configs.status_code == 401 and (
+            login is None or login.status_code != 200):
+        generation, version = _from_configs(probe(_CONFIGS, True))
+        if generation is not None:
+            return generation, version
+    return _weak_signs(configs, login), None
+
+
+def definite_generation(probe: Probe) -> int | None:
+    """The server's generation only when it says so unambiguously (else None): a parseable version
+    from the authenticated ``/configs``, 2.x's problem+json 401, or 2.x's open login route."""
+    generation, _ = _from_configs(probe(_CONFIGS, True))
+    return generation if generation is not None else _from_login(probe(_LOGIN, False))
+
+
+class ServerGeneration:
+    """Which Kestra API generation the server speaks, decided here and nowhere else.
+
+    Detected once (cached) unless ``api_generation`` is configured; a configured one is checked
+    once against the server when a wrong one would otherwise go unnoticed (a 404/405, or before a
+    call whose meaning differs silently between generations): an override often exists because
+    the probes are blocked, so only a definite answer can contradict it.
+    """
+
+    def __init__(self, configured: int | None, probe: Probe, *, has_credentials: bool,
+                 where: Callable[[], str]):
+        if configured not in (None, 1, 2):
+            raise errors.KestraConfigError(f"unknown Kestra API generation {configured!r}; use 1 or 2")
+        self.configured = configured
+        self._probe = probe
+        self._has_credentials = has_credentials
+        self._where = where
+        self._lock = threading.RLock()
+        self._generation = configured
+        self._version: str | None = None
+        self._version_known = False
+        self._checked = configured is None
+        self._mismatch: str | None = None
+        self._compat: Compat | None = None
+
+    @property
+    def generation(self) -> int:
+        """1 or 2 (one detection per client)."""
+        if self._generation is None:
+            with self._lock:
+                if self._generation is None:
+                    generation, version = detect(self._probe, has_credentials=self._has_credentials)
+                    if version is not None:
+                        self._version, self._version_known = version, True
+                    self._generation = generation
+        return self._generation
+
+    @property
+    def version(self) -> str | None:
+        """The server's version string, or None if it will not say (asked once)."""
+        if not self._version_known:
+            with self._lock:
+                if not self._version_known:
+                    resp = self._probe(_CONFIGS, True)
+                    body = _json(resp) if resp is not None and resp.status_code == 200 else None
+                    self._version = body.get("version") if isinstance(body, dict) else None
+                    self._version_known = True
+        return self._version
+
+    @property
+    def compat(self) -> "Compat":
+        """The behaviour of this generation."""
+        if self._compat is None:
+            self._compat = Compat(self.generation, confirm=self.confirm)
+        return self._compat
+
+    def path(self, op: Operation, values: Mapping[str, Any], tenant: str, *, legacy: bool = False) -> str:
+        """``/api/v1/{tenant}/...`` for this server, each value URL-quoted (no detection when the path
+        is the same on both generations)."""
+        generation = self.generation if op.varies else next(iter(op.paths))
+        template = (op.legacy if legacy else op.paths).get(generation)
+        if template is None:
+            raise errors.KestraError(f"{op.name} does not exist on Kestra {generation}.x")
+        rel = re.sub(r"\{(\w+)\}", lambda m: quote(str(values[m.group(1)]), safe=""), template)
+        return rel if rel.startswith("/") else f"/api/v1/{quote(tenant, safe='')}/{rel}"
+
+    def mismatch(self) -> str | None:
+        """The one-line fix when a configured ``api_generation`` is definitely wrong (checked once)."""
+        if self._checked:
+            return self._mismatch
+        with self._lock:
+            if self._checked:
+                return self._mismatch
+            self._checked = True
+            try:
+                actual = definite_generation(self._probe)
+            except errors.KestraError:
+                return None     # the server will not say: the override stands
+            if actual is not None and actual != self.configured:
+                self._mismatch = (f"the server at {self._where()} speaks Kestra API {actual}.x but "
+                                  f"api_generation={self.configured} is configured; remove api_generation "
+                                  f"(it is detected) or set it to {actual}")
+        return self._mismatch
+
+    def confirm(self) -> None:
+        """Raise ``KestraConfigError`` when a configured ``api_generation`` is definitely wrong."""
+        message = self.mismatch()
+        if message is not None:
+            raise errors.KestraConfigError(message)
 
 
 def response_json(resp: "requests.Response") -> Any:
@@ -145,94 +295,43 @@ def is_already_exists(status: int, message: str, body: Any) -> bool:
     return status in (409, 422) and "already exists" in (message or "").lower()
 
 
-def error_for(resp: "requests.Response", *, what: str, method: str, path: str,
-              has_credentials: bool, scrub: Callable[[str], str]) -> errors.KestraError:
-    """The typed error for a failed response, with a one-line message naming the fix."""
-    status = resp.status_code
-    message, violations, body = parse_error_body(resp)
-    message = scrub(message)
-    violations = [{"path": scrub(v["path"]), "message": scrub(v["message"])} for v in violations]
-    short = " ".join(message.split())
-    if len(short) > MAX_MESSAGE:   # 1.x 500s can carry a whole stack trace: keep str() readable
-        short = short[:MAX_MESSAGE - 1].rstrip() + "…"
-    said = f": {short}" if short else ""
-    where = f"{method} {path}"
-    err = _classify(status, message, violations, body, what=what, said=said, where=where,
-                    has_credentials=has_credentials)
-    err.server_message = message or None
-    return err
-
-
-def _classify(status: int, message: str, violations: list[dict], body: Any, *, what: str, said: str,
-              where: str, has_credentials: bool) -> errors.KestraError:
-    if status == 401:
-        fix = ("the credentials were rejected; check KESTRA_USERNAME/KESTRA_PASSWORD or KESTRA_API_TOKEN"
-               if has_credentials else
-               "this server requires credentials; set KESTRA_USERNAME and KESTRA_PASSWORD (or KESTRA_API_TOKEN)")
-        return errors.KestraAuthError(f"Kestra said 401 Unauthorized on {where}: {fix}", status, (), body)
-    if status == 403 and isinstance(body, dict) and str(body.get("type", "")).endswith(
-            ("feature-disabled", "license-limit-exceeded", "policy-violation")):
-        return errors.KestraAuthError(f"Kestra refused {where} (403{said}); this server's edition, licence or "
-                                      f"policy does not allow it: ask its administrator", status, violations, body)
-    if status == 403:
-        return errors.KestraAuthError(f"Kestra said 403 Forbidden on {where}{said}; the user lacks the "
-                                      f"permission (or a session cookie needs a CSRF token)", status, (), body)
-    if status == 404:
-        return errors.KestraNotFound(f"{what} not found (404{said}); check the namespace/id/tenant "
-                                     f"and that it exists", status, violations, body)
-    if is_already_exists(status, message, body):
-        return errors.KestraConflict(f"{what} already exists ({status}{said}); update it instead "
-                                     f"(flows.update_flow or flows.upsert_flow)", status, violations, body)
-    if status == 409:
-        return errors.KestraConflict(f"{what}: conflict (409{said}); check its current state first",
-                                     status, violations, body)
-    if status in (400, 422):
-        detail = "; ".join(f"{v['path']}: {v['message']}" if v["path"] and v["message"] else
-                           (v["message"] or v["path"]) for v in violations[:3])
-        extra = f" [{detail}]" if detail and detail not in message else ""
-        return errors.KestraValidationError(f"{what} rejected ({status}{said}){extra}; fix the request "
-                                            f"and try again", status, violations, body)
-    if status in (405, 415):
-        # what a request shaped for the other generation gets (e.g. 1.x action paths on 2.x)
-        return errors.KestraError(f"Kestra answered {status} on {where}{said}; if this server is another Kestra "
-                                  f"generation than detected, set api_generation=1 or 2 in the configuration",
-                                  status, violations, body)
-    if status == 429:
-        return errors.KestraError(f"Kestra said 429 Too Many Requests on {where}{said}; slow down, or retry "
-                                  f"later (raise retries= to wait automatically)", status, violations, body)
-    if status >= 500:
-        return errors.KestraServerError(f"Kestra server error {status} on {where}{said}; retry later or "
-                                        f"check the server logs", status, violations, body)
-    return errors.KestraError(f"Kestra answered {status} on {where}{said}", status, violations, body)
-
+# -- per-generation behaviour ---------------------------------------------------------------------
 
 # -- per-generation behaviour ---------------------------------------------------------------------
 
-class Compat:
-    """What differs by generation: built once the server's generation is known."""
+#: ``get(operation, path_values, legacy=False)``: a JSON GET through the transport.
+Getter = Callable[..., Any]
 
-    def __init__(self, generation: int):
+
+class Compat:
+    """What differs by generation: built once the server's generation is known.
+
+    ``confirm`` is called before anything that a wrong configured generation would answer wrongly
+    without an error (log filters, outputs, file formats): it raises ``KestraConfigError`` then.
+    """
+
+    def __init__(self, generation: int, confirm: Callable[[], None] = lambda: None):
         if generation not in (1, 2):
             raise errors.KestraConfigError(f"unknown Kestra API generation {generation!r}; use 1 or 2")
         self.generation = generation
-
-    def action_path(self, execution_id: str, action: str) -> list[str]:
-        """Path segments of a single-execution action (2.x moved them under ``actions/``)."""
-        if self.generation >= 2:
-            return ["executions", execution_id, "actions", action]
-        return ["executions", execution_id, action]
+        self._confirm = confirm
 
     @staticmethod
-    def action_result(resp: "requests.Response") -> Execution | None:
-        """1.x answers kill with 202 and pause/resume with 204 (empty); 2.x returns the execution."""
-        if resp.status_code in (202, 204) or not resp.content.strip():
-            return None
-        body = _json(resp)
-        return Execution.from_dict(body) if isinstance(body, dict) else None
+    def action_result(resp: "requests.Response", read_back: Callable[[], Execution]) -> Execution:
+        """The execution after kill/pause/resume, on both generations.
+
+        2.x answers 200 with the execution (kill as ``text/json``); 1.x answers kill with 202 and
+        pause/resume with 204, all empty (kestra-api.md §3): the execution is then read back once.
+        """
+        body = _json(resp) if resp.content.strip() else None
+        if isinstance(body, dict) and body.get("id") and body.get("state"):
+            return Execution.from_dict(body)
+        return read_back()
 
     def log_params(self, *, min_level: str | None = None, task_id: str | None = None,
                    task_run_id: str | None = None, attempt: int | None = None) -> dict[str, Any]:
-        """Per-execution log filters: flat on 1.x, ``filters[...]`` on 2.x (which ignores the flat ones)."""
+        """Per-execution log filters: flat on 1.x, ``filters[...]`` on 2.x (each ignores the other's,
+        so a wrong configured generation is checked first)."""
         if min_level is not None:
             min_level = str(min_level).upper()
             if min_level not in ("ERROR", "WARN", "INFO", "DEBUG", "TRACE"):
@@ -245,7 +344,10 @@ class Compat:
                       "filters[taskId][EQUALS]": task_id,
                       "filters[taskRunId][EQUALS]": task_run_id,
                       "filters[attemptNumber][EQUALS]": attempt}
-        return {k: v for k, v in params.items() if v is not None}
+        params = {k: v for k, v in params.items() if v is not None}
+        if params:
+            self._confirm()
+        return params
 
     @property
     def converts_ion_to_jsonl(self) -> bool:
@@ -259,6 +361,7 @@ class Compat:
             fmt = str(fmt).upper()
             if fmt not in ("RAW", "JSONL"):
                 raise errors.KestraConfigError(f"format {fmt!r} is not supported; use 'RAW' or 'JSONL'")
+            self._confirm()
             if self.generation >= 2:
                 params["format"] = fmt
         return params
@@ -267,12 +370,13 @@ class Compat:
         """2.x can 404 for a moment right after a flow or execution is created."""
         return configured if self.generation >= 2 else 0.0
 
-    def flow_outputs(self, get: Callable[..., Any], execution_id: str, fetch_execution: Callable[[], Execution]) -> dict:
+    def flow_outputs(self, get: Getter, execution_id: str, fetch_execution: Callable[[], Execution]) -> dict:
         """Flow-level outputs: in the execution on 1.x, behind ``/outputs/executions/{id}`` on 2.x."""
+        self._confirm()
         if self.generation == 1:
             return dict(fetch_execution().outputs)
         try:
-            body = get(["outputs", "executions", execution_id], operation="OutputsAPIService.GetExecutionOutputs")
+            body = get("OutputsAPIService.GetExecutionOutputs", {"executionId": execution_id})
         except errors.KestraNotFound:
             return dict(fetch_execution().outputs)   # pre-release 2.0 had no flow-level route
         except errors.KestraAuthError as exc:
@@ -290,18 +394,20 @@ class Compat:
                  "iteration": tr.iteration, "outputs": tr.outputs}
                 for tr in execution.task_runs if tr.outputs]
 
-    def task_outputs(self, get: Callable[..., Any], execution_id: str,
-                     fetch_execution: Callable[[], Execution]) -> list[dict]:
-        """``[{taskId, taskRunId, value, iteration, outputs}]`` for task runs that have outputs."""
+    def task_outputs(self, get: Getter, execution_id: str, fetch_execution: Callable[[], Execution]) -> list[dict]:
+        """``[{taskId, taskRunId, value, iteration, outputs}]`` for task runs that have outputs:
+        read from the execution's task runs on 1.x, from the outputs endpoints on 2.x."""
+        self._confirm()
         if self.generation == 1:
             return self._outputs_in(fetch_execution())
+        ids = {"executionId": execution_id}
         try:
-            infos = get(["outputs", "tasks", execution_id], operation="OutputsAPIService.GetTaskOutputsInformation")
-            long_form = True
+            infos = get("OutputsAPIService.GetTaskOutputsInformation", ids)
+            legacy = False
         except errors.KestraNotFound:
             fetch_execution()   # raises KestraNotFound if the execution itself is unknown
-            infos = get(["outputs", execution_id], operation="OutputsAPIService.GetTaskOutputsInformation")
-            long_form = False
+            infos = get("OutputsAPIService.GetTaskOutputsInformation", ids, legacy=True)
+            legacy = True
         except errors.KestraAuthError as exc:   # feature-gated: see flow_outputs
             found = self._outputs_in(fetch_execution()) if exc.status == 403 else []
             if not found:
@@ -312,8 +418,7 @@ class Compat:
             tr_id = info.get("taskRunId") if isinstance(info, dict) else None
             if not tr_id:
                 continue
-            segs = ["outputs", "tasks", execution_id, tr_id] if long_form else ["outputs", execution_id, tr_id]
-            outputs = get(segs, operation="OutputsAPIService.GetTaskRunOutputs")
+            outputs = get("OutputsAPIService.GetTaskRunOutputs", {**ids, "taskRunId": tr_id}, legacy=legacy)
             out.append({"taskId": info.get("taskId"), "taskRunId": tr_id, "value": info.get("value"),
                         "iteration": info.get("iteration"), "outputs": outputs or {}})
         return out

@@ -19,30 +19,13 @@ from typing import Any, Iterator, Mapping
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from kestra_magic.errors import KestraConfigError
+from kestra_magic.operations import OPERATIONS as _OPERATION_DESCRIPTORS
 
 __all__ = ["ServerVariable", "ServerConfiguration", "Configuration", "ServerOverrides",
            "servers", "current_overrides", "OPERATIONS"]
 
-# Every operation the client performs, named as in the official SDKs.
-OPERATIONS = frozenset({
-    "FlowsAPIService.CreateFlow", "FlowsAPIService.UpdateFlow", "FlowsAPIService.GetFlow",
-    "FlowsAPIService.DeleteFlow", "FlowsAPIService.SearchFlows",
-    "FlowsAPIService.ListFlowsByNamespace", "FlowsAPIService.ValidateFlows",
-    "FlowsAPIService.ListFlowRevisions",
-    "ExecutionsAPIService.CreateExecution", "ExecutionsAPIService.GetExecution",
-    "ExecutionsAPIService.SearchExecutions", "ExecutionsAPIService.FollowExecution",
-    "ExecutionsAPIService.KillExecution", "ExecutionsAPIService.RestartExecution",
-    "ExecutionsAPIService.ResumeExecution", "ExecutionsAPIService.ReplayExecution",
-    "ExecutionsAPIService.PauseExecution", "ExecutionsAPIService.DeleteExecution",
-    "ExecutionsAPIService.DownloadFileFromExecution",
-    "ExecutionsAPIService.GetFileMetadatasFromExecution",
-    "ExecutionsAPIService.PreviewFileFromExecution",
-    "OutputsAPIService.GetExecutionOutputs", "OutputsAPIService.GetTaskOutputsInformation",
-    "OutputsAPIService.GetTaskRunOutputs",
-    "LogsAPIService.ListLogsFromExecution", "LogsAPIService.DownloadLogsFromExecution",
-    "LogsAPIService.FollowLogsFromExecution",
-    "MiscAPIService.GetConfiguration", "MiscAPIService.GetLoginConfiguration",
-})
+# Every operation the client performs, named as in the official SDKs (descriptors in operations.py).
+OPERATIONS = frozenset(_OPERATION_DESCRIPTORS)
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_\-]*)\}")
 MASK = "***"

@@ -25,7 +25,7 @@ class ApiClient:
         from kestra_magic.api.flows import FlowsApi
         from kestra_magic.api.logs import LogsApi
         self.flows = FlowsApi(self._transport)
-        self.executions = ExecutionsApi(self._transport, self)
+        self.executions = ExecutionsApi(self._transport)
         self.logs = LogsApi(self._transport)
 
     @property

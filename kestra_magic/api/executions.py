@@ -12,8 +12,6 @@ from kestra_magic.models import Execution, Page
 from kestra_magic.sse import iter_events
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas
-    from kestra_magic.api.client import ApiClient
     from kestra_magic.transport import Transport
 
 KINDS = ("NORMAL", "TEST", "PLAYGROUND", "LOOP")
@@ -22,9 +20,8 @@ KINDS = ("NORMAL", "TEST", "PLAYGROUND", "LOOP")
 class ExecutionsApi:
     """Create, watch, control and read the files of executions."""
 
-    def __init__(self, transport: "Transport", client: "ApiClient | None" = None):
+    def __init__(self, transport: "Transport"):
         self._t = transport
-        self._client = client
 
     # -- create / read ----------------------------------------------------------------------------
     def create_execution(self, namespace: str, id: str, *, inputs: dict | None = None,
@@ -50,10 +47,10 @@ class ExecutionsApi:
             params.append(("kind", str(kind).upper()))
         parts = input_parts(inputs, files)
         body = self._t.json(
-            "POST", ["executions", namespace, id], params=params, files=parts or None, creates=True,
-            operation="ExecutionsAPIService.CreateExecution", what=f"flow {namespace}.{id}",
-            read_timeout=self._t.config.wait_timeout if wait else None,
-            not_found_grace=self._t.grace_for(("flow", namespace, id)), options=options)
+            "ExecutionsAPIService.CreateExecution", {"namespace": namespace, "id": id}, params=params,
+            files=parts or None, what=f"flow {namespace}.{id}",
+            read_timeout=self._t.config.wait_timeout if wait else None, grace=("flow", namespace, id),
+            options=options)
         execution = Execution.from_dict(body)
         if execution.id:
             self._t.mark_recent(("execution", execution.id))
@@ -61,9 +58,8 @@ class ExecutionsApi:
 
     def get_execution(self, id: str, **options: Any) -> Execution:
         """One execution (on 2.x without task-run outputs: see ``task_outputs``)."""
-        body = self._t.json("GET", ["executions", id], operation="ExecutionsAPIService.GetExecution",
-                            what=f"execution {id}", not_found_grace=self._t.grace_for(("execution", id)),
-                            options=options)
+        body = self._t.json("ExecutionsAPIService.GetExecution", {"executionId": id}, what=f"execution {id}",
+                            grace=("execution", id), options=options)
         return Execution.from_dict(body)
 
     execution = get_execution
@@ -78,8 +74,7 @@ class ExecutionsApi:
             state = [str(s).upper() for s in state]
         params = filter_params(page=page, size=size, sort=sort, labels=labels,
                                fields={"namespace": namespace, "flowId": flow_id, "state": state})
-        body = self._t.json("GET", ["executions", "search"], params=params,
-                            operation="ExecutionsAPIService.SearchExecutions", what="execution search",
+        body = self._t.json("ExecutionsAPIService.SearchExecutions", params=params, what="execution search",
                             options=options) or {}
         return Page.from_body(body, Execution.from_dict)
 
@@ -98,10 +93,9 @@ class ExecutionsApi:
         last = self.get_execution(id, **options)   # fails fast on an unknown id (the stream waits ~10 s)
         reconnects = 0
         while not stream.closed:
-            resp = self._t.send("GET", ["executions", id, "follow"], stream=True,
+            resp = self._t.send("ExecutionsAPIService.FollowExecution", {"executionId": id}, stream=True,
                                 headers={"Accept": "text/event-stream"},
-                                read_timeout=self._t.config.stream_timeout,
-                                operation="ExecutionsAPIService.FollowExecution", what=f"execution {id}",
+                                read_timeout=self._t.config.stream_timeout, what=f"execution {id}",
                                 options=options)
             stream._resp = resp
             if stream.closed:   # closed while the stream was opening
@@ -154,37 +148,36 @@ class ExecutionsApi:
         return Execution.from_dict(body)
 
     # -- actions ----------------------------------------------------------------------------------
-    def kill_execution(self, id: str, *, is_on_kill_cascade: bool = True, **options: Any) -> Execution | None:
-        """Kill it (1.x answers 202 with nothing: None; 2.x returns the execution)."""
-        resp = self._t.send("DELETE", self._t.compat.action_path(id, "kill"),
+    def kill_execution(self, id: str, *, is_on_kill_cascade: bool = True, **options: Any) -> Execution:
+        """Ask the server to kill it; returns the execution right after (asynchronous: KILLING or
+        still RUNNING, then KILLED), on both generations."""
+        resp = self._t.send("ExecutionsAPIService.KillExecution", {"executionId": id},
                             params={"isOnKillCascade": "true" if is_on_kill_cascade else "false"},
-                            operation="ExecutionsAPIService.KillExecution", what=f"execution {id}",
-                            options=options)
-        return self._t.compat.action_result(resp)
+                            what=f"execution {id}", options=options)
+        return self._t.compat.action_result(resp, lambda: self.get_execution(id, **options))
 
     def restart_execution(self, id: str, *, revision: int | None = None, **options: Any) -> Execution:
         """Restart a terminated or paused execution (same id, or a new one with ``revision``)."""
         params = {"revision": int(revision)} if revision is not None else None
-        body = self._t.json("POST", self._t.compat.action_path(id, "restart"), params=params, creates=True,
-                            operation="ExecutionsAPIService.RestartExecution", what=f"execution {id}",
-                            options=options)
+        body = self._t.json("ExecutionsAPIService.RestartExecution", {"executionId": id}, params=params,
+                            what=f"execution {id}", options=options)
         execution = Execution.from_dict(body)
         if execution.id and execution.id != id:   # a restart with a revision runs as a new execution
             self._t.mark_recent(("execution", execution.id))
         return execution
 
-    def resume_execution(self, id: str, inputs: dict | None = None, **options: Any) -> Execution | None:
-        """Resume a paused execution, with the Pause task's ``onResume`` inputs if any."""
+    def resume_execution(self, id: str, inputs: dict | None = None, **options: Any) -> Execution:
+        """Resume a paused execution, with the Pause task's ``onResume`` inputs if any; returns the
+        execution right after, on both generations."""
         parts = input_parts(inputs)
         if parts:
             kw: dict[str, Any] = {"files": parts}
         else:
             data, ctype = empty_multipart()
             kw = {"data": data, "headers": {"Content-Type": ctype}}
-        resp = self._t.send("POST", self._t.compat.action_path(id, "resume"),
-                            operation="ExecutionsAPIService.ResumeExecution", what=f"execution {id}",
+        resp = self._t.send("ExecutionsAPIService.ResumeExecution", {"executionId": id}, what=f"execution {id}",
                             options=options, **kw)
-        return self._t.compat.action_result(resp)
+        return self._t.compat.action_result(resp, lambda: self.get_execution(id, **options))
 
     def replay_execution(self, id: str, *, task_run_id: str | None = None, revision: int | None = None,
                          breakpoints: Any = None, **options: Any) -> Execution:
@@ -197,74 +190,63 @@ class ExecutionsApi:
         bps = breakpoints_param(breakpoints)
         if bps:
             params["breakpoints"] = bps
-        body = self._t.json("POST", self._t.compat.action_path(id, "replay"), params=params or None,
-                            creates=True, operation="ExecutionsAPIService.ReplayExecution",
+        body = self._t.json("ExecutionsAPIService.ReplayExecution", {"executionId": id}, params=params or None,
                             what=f"execution {id}", options=options)
         execution = Execution.from_dict(body)
         if execution.id:
             self._t.mark_recent(("execution", execution.id))
         return execution
 
-    def pause_execution(self, id: str, **options: Any) -> Execution | None:
-        """Pause a running execution (1.x answers 204: None)."""
-        resp = self._t.send("POST", self._t.compat.action_path(id, "pause"),
-                            operation="ExecutionsAPIService.PauseExecution", what=f"execution {id}",
+    def pause_execution(self, id: str, **options: Any) -> Execution:
+        """Pause a running execution; returns the execution right after, on both generations."""
+        resp = self._t.send("ExecutionsAPIService.PauseExecution", {"executionId": id}, what=f"execution {id}",
                             options=options)
-        return self._t.compat.action_result(resp)
+        return self._t.compat.action_result(resp, lambda: self.get_execution(id, **options))
 
     def delete_execution(self, id: str, *, delete_logs: bool = True, delete_metrics: bool = True,
                          delete_storage: bool = True, **options: Any) -> None:
         """Delete an execution with its logs, metrics and files."""
-        self._t.send("DELETE", ["executions", id],
+        self._t.send("ExecutionsAPIService.DeleteExecution", {"executionId": id},
                      params={"deleteLogs": str(delete_logs).lower(), "deleteMetrics": str(delete_metrics).lower(),
                              "deleteStorage": str(delete_storage).lower()},
-                     operation="ExecutionsAPIService.DeleteExecution", what=f"execution {id}", options=options)
+                     what=f"execution {id}", options=options)
+        self._t.forget_recent(("execution", id))   # a 404 for it now means what it says
 
     # -- files and outputs ------------------------------------------------------------------------
     def download_file(self, execution_id: str, uri: str, *, format: str | None = None, **options: Any) -> bytes:
         """The bytes of a ``kestra://`` file (``format="JSONL"`` converts ION rows on 2.x)."""
-        resp = self._t.send("GET", ["executions", execution_id, "file"],
-                            params=self._t.compat.file_params(uri, format),
-                            operation="ExecutionsAPIService.DownloadFileFromExecution",
-                            what=f"file {uri}", options=options)
+        resp = self._t.send("ExecutionsAPIService.DownloadFileFromExecution", {"executionId": execution_id},
+                            params=self._t.compat.file_params(uri, format), what=f"file {uri}", options=options)
         return resp.content
 
     def file_metadata(self, execution_id: str, uri: str, **options: Any) -> dict:
         """``{"size": bytes}`` of a ``kestra://`` file."""
-        return self._t.json("GET", ["executions", execution_id, "file", "metas"], params={"path": uri},
-                            operation="ExecutionsAPIService.GetFileMetadatasFromExecution",
-                            what=f"file {uri}", options=options) or {}
+        return self._t.json("ExecutionsAPIService.GetFileMetadatasFromExecution", {"executionId": execution_id},
+                            params={"path": uri}, what=f"file {uri}", options=options) or {}
 
     def preview_file(self, execution_id: str, uri: str, *, max_rows: int = 100, encoding: str = "UTF-8",
                      **options: Any) -> dict:
         """Kestra's preview: ``{extension, type, content, maxLine, truncated}``."""
-        return self._t.json("GET", ["executions", execution_id, "file", "preview"],
+        return self._t.json("ExecutionsAPIService.PreviewFileFromExecution", {"executionId": execution_id},
                             params={"path": uri, "maxRows": int(max_rows), "encoding": encoding},
-                            operation="ExecutionsAPIService.PreviewFileFromExecution",
                             what=f"file {uri}", options=options) or {}
 
     def flow_outputs(self, execution_id: str, **options: Any) -> dict:
         """The flow-level ``outputs`` of an execution, on either generation."""
-        return self._t.compat.flow_outputs(self._getter(options), execution_id,
+        return self._t.compat.flow_outputs(self._getter(execution_id, options), execution_id,
                                            lambda: self.get_execution(execution_id, **options))
 
     def task_outputs(self, execution_id: str, **options: Any) -> list[dict]:
-        """``[{taskId, taskRunId, value, iteration, outputs}]`` for task runs with outputs."""
-        return self._t.compat.task_outputs(self._getter(options), execution_id,
+        """``[{taskId, taskRunId, value, iteration, outputs}]`` for task runs with outputs: the one way
+        to reach task outputs on both generations (2.x executions carry none in their task runs)."""
+        return self._t.compat.task_outputs(self._getter(execution_id, options), execution_id,
                                            lambda: self.get_execution(execution_id, **options))
 
-    def _getter(self, options: dict):
-        def get(segments: list, *, operation: str) -> Any:
-            return self._t.json("GET", segments, operation=operation,
-                                what=f"outputs of execution {segments[2] if len(segments) > 2 else segments[1]}",
+    def _getter(self, execution_id: str, options: dict):
+        def get(operation: str, path: dict, *, legacy: bool = False) -> Any:
+            return self._t.json(operation, path, legacy=legacy, what=f"outputs of execution {execution_id}",
                                 options=options)
         return get
-
-    # -- many at once -----------------------------------------------------------------------------
-    def sweep(self, namespace: str, flow_id: str, rows: Any, **kw: Any) -> "pandas.DataFrame":
-        """Run a flow once per row of inputs, in parallel; results as a DataFrame (``kestra_magic.sweep``)."""
-        from kestra_magic.sweep import sweep
-        return sweep(self._client, namespace, flow_id, rows, **kw)
 
 
 class ExecutionStream:

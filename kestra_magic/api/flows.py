@@ -41,17 +41,16 @@ class FlowsApi:
 
     def create_flow(self, source: str, **options: Any) -> Flow:
         """Create a flow from YAML (Kestra answers 422 on 1.x / 409 on 2.x if it exists)."""
-        body = self._t.json("POST", ["flows"], data=_source(source), headers=YAML, creates=True,
-                            operation="FlowsAPIService.CreateFlow", what="flow", options=options)
+        body = self._t.json("FlowsAPIService.CreateFlow", data=_source(source), headers=YAML, what="flow",
+                            options=options)
         flow = Flow.from_dict(body)
         self._t.mark_recent(("flow", flow.namespace, flow.id))
         return flow
 
     def update_flow(self, namespace: str, id: str, source: str, **options: Any) -> Flow:
         """Replace a flow's YAML (a new revision unless the source is unchanged)."""
-        body = self._t.json("PUT", ["flows", namespace, id], data=_source(source), headers=YAML,
-                            operation="FlowsAPIService.UpdateFlow", what=f"flow {namespace}.{id}",
-                            options=options)
+        body = self._t.json("FlowsAPIService.UpdateFlow", {"namespace": namespace, "id": id},
+                            data=_source(source), headers=YAML, what=f"flow {namespace}.{id}", options=options)
         self._t.mark_recent(("flow", namespace, id))
         return Flow.from_dict(body)
 
@@ -79,7 +78,7 @@ class FlowsApi:
         params: dict[str, Any] = {"source": "true" if source else "false"}
         if revision is not None:
             params["revision"] = int(revision)
-        body = self._t.json("GET", ["flows", namespace, id], params=params, operation="FlowsAPIService.GetFlow",
+        body = self._t.json("FlowsAPIService.GetFlow", {"namespace": namespace, "id": id}, params=params,
                             what=f"flow {namespace}.{id}" + (f" revision {revision}" if revision else ""),
                             options=options)
         return Flow.from_dict(body)
@@ -88,34 +87,32 @@ class FlowsApi:
 
     def delete_flow(self, namespace: str, id: str, **options: Any) -> None:
         """Delete a flow (Kestra keeps its revisions as deleted)."""
-        self._t.send("DELETE", ["flows", namespace, id], operation="FlowsAPIService.DeleteFlow",
+        self._t.send("FlowsAPIService.DeleteFlow", {"namespace": namespace, "id": id},
                      what=f"flow {namespace}.{id}", options=options)
+        self._t.forget_recent(("flow", namespace, id))
 
     def search_flows(self, *, namespace: str | None = None, q: str | None = None, labels: Any = None,
                      page: int = 1, size: int = 25, sort: Any = None, **options: Any) -> Page[Flow]:
         """Search flows with ``filters[...]`` (the only filter form 2.x reads; 1.x reads it too)."""
         params = filter_params(page=page, size=size, sort=sort, labels=labels,
                                fields={"namespace": namespace, "q": q})
-        body = self._t.json("GET", ["flows", "search"], params=params, operation="FlowsAPIService.SearchFlows",
-                            what="flow search", options=options) or {}
+        body = self._t.json("FlowsAPIService.SearchFlows", params=params, what="flow search", options=options) or {}
         return Page.from_body(body, Flow.from_dict)
 
     def list_flows_by_namespace(self, namespace: str, **options: Any) -> list[Flow]:
         """Every flow of one namespace (not paged)."""
-        body = self._t.json("GET", ["flows", namespace], operation="FlowsAPIService.ListFlowsByNamespace",
+        body = self._t.json("FlowsAPIService.ListFlowsByNamespace", {"namespace": namespace},
                             what=f"namespace {namespace}", options=options) or []
         return [Flow.from_dict(f) for f in body]
 
     def validate_flows(self, source: str, **options: Any) -> list[dict]:
         """Validate one or more YAML documents; one result dict per document (``constraints`` = errors)."""
-        body = self._t.json("POST", ["flows", "validate"], data=_source(source), headers=YAML,
-                            idempotent=True, operation="FlowsAPIService.ValidateFlows",
+        body = self._t.json("FlowsAPIService.ValidateFlows", data=_source(source), headers=YAML,
                             what="flow validation", options=options)
         return list(body or [])
 
     def flow_revisions(self, namespace: str, id: str, **options: Any) -> list[Flow]:
         """All revisions of a flow, oldest first."""
-        body = self._t.json("GET", ["flows", namespace, id, "revisions"],
-                            operation="FlowsAPIService.ListFlowRevisions", what=f"flow {namespace}.{id}",
-                            options=options) or []
+        body = self._t.json("FlowsAPIService.ListFlowRevisions", {"namespace": namespace, "id": id},
+                            what=f"flow {namespace}.{id}", options=options) or []
         return [Flow.from_dict(f) for f in body]

@@ -23,8 +23,7 @@ class LogsApi:
         """All log entries of an execution, oldest first, optionally filtered."""
         params = self._t.compat.log_params(min_level=min_level, task_id=task_id, task_run_id=task_run_id,
                                            attempt=attempt)
-        body = self._t.json("GET", ["logs", execution_id], params=params,
-                            operation="LogsAPIService.ListLogsFromExecution",
+        body = self._t.json("LogsAPIService.ListLogsFromExecution", {"executionId": execution_id}, params=params,
                             what=f"logs of execution {execution_id}", options=options) or []
         return [LogEntry.from_dict(e) for e in body]
 
@@ -33,19 +32,17 @@ class LogsApi:
         """The logs as text, one ``<timestamp> <LEVEL> <message>`` line per entry."""
         params = self._t.compat.log_params(min_level=min_level, task_id=task_id, task_run_id=task_run_id,
                                            attempt=attempt)
-        resp = self._t.send("GET", ["logs", execution_id, "download"], params=params,
-                            operation="LogsAPIService.DownloadLogsFromExecution",
-                            what=f"logs of execution {execution_id}", options=options)
+        resp = self._t.send("LogsAPIService.DownloadLogsFromExecution", {"executionId": execution_id},
+                            params=params, what=f"logs of execution {execution_id}", options=options)
         return response_text(resp)
 
     def follow_logs(self, execution_id: str, *, min_level: str | None = None,
                     **options: Any) -> Iterator[LogEntry]:
         """Live log entries (SSE). Kestra never ends this stream: ``close()`` the iterator when done."""
         params = self._t.compat.log_params(min_level=min_level)
-        resp = self._t.send("GET", ["logs", execution_id, "follow"], params=params, stream=True,
-                            headers={"Accept": "text/event-stream"},
+        resp = self._t.send("LogsAPIService.FollowLogsFromExecution", {"executionId": execution_id},
+                            params=params, stream=True, headers={"Accept": "text/event-stream"},
                             read_timeout=self._t.config.stream_timeout,
-                            operation="LogsAPIService.FollowLogsFromExecution",
                             what=f"logs of execution {execution_id}", options=options)
         return LogStream(resp, self._iterate(resp, execution_id))
 

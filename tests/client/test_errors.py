@@ -1,4 +1,5 @@
-"""Error bodies of both generations → typed errors with one-line, secret-free messages."""
+"""The error mapper: error bodies of both generations → typed errors with one-line, secret-free
+messages; and the generation evidence compat reads from the detection probes."""
 from __future__ import annotations
 
 import json
@@ -6,7 +7,12 @@ import json
 import pytest
 import requests
 
-from kestra_magic import compat, errors
+from kestra_magic import compat, errors, operations
+from kestra_magic.config import Configuration
+from kestra_magic.transport import Transport
+from kestra_magic.transport.call import Call
+from kestra_magic.transport.error_map import ErrorMapper
+from tests.client.replays.server import Reply, ReplayServer
 
 
 def _resp(status, body=b"", ctype="application/json", headers=None):
@@ -18,9 +24,13 @@ def _resp(status, body=b"", ctype="application/json", headers=None):
     return r
 
 
-def _err(resp, creds=False):
-    return compat.error_for(resp, what="flow ns.f", method="POST", path="/api/v1/main/flows",
-                            has_credentials=creds, scrub=lambda s: s.replace("sekret", "***"))
+def _call(operation="FlowsAPIService.UpdateFlow"):
+    return Call(operations.get(operation), "http://k", "/api/v1/main/flows/ns/f", "flow ns.f", (1.0, 2.0))
+
+
+def _err(resp, creds=False, operation="FlowsAPIService.UpdateFlow"):
+    mapper = ErrorMapper(lambda s: s.replace("sekret", "***"), has_credentials=creds)
+    return mapper.for_response(resp, _call(operation))
 
 
 def test_v1_jsonerror_with_embedded_violations_object_or_list():
@@ -79,18 +89,68 @@ def test_html_and_secrets_in_bodies():
     assert "sekret" not in str(e) and "***" in str(e)
 
 
-def test_generation_from_probes():
-    assert compat.generation_from_probes(_resp(200, {"isBasicAuthInitialized": True}), None) == 2
-    assert compat.generation_from_probes(_resp(404), _resp(200, {"version": "1.3.3"})) == 1
-    assert compat.generation_from_probes(_resp(401), _resp(200, {"version": "2.1.0-SNAPSHOT"})) == 2
-    assert compat.generation_from_probes(_resp(401), _resp(401)) == 1
-    assert compat.generation_from_probes(None, _resp(401, {"status": 401}, "application/problem+json")) == 2
+def test_gateway_errors_on_a_create_are_ambiguous_and_only_there():
+    for status in (502, 504):
+        e = _err(_resp(status), operation="ExecutionsAPIService.CreateExecution")
+        assert isinstance(e, errors.KestraAmbiguousError) and "NOT re-sent" in str(e) and e.status == status
+        assert isinstance(_err(_resp(status)), errors.KestraServerError)
+    # 503 = unavailable, the request was not handled: a plain server error even for a create
+    assert type(_err(_resp(503), operation="ExecutionsAPIService.CreateExecution")) is errors.KestraServerError
+
+
+@pytest.fixture
+def rs():
+    with ReplayServer() as server:
+        yield server
+
+
+def _probe(rs, routes: dict, credentials: bool = False):
+    """The real probe of a transport pointed at a replay server answering ``routes``."""
+    for path, reply in routes.items():
+        rs.route("GET", path, reply)
+    auth = {"username": "u", "password": "Pw-secret-1"} if credentials else {}
+    return Transport(Configuration(url=rs.url, retries=0, **auth)).probe
+
+
+CONFIGS, LOGIN = "/api/v1/configs", "/api/v1/configs/login"
+
+
+def test_detect_reads_the_probes_in_one_place(rs):
+    """The cases the replay suites do not cover already (test_replay_v1/v2 detect_*)."""
+    probe = _probe(rs, {CONFIGS: _reply(401, b""), LOGIN: _reply(401, b"")})
+    assert compat.detect(probe, has_credentials=False) == (1, None)   # empty 401s: 1.x's filter
+    assert [s.path for s in rs.seen] == [CONFIGS, LOGIN]
+    rs.clear()
+    probe = _probe(rs, {CONFIGS: _reply(404, b""), LOGIN: _reply(404, b"")})
+    assert compat.detect(probe, has_credentials=False) == (2, None)   # nothing definite: 2
+    rs.clear()
+    probe = _probe(rs, {CONFIGS: _reply(200, {"version": "1.3.3"})})
+    assert compat.detect(probe, has_credentials=False) == (1, "1.3.3") and len(rs.seen) == 1
     assert compat.parse_version("v2.0.1") == 2 and compat.parse_version("Snapshot") is None
 
 
-@pytest.mark.parametrize("gen,path", [(1, ["executions", "x", "kill"]), (2, ["executions", "x", "actions", "kill"])])
-def test_action_paths(gen, path):
-    assert compat.Compat(gen).action_path("x", "kill") == path
+def test_definite_generation_needs_an_unambiguous_answer(rs):
+    probe = _probe(rs, {CONFIGS: _reply(200, {"version": "1.3.3"})}, credentials=True)
+    assert compat.definite_generation(probe) == 1
+    assert "Authorization" in rs.seen[-1].headers        # the authenticated /configs is authoritative
+    rs.clear()
+    probe = _probe(rs, {CONFIGS: _reply(401, b"{}"), LOGIN: _reply(200, {"isBasicAuthInitialized": False})})
+    assert compat.definite_generation(probe) == 2
+    rs.clear()
+    probe = _probe(rs, {CONFIGS: _reply(404, b""), LOGIN: _reply(404, b"")})
+    assert compat.definite_generation(probe) is None      # blocked probes: no opinion
+
+
+def _reply(status, body):
+    return Reply(status, body, "application/json" if body else None)
+
+
+@pytest.mark.parametrize("gen,path", [(1, "/api/v1/main/executions/x%2Fy/kill"),
+                                      (2, "/api/v1/main/executions/x%2Fy/actions/kill")])
+def test_paths_come_from_the_descriptors_of_the_generation(gen, path):
+    server = compat.ServerGeneration(gen, lambda *a: None, has_credentials=False, where=lambda: "http://k")
+    assert server.path(operations.get("ExecutionsAPIService.KillExecution"), {"executionId": "x/y"}, "main") == path
+    assert server.path(operations.get("MiscAPIService.GetConfiguration"), {}, "main") == "/api/v1/configs"
 
 
 def test_log_params_per_generation():

@@ -119,11 +119,9 @@ def test_kill(client, ns):
     client.flows.create_flow(flow_source(SLEEP_FLOW, ns, seconds=30))
     e = client.executions.create_execution(ns, "f")
     wait_terminal(client, e.id, states={"RUNNING"})
-    result = client.executions.kill_execution(e.id)
-    if client.generation == 1:
-        assert result is None                        # 1.x: 202 with an empty body
-    else:
-        assert isinstance(result, Execution) and result.id == e.id
+    result = client.executions.kill_execution(e.id)   # same shape on both (1.x answers an empty 202)
+    assert isinstance(result, Execution) and result.id == e.id
+    assert result.state.current in ("RUNNING", "KILLING", "KILLED")
     assert wait_terminal(client, e.id).state.current == "KILLED"
     with pytest.raises(KestraNotFound):
         client.executions.kill_execution("doesNotExist123")
@@ -133,8 +131,8 @@ def test_pause_and_resume(client, ns):
     client.flows.create_flow(flow_source(PAUSE_FLOW, ns))
     e = client.executions.create_execution(ns, "f")
     wait_terminal(client, e.id, states={"PAUSED"})
-    resumed = client.executions.resume_execution(e.id)
-    assert resumed is None if client.generation == 1 else resumed.id == e.id
+    resumed = client.executions.resume_execution(e.id)   # same shape on both (1.x answers an empty 204)
+    assert isinstance(resumed, Execution) and resumed.id == e.id
     assert wait_terminal(client, e.id).state.current == "SUCCESS"
     with pytest.raises(KestraConflict):
         client.executions.resume_execution(e.id)
@@ -143,7 +141,7 @@ def test_pause_and_resume(client, ns):
     s = client.executions.create_execution(ns, "s")
     wait_terminal(client, s.id, states={"RUNNING"})
     paused = client.executions.pause_execution(s.id)
-    assert paused is None if client.generation == 1 else paused.id == s.id
+    assert isinstance(paused, Execution) and paused.id == s.id
     assert wait_terminal(client, s.id, states={"PAUSED"}).state.current == "PAUSED"
     client.executions.kill_execution(s.id)
 
@@ -190,11 +188,11 @@ def test_follow_survives_a_dropped_stream(client, sandbox, ns):
     assert seen[-1].state.current == "SUCCESS"
 
 
-def test_sweep_runs_through_the_sweep_module(client, inputs_flow, ns):
-    frame = client.executions.sweep(ns, "f", [{"n": 1}, {"n": 2}], max_workers=2, timeout=30)
-    assert sorted(frame["state"]) == ["SUCCESS", "SUCCESS"]
-    assert sorted(frame["result"]) == ["n=1", "n=2"]
-    assert frame["executionId"].nunique() == 2
+def test_executions_api_has_no_sweep_and_no_client_back_reference(client):
+    """The sweep belongs to the run layer; the API group knows only its transport."""
+    assert not hasattr(client.executions, "sweep")
+    assert [k for k, v in vars(client.executions).items() if v is client] == []
+
 
 def test_resume_with_on_resume_inputs(client, sandbox, ns):
     client.flows.create_flow(

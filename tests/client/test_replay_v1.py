@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from kestra_magic import errors
+from kestra_magic.models import Execution
 from tests.client.replays.helpers import API, EXEC_V1 as EID, make_client, multipart_parts
 from tests.client.replays.server import Reply, ReplayServer, load
 
@@ -121,21 +122,26 @@ def test_follow_execution_skips_start_and_ends_on_end(rs, c):
 
 
 def test_actions_use_1x_paths_and_empty_bodies(rs, c):
+    """1.x answers kill/pause/resume with an empty 202/204: the execution is read back once, so
+    the actions return an Execution on both generations."""
+    rs.route("GET", f"{API}/executions/{EID}", Reply(200, load("v1/execution_full.json")))
     rs.route("DELETE", f"{API}/executions/{EID}/kill", Reply(202, b"", "text/json"))
     rs.route("POST", f"{API}/executions/{EID}/pause", Reply(204, b"", None))
     rs.route("POST", f"{API}/executions/{EID}/resume", Reply(204, b"", None))
     rs.route("POST", f"{API}/executions/{EID}/restart", Reply(200, load("v1/execution_full.json")))
     rs.route("POST", f"{API}/executions/{EID}/replay", Reply(200, load("v1/execution_created.json")))
     rs.route("DELETE", f"{API}/executions/{EID}", Reply(204, b"", None))
-    assert c.executions.kill_execution(EID) is None
+    killed = c.executions.kill_execution(EID)
+    assert isinstance(killed, Execution) and killed.id == EID and killed.state.current == "SUCCESS"
+    assert [s.method for s in rs.seen][-2:] == ["DELETE", "GET"]        # the action, then one read back
     assert rs.last("DELETE", f"{API}/executions/{EID}/kill").query == [("isOnKillCascade", "true")]
     c.executions.kill_execution(EID, is_on_kill_cascade=False)
     assert rs.last("DELETE", f"{API}/executions/{EID}/kill").query == [("isOnKillCascade", "false")]
-    assert c.executions.pause_execution(EID) is None
-    assert c.executions.resume_execution(EID) is None
+    assert c.executions.pause_execution(EID).id == EID
+    assert c.executions.resume_execution(EID).id == EID
     resume = rs.last("POST", f"{API}/executions/{EID}/resume")
     assert resume.ctype.startswith("multipart/form-data") and multipart_parts(resume) == []
-    assert c.executions.resume_execution(EID, {"approved": True}) is None
+    assert isinstance(c.executions.resume_execution(EID, {"approved": True}), Execution)
     assert multipart_parts(rs.last("POST", f"{API}/executions/{EID}/resume")) == [("approved", None, b"true")]
     assert c.executions.restart_execution(EID, revision=2).id == EID
     assert rs.last("POST", f"{API}/executions/{EID}/restart").query == [("revision", "2")]
