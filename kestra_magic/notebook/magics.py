@@ -390,9 +390,9 @@ class KestraMagic(Magics, Configurable):
         view = SweepView(widget=widget, out=self._out, display=self._display)
         timeout = args.timeout if args.timeout is not None else self.timeout
         try:
-            frame = c.executions.sweep(ns, flow_id, rows, max_workers=args.max_workers, labels=labels,
-                                       revision=args.revision, timeout=timeout, on_progress=view,
-                                       shared=shared)
+            from kestra_magic.sweep import sweep
+            frame = sweep(c, ns, flow_id, rows, max_workers=args.max_workers, labels=labels,
+                          revision=args.revision, timeout=timeout, on_progress=view, shared=shared)
         except (TypeError, ValueError) as err:
             raise KestraMagicError(f"--sweep {args.sweep}: {err}", kind="TypeError") from None
         if var:

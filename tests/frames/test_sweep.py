@@ -67,7 +67,7 @@ def test_sweep_dataframe_rows_failures_and_progress(client, sandbox, ns):
 
 def test_sweep_accepts_records_and_dict_of_lists_with_defaults(client, ns):
     client.flows.create_flow(FLOW.format(ns=ns))
-    via_client = client.executions.sweep(ns, "sq", {"x": [2, 3], "label": ["a", np.nan]})
+    via_client = sweep(client, ns, "sq", {"x": [2, 3], "label": ["a", np.nan]})
     assert via_client["square"].tolist() == [4, 9]
     assert via_client["outputs.label"].tolist() == ["a", "none"]      # NaN -> the input's default
     records = sweep(client, ns, "sq", [{"x": 4}, {"x": 5, "label": "b"}], max_workers=1)
