@@ -178,7 +178,8 @@ def flow_graph(flow: dict) -> dict:
         tc = _Cluster(b, "root.Triggers", None, None, [])
         for trig in triggers:
             uid = f"root.Triggers.{trig.get('id')}"
-            b.nodes.append({"uid": uid, "type": PKG + "GraphTrigger", "error": False, "trigger": trig})
+            # AbstractGraphTrigger: the declaration is `triggerDeclaration`, `trigger` is its runtime state
+            b.nodes.append({"uid": uid, "type": PKG + "GraphTrigger", "error": False, "triggerDeclaration": trig})
             tc.members.append(uid)
             b.edge(tc.root["uid"], uid, {})
             b.edge(uid, tc.end["uid"], {})
