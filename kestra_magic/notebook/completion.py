@@ -265,6 +265,7 @@ class Line:
     key: str | None
     value: str | None
     path: tuple = ()       # ancestors: key names and item markers (("[]", row))
+    scalar: bool = False   # a line of a block scalar (`script: |`): text, not YAML keys
 
 
 def outline(lines: list[str]) -> list[Line | None]:
@@ -278,7 +279,7 @@ def outline(lines: list[str]) -> list[Line | None]:
         rest = m.group("rest")
         if block_scalar is not None:
             if not text.strip() or ind > block_scalar:
-                out.append(None)
+                out.append(Line(row, None, ind, None, None, (), scalar=True) if text.strip() else None)
                 continue
             block_scalar = None
         if not rest.strip() or rest.lstrip().startswith("#"):
@@ -308,7 +309,7 @@ def outline(lines: list[str]) -> list[Line | None]:
 
 def _mapping(lines: list[Line | None], path: tuple) -> dict[str, str | None]:
     """Keys and values of the mapping at ``path`` (the lines whose path is exactly ``path``)."""
-    return {ln.key: ln.value for ln in lines if ln is not None and ln.key and ln.path == path}
+    return {ln.key: ln.value for ln in lines if ln is not None and ln.key and not ln.scalar and ln.path == path}
 
 
 def _kind(path: tuple) -> str:
@@ -413,19 +414,28 @@ def _flow_body(body: list[str], row: int, before: str, catalogs: Catalogs) -> Re
     here = structure[row]
     cat = catalogs.get()
     gen = cat.generation if cat else 2
+    if here is not None and here.scalar:
+        return None            # inside a `script: |` block: the user's code, not YAML
     m = re.match(r"^\s*(?:-\s+)?(?P<key>[A-Za-z_$][\w$.-]*)\s*:\s*(?P<value>[^\s#]*)$", before)
     if m and here is not None:
         return _value(here.path, m.group("key"), m.group("value"), structure, cat, catalogs, gen)
     m = re.match(r"^\s*(?:-\s+)?(?P<key>[A-Za-z_$][\w$]*)?$", before)
     if m:
         path = here.path if here is not None else _blank_path(structure, row, len(before))
+        if path is None:
+            return None
         return _keys(path, m.group("key") or "", structure, cat, catalogs, gen)
     return None
 
 
-def _blank_path(structure: list[Line | None], row: int, col: int) -> tuple:
-    """The path of a blank line at ``col``: the deepest mapping above it that ``col`` belongs to."""
-    for ln in reversed([s for s in structure[:row] if s is not None]):
+def _blank_path(structure: list[Line | None], row: int, col: int) -> tuple | None:
+    """The path of a blank line at ``col``: the deepest mapping above it that ``col`` belongs to
+    (None inside a block scalar: the line above is its text, or its ``key: |`` line)."""
+    above = [s for s in structure[:row] if s is not None]
+    if above and col > 0 and ((above[-1].scalar and above[-1].col <= col) or
+                              (above[-1].value or "")[:1] in ("|", ">") and above[-1].col < col):
+        return None
+    for ln in reversed([s for s in above if not s.scalar]):
         if ln.col == col:
             return ln.path
         if ln.col < col and ln.key and not ln.value:
@@ -586,6 +596,8 @@ def _magic_line(before: str, catalogs: Catalogs) -> Result | None:
         names = cat.namespaces + ([f"{ns}.{fid}" for ns, fid in sorted(cat.flows)]
                                   if magic == "kestra_executions" else [])
         return Result(current, _filter(current, names, "namespace"))
+    if previous == "--namespace":
+        return Result(current, _filter(current, cat.namespaces, "namespace"))
     if magic == "kestra_executions" and previous == "--state":
         return Result(current, _filter(current.upper(), STATES, "state"))
     return Result(current, [])

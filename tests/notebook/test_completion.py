@@ -207,3 +207,22 @@ def test_a_flow_saved_later_is_completed_after_invalidate(kc):
     while texts(kc.ip, f"%kestra_run {kc.ns_}.lat‸") != [f"{kc.ns_}.later"]:
         assert time.monotonic() < deadline, "the refreshed catalog never listed the new flow"
         time.sleep(0.05)
+
+
+def test_script_blocks_are_the_users_code_not_yaml_keys(kc):
+    script = FLOW + ("tasks:\n  - id: py\n    type: io.kestra.plugin.scripts.python.Script\n    script: |\n"
+                     "      import json\n      imp‸\n")
+    assert texts(kc.ip, script) != ["image"] and all(t not in ("timeout", "retry") for t in texts(kc.ip, script))
+    blank = script.replace("imp‸", "‸")
+    assert "retry" not in texts(kc.ip, blank)
+    after = FLOW + ("tasks:\n  - id: py\n    type: io.kestra.plugin.scripts.python.Script\n    script: |\n"
+                    "      print(1)\n    warn‸\n")
+    assert texts(kc.ip, after) == ["warningOnStdErr"]          # back in the task's mapping
+    expr_in_script = script.replace("imp‸", "print('{{ inputs.‸")
+    assert texts(kc.ip, expr_in_script) == []                  # no inputs declared, but no crash
+
+
+def test_magic_lines_complete_namespaces(kc):
+    assert texts(kc.ip, f"%%kestra_file {kc.ns_}‸\nprint(1)\n") == [kc.ns_]
+    assert texts(kc.ip, f"%%kestra_flow --namespace {kc.ns_}‸\nid: x\n") == [kc.ns_]
+    assert "--namespace" in texts(kc.ip, "%%kestra_flow --na‸\nid: x\n")
