@@ -104,6 +104,7 @@ class Catalog:
     recent_loaded: float = 0.0
     failed: float = 0.0
     stale: bool = False
+    waited: set = field(default_factory=set, repr=False)   # fetches a keystroke already waited for
     threads: dict[str, threading.Thread] = field(default_factory=dict, repr=False)
 
     @property
@@ -147,7 +148,8 @@ class Catalogs:
             return cat
         if not cat.loaded or cat.stale or now - cat.loaded > TTL:
             thread = self._spawn(cat, "main", lambda: self._load(client, cat))
-            if not cat.loaded:
+            if not cat.loaded and "main" not in cat.waited:
+                cat.waited.add("main")     # only the first keystroke waits; later ones answer at once
                 thread.join(wait)
         if now - cat.recent_loaded > RECENT_TTL and cat.loaded:
             self._spawn(cat, "recent", lambda: self._load_recent(client, cat))
@@ -167,7 +169,10 @@ class Catalogs:
                 cat.docs[cls] = _plugins(client).plugin_documentation(cls)
             except Exception:
                 cat.docs[cls] = None
-        self._spawn(cat, "doc:" + cls, fetch).join(wait)
+        thread = self._spawn(cat, "doc:" + cls, fetch)
+        if "doc:" + cls not in cat.waited:
+            cat.waited.add("doc:" + cls)
+            thread.join(wait)
         return cat.docs.get(cls)
 
     def flow_inputs(self, cat: Catalog, namespace: str, flow_id: str) -> list[dict]:

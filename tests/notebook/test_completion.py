@@ -226,3 +226,23 @@ def test_magic_lines_complete_namespaces(kc):
     assert texts(kc.ip, f"%%kestra_file {kc.ns_}‸\nprint(1)\n") == [kc.ns_]
     assert texts(kc.ip, f"%%kestra_flow --namespace {kc.ns_}‸\nid: x\n") == [kc.ns_]
     assert "--namespace" in texts(kc.ip, "%%kestra_flow --na‸\nid: x\n")
+
+
+def test_a_slow_server_costs_one_bounded_wait_not_one_per_keystroke(kc, sandbox):
+    completion.CATALOGS.clear()
+    sandbox.faults.latency(3)              # every request takes 3 s
+    try:
+        started = time.monotonic()
+        texts(kc.ip, FLOW + "tasks:\n  - id: t\n    type: io.kes‸\n")
+        first = time.monotonic() - started
+        assert first < completion.COLD_WAIT + 1.5
+        started = time.monotonic()
+        for _ in range(5):
+            texts(kc.ip, FLOW + "tasks:\n  - id: t\n    type: io.kes‸\n")
+        assert time.monotonic() - started < 1.0
+    finally:
+        sandbox.faults.latency(0)
+    deadline = time.monotonic() + 30       # the background fetch lands: completions appear
+    while not texts(kc.ip, FLOW + "tasks:\n  - id: t\n    type: io.kestra.plugin.core.log.L‸\n"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
