@@ -734,3 +734,19 @@ def unregister(ipython) -> None:
     kernel = getattr(ipython, "kernel", None)
     if kernel is not None and getattr(kernel.do_inspect, "_kestra", False):
         kernel.do_inspect = kernel.do_inspect._original
+
+
+def suggest_task_type(name: str, catalogs: Catalogs = CATALOGS) -> str | None:
+    """The server's task type closest to a mistyped one (``io.kestra.plugin.core.log.Lgo`` ->
+    ``io.kestra.plugin.core.log.Log``), for a "did you mean" hint; None when nothing is close."""
+    import difflib
+    cat = catalogs.get()
+    types = list(cat.task_types) if cat is not None else []
+    if not name or name in types:
+        return None
+    close = difflib.get_close_matches(name, types, n=1, cutoff=0.8)
+    if close:
+        return close[0]
+    short = name.rsplit(".", 1)[-1].lower()
+    same = [t for t in types if t.rsplit(".", 1)[-1].lower() == short]
+    return same[0] if len(same) == 1 else None

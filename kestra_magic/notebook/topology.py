@@ -344,3 +344,27 @@ def flow_topology(client: Any, namespace: str, flow_id: str, *, source: str | No
     if source is None:
         source = client.flows.get_flow(namespace, flow_id, source=True).source
     return Topology(source or {"tasks": []}, states)
+
+
+# The state a box shows when a task has several task runs (loop iterations, retries, restarts):
+# the one a user must see first.
+_PRIORITY = ["FAILED", "KILLED", "KILLING", "RUNNING", "RETRYING", "RESTARTED", "PAUSED", "BREAKPOINT",
+             "WARNING", "QUEUED", "CREATED", "SUCCESS", "CANCELLED", "RETRIED", "SKIPPED"]
+
+
+def task_states(task_runs: Any) -> dict[str, str]:
+    """``{taskId: state}`` from an execution's task runs (Kestra ``taskRunList`` dicts, or a frame
+    with ``taskId`` and ``state`` columns); several runs of one task show the most urgent state."""
+    if hasattr(task_runs, "to_dict") and hasattr(task_runs, "columns"):
+        task_runs = task_runs[["taskId", "state"]].to_dict("records")
+    rank = {s: i for i, s in enumerate(_PRIORITY)}
+    out: dict[str, str] = {}
+    for tr in task_runs or []:
+        if not isinstance(tr, Mapping):
+            continue
+        state = tr.get("state")
+        state = str((state.get("current") if isinstance(state, Mapping) else state) or "").upper()
+        tid = str(tr.get("taskId") or "")
+        if tid and state and (tid not in out or rank.get(state, 99) < rank.get(out[tid], 99)):
+            out[tid] = state
+    return out

@@ -246,3 +246,10 @@ def test_a_slow_server_costs_one_bounded_wait_not_one_per_keystroke(kc, sandbox)
     while not texts(kc.ip, FLOW + "tasks:\n  - id: t\n    type: io.kestra.plugin.core.log.L‸\n"):
         assert time.monotonic() < deadline
         time.sleep(0.1)
+
+
+def test_did_you_mean_a_task_type(kc):
+    assert completion.suggest_task_type("io.kestra.plugin.core.log.Lgo") == "io.kestra.plugin.core.log.Log"
+    assert completion.suggest_task_type("io.kestra.core.tasks.debugs.return") == "io.kestra.plugin.core.debug.Return"
+    assert completion.suggest_task_type("io.kestra.plugin.core.log.Log") is None
+    assert completion.suggest_task_type("com.example.Nothing") is None

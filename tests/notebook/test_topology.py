@@ -143,3 +143,31 @@ def test_without_a_graph_endpoint_the_picture_comes_from_the_flow(client, sandbo
         sandbox.faults.clear()
     assert shown.svg == topology_svg(source)
     assert any(r.path.endswith("/graph") for r in sandbox.requests)
+
+
+def test_task_states_show_the_most_urgent_state_of_a_tasks_runs():
+    from kestra_magic.notebook.topology import task_states
+    runs = [{"taskId": "each", "state": {"current": "RUNNING"}},
+            *[{"taskId": "step", "value": str(i), "state": {"current": "SUCCESS"}} for i in range(5)],
+            {"taskId": "step", "value": "5", "state": {"current": "FAILED"}},
+            {"taskId": "log", "state": {"current": "SUCCESS"}}]
+    assert task_states(runs) == {"each": "RUNNING", "step": "FAILED", "log": "SUCCESS"}
+    import pandas as pd
+    frame = pd.DataFrame([{"taskId": "a", "state": "SUCCESS"}, {"taskId": "a", "state": "RUNNING"}])
+    assert task_states(frame) == {"a": "RUNNING"}
+
+
+def test_a_finished_execution_colours_its_topology(client, ns):
+    from kestra_magic.notebook.topology import task_states
+    source = ("id: done\nnamespace: NS\ntasks:\n  - id: ok\n    type: io.kestra.plugin.core.debug.Return\n"
+              "    format: x\n  - id: boom\n    type: io.kestra.plugin.core.execution.Fail\n").replace("NS", ns)
+    client.flows.create_flow(source)
+    ex = client.executions.create_execution(ns, "done", wait=True)
+    import time
+    deadline = time.monotonic() + 20
+    while ex.state.current not in ("FAILED", "SUCCESS"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+        ex = client.executions.get_execution(ex.id)
+    b = boxes(flow_topology(client, ns, "done", states=task_states(ex.raw.get("taskRunList"))).svg)
+    assert b["ok"][2] == "SUCCESS" and b["boom"][2] == "FAILED"
