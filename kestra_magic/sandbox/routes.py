@@ -30,6 +30,7 @@ from kestra_magic.sandbox.handlers_executions import ExecutionHandlers
 from kestra_magic.sandbox.handlers_files import LogFileHandlers
 from kestra_magic.sandbox.handlers_flows import FlowHandlers
 from kestra_magic.sandbox.handlers_nsfiles import NamespaceFileHandlers
+from kestra_magic.sandbox import handlers_plugins, ui
 from kestra_magic.sandbox.handlers_webhooks import WebhookHandlers
 from kestra_magic.sandbox.http import DropConnection, Redirect, empty as _empty, json_response as _json, mask as _mask
 from kestra_magic.sandbox.problems import ApiError, conflict, illegal_argument, not_found, render_error
@@ -144,6 +145,9 @@ def _rules() -> list[Rule]:
         Rule(f"{T}/logs/<execution_id>/download", methods=["GET"], endpoint="logs_download"),
         Rule(f"{T}/logs/<execution_id>/follow", methods=["GET"], endpoint="logs_follow"),
     ]
+    # plain-function handlers (app, request, **url_args) of the new modules
+    r += [Rule(rule, methods=methods, endpoint=endpoint)
+          for rule, methods, endpoint in handlers_plugins.RULES + ui.RULES]
     return r
 
 
@@ -319,6 +323,9 @@ class Application(FlowHandlers, ExecutionHandlers, ActionHandlers, BulkHandlers,
             adapter = self.url_map.bind_to_environ(request.environ)
             endpoint, values = adapter.match()
             self._fill_record(request, rec)
+            function = handlers_plugins.HANDLERS.get(endpoint) or ui.HANDLERS.get(endpoint)
+            if function is not None:
+                return function(self, request, **values)
             handler = getattr(self, "h_" + endpoint)
             return handler(request, **values)
         except _BulkError as err:
