@@ -59,8 +59,8 @@ def _actions(name: str, method: str, action: str, **kw) -> Operation:
                                     2: f"executions/{{executionId}}/actions/{action}"}, **kw)
 
 
-_F, _E, _O, _L, _M = ("FlowsAPIService.", "ExecutionsAPIService.", "OutputsAPIService.", "LogsAPIService.",
-                      "MiscAPIService.")
+_F, _E, _O, _L, _M, _P = ("FlowsAPIService.", "ExecutionsAPIService.", "OutputsAPIService.", "LogsAPIService.",
+                          "MiscAPIService.", "PluginsAPIService.")
 
 OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     _both(_F + "CreateFlow", "POST", "flows", creates=True),
@@ -95,6 +95,14 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     _both(_L + "FollowLogsFromExecution", "GET", "logs/{executionId}/follow"),
     _both(_M + "GetConfiguration", "GET", "/api/v1/configs"),
     _both(_M + "GetLoginConfiguration", "GET", "/api/v1/configs/login"),
+    # plugin documentation is instance-wide: no tenant segment on either generation (both specs)
+    _both(_P + "ListPlugins", "GET", "/api/v1/plugins"),
+    _both(_P + "GetPluginDocumentation", "GET", "/api/v1/plugins/{cls}"),
+    _both(_P + "GetSchemasFromType", "GET", "/api/v1/plugins/schemas/{type}"),
+    _both(_P + "GetAllInputTypes", "GET", "/api/v1/plugins/inputs"),
+    _both(_F + "GenerateFlowGraph", "GET", "flows/{namespace}/{id}/graph"),
+    # the kestra-magic sandbox only: a signed read-only page link (Kestra answers 404; the UI link is used)
+    _both("SandboxAPIService.CreateUiLink", "POST", "sandbox/ui-links", idempotent=True),
 )}
 
 

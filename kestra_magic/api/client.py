@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kestra_magic import errors
 from kestra_magic.config import MASK, Configuration
 from kestra_magic.transport import Transport
 
@@ -24,9 +25,12 @@ class ApiClient:
         from kestra_magic.api.executions import ExecutionsApi
         from kestra_magic.api.flows import FlowsApi
         from kestra_magic.api.logs import LogsApi
+        from kestra_magic.api.plugins import PluginsApi
         self.flows = FlowsApi(self._transport)
         self.executions = ExecutionsApi(self._transport)
         self.logs = LogsApi(self._transport)
+        self.plugins = PluginsApi(self._transport)
+        self._page_links: bool | None = None   # None: not asked yet; False: a real Kestra (use its UI)
 
     @property
     def generation(self) -> int:
@@ -51,6 +55,25 @@ class ApiClient:
     def ui_url(self, path: str = "") -> str:
         """A link into the Kestra UI, e.g. ``ui_url(f"executions/{ns}/{flow}/{id}")``."""
         return f"{self._transport.base_url()}/ui/{self.configuration.tenant}/{path.lstrip('/')}"
+
+    def ui_link(self, path: str) -> str:
+        """A browser link for "Open in UI": Kestra's UI page, or against the kestra-magic sandbox
+        (which has no Kestra UI) its per-page signed, expiring read-only page — minted over the
+        authenticated API, it carries no credential, so it is safe in a saved notebook. Kestra answers
+        404 to that call; the answer is remembered, so a real server costs one extra request, once."""
+        path = path.lstrip("/")
+        if self._page_links is False:
+            return self.ui_url(path)
+        try:
+            body = self._transport.json("SandboxAPIService.CreateUiLink", json={"path": path},
+                                        what="sandbox page link")
+        except errors.KestraError as err:
+            if err.status not in (404, 405):
+                raise
+            self._page_links = False
+            return self.ui_url(path)
+        self._page_links = True
+        return str(body["url"])
 
     def close(self) -> None:
         self._transport.close()

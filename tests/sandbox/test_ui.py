@@ -120,17 +120,16 @@ def test_an_open_sandbox_serves_pages_without_signature_and_404s_unknown_ones(sa
 
 def test_the_client_gets_a_signed_link_from_the_sandbox_and_kestras_link_elsewhere(locked, sandbox, ns):
     from kestra_magic.config import Configuration
-    from kestra_magic.notebook.uilinks import ui_link
     from kestra_magic.runs import KestraClient
     http, ex_id = _setup(locked, ns, (USERNAME, PASSWORD))
     with KestraClient(Configuration(url=locked.url, username=USERNAME, password=PASSWORD)) as c:
-        url = ui_link(c, f"executions/{ns}/page/{ex_id}")
+        url = c.ui_link(f"executions/{ns}/page/{ex_id}")
         assert PASSWORD not in url and requests.get(url, timeout=10).status_code == 200
     with KestraClient(Configuration(url=sandbox.url)) as c:
         sandbox.faults.fail(404, path=r"/sandbox/ui-links$", times=1)     # what Kestra answers
         try:
-            assert ui_link(c, "executions/a/b/c") == c.ui_url("executions/a/b/c")
-            assert ui_link(c, "flows/edit/a/b") == c.ui_url("flows/edit/a/b")   # remembered: no 2nd call
+            assert c.ui_link("executions/a/b/c") == c.ui_url("executions/a/b/c")
+            assert c.ui_link("flows/edit/a/b") == c.ui_url("flows/edit/a/b")   # remembered: no 2nd call
         finally:
             sandbox.faults.clear()
         assert sum(r.path.endswith("/sandbox/ui-links") for r in sandbox.requests) >= 1
