@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from kestra_magic.notebook.render import STATE_COLORS, esc, fmt_duration
+from kestra_magic.render import STATE_COLORS, esc, fmt_duration
 
 
 def progress_line(p: Any) -> str:

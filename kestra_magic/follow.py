@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from kestra_magic.notebook.render import TERMINAL, raw_of
+from kestra_magic.render import TERMINAL, raw_of
 
 
 def state_of(execution: Any) -> str:
