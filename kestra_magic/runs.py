@@ -187,7 +187,7 @@ class Run:
             if not follower.done.is_set():
                 follower.stop()
         self.execution = follower.latest
-        if follower.lost:
+        if follower.lost or (not finished and follower.failing):
             raise KestraConnectionError(f"lost contact with the server while waiting for execution {self.id} "
                                         f"({follower.error}); check the server, then .wait() again")
         if not finished:
