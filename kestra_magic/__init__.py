@@ -155,7 +155,7 @@ def start_sandbox(api: int = 2, **kw: Any) -> "Sandbox":
                 sb.stop()
             _sandbox = sb = new
     # the sandbox's settings replace every credential of the previous server
-    configure(username=None, password=None, token=None, **sb.client_settings())
+    configure(**{"username": None, "password": None, "token": None, **sb.client_settings()})
     return sb
 
 
