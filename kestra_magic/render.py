@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from kestra_magic.models import FAILED_STATES, TERMINAL_STATES  # noqa: F401  (one outcome table)
+from kestra_magic.models import TERMINAL_STATES
 
 # Badge colours approximating Kestra's UI palette (ui/src/utils/state.js and the --ks-chart-* vars).
 STATE_COLORS: dict[str, str] = {
