@@ -127,3 +127,33 @@ def test_start_sandbox_configures_the_shared_client_and_is_reused(ns):
             km._sandbox.stop()
             km._sandbox = None
         km.configure(reset=True)
+
+
+SLEEPY = """id: sleepy
+namespace: {ns}
+tasks:
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT60S
+"""
+
+
+@pytest.mark.parametrize("kill", [False, True], ids=["detach", "kill_on_interrupt"])
+def test_ctrl_c_stops_a_script_waiting_within_a_second(c2, ns, kill):
+    import signal
+    import threading
+    import time
+    c2.flows.create_flow(SLEEPY.format(ns=ns))
+    main = threading.main_thread().ident
+    timer = threading.Timer(0.5, lambda: signal.pthread_kill(main, signal.SIGINT))
+    timer.start()
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        c2.run(f"{ns}.sleepy", kill_on_interrupt=kill)
+    assert time.monotonic() - t0 < 1.5
+    run = km.last_run()
+    if kill:   # the kill was asked before the interrupt went on
+        assert run.wait(timeout=15).state == "KILLED"
+    else:      # detached: the run goes on
+        assert run.refresh().state == "RUNNING"
+        run.kill()
