@@ -1,15 +1,22 @@
-"""ION reading speed, side by side in one run (issue 6).
+"""ION reading speed and memory, side by side in one run (issues 6 and 11).
 
 100,000 rows x 9 typed columns (int, string, decimal(2), float, bool, UTC timestamp (ms), date,
 LocalDateTime string, decimal with 30% nulls), the same data as:
   - Kestra-shaped text ION (1.x: one struct per line),
   - binary ION with one version marker per row (2.x ``FileSerde.write``),
-  - JSON Lines (the baseline: ``pandas.read_json(lines=True)``; also what a 2.x server sends for
-    ``format=JSONL``, which ``read_output`` uses by default there).
-Prints best-of-N wall times and ratios to the baseline for kestra_magic's readers and for
-amazon.ion's default ``simpleion.loads`` + ``DataFrame``. Goals: text <= 1.5x, binary <= 2.5x.
+  - JSON Lines (the baseline: ``pandas.read_json(lines=True)``).
 
-    python bench/ion_read.py [--rows 100000] [--repeat 3] [--skip-default]
+Part 1 (decoders, in memory): kestra_magic's readers and amazon.ion's default ``simpleion.loads``
+against ``pandas.read_json``. Goals: text <= 1.5x, binary <= 2.5x.
+
+Part 2 (end to end, both generations): a sandbox of each generation serves the rows as an execution's
+output files (ION in its generation's encoding, and the same rows as JSONL). Each reader runs in a fresh
+process: the default ``run.read(...)`` (download + the package's decoder) against download +
+``pandas.read_json(lines=True)`` of the JSONL file; on 2.x also ``via="jsonl"`` (the server's
+conversion, the former default). Wall time (best of N) and peak memory (growth of the process's
+peak RSS during the read) as ratios to the baseline. Goals: <= 0.5x time and <= 0.5x peak memory.
+
+    python bench/ion_read.py [--rows 100000] [--repeat 3] [--skip-default] [--skip-decoders]
 """
 from __future__ import annotations
 
@@ -94,12 +101,7 @@ def default_amazon_ion(data: bytes):
     return pd.DataFrame(simpleion.loads(data, single_value=False))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", type=int, default=100_000)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--skip-default", action="store_true", help="skip amazon.ion's slow default model")
-    args = ap.parse_args()
+def decoders(args) -> None:
     import pandas as pd
     from kestra_magic.frames import read_ion
     from kestra_magic.frames.ion import json_rows_frame
@@ -143,6 +145,143 @@ def main() -> None:
         print(f"{name:52s} {best:7.2f} {ratio:8.2f} {cbest:7.2f} {cbest / cpu_base:8.2f}  {verdict}")
     frame = read_ion(files["text"])
     print("\ndtypes:", ", ".join(f"{c}={t}" for c, t in frame.dtypes.items()))
+
+
+COPY_FLOW = """
+id: rows
+namespace: bench.ion
+inputs:
+  - id: ion
+    type: STRING
+  - id: jsonl
+    type: STRING
+tasks:
+  - id: copy
+    type: io.kestra.plugin.scripts.python.Script
+    outputFiles: ["rows.ion", "rows.jsonl"]
+    script: |
+      import shutil
+      shutil.copyfile("{{ inputs.ion }}", "rows.ion")
+      shutil.copyfile("{{ inputs.jsonl }}", "rows.jsonl")
+"""
+
+WORKER_CASES = ("default read", "download + pandas.read_json", "via='jsonl' (server conversion)")
+
+
+def worker(case: str, url: str, execution_id: str, repeat: int) -> None:
+    """One reader in a fresh process: prints ``best_seconds peak_growth_bytes rows``."""
+    import pandas as pd
+    import kestra_magic as km
+    from kestra_magic.reading import find_file
+    c = km.configure(url=url)
+    run = km.attach(execution_id)
+    _, jsonl_uri = find_file(c, run.execution, "rows.jsonl")
+    import kestra_magic.frames.ion  # noqa: F401  (imports are not the read's cost)
+
+    def read():
+        if case == WORKER_CASES[0]:
+            return run.read("rows.ion")
+        if case == WORKER_CASES[1]:
+            return pd.read_json(io.BytesIO(c.executions.download_file(run.id, jsonl_uri)), lines=True)
+        return run.read("rows.ion", via="jsonl")
+
+    # the metadata lookups of the reads (output listing) are warmed once, outside the measure
+    find_file(c, run.execution, "rows.ion")
+    best, rows = float("inf"), 0
+    peak = 0
+    for i in range(repeat):
+        gc.collect()
+        sampler = _RssPeak() if i == 0 else None
+        t0 = time.perf_counter()
+        frame = read()
+        best = min(best, time.perf_counter() - t0)
+        rows = len(frame)
+        if sampler is not None:
+            peak = sampler.stop()
+        del frame
+    print(f"{best} {peak} {rows}")
+
+
+class _RssPeak:
+    """Peak resident memory above the starting point, sampled every millisecond from /proc (counts
+    what pandas, numpy, pyarrow and the decoder allocate alike, which tracemalloc would not)."""
+
+    def __init__(self) -> None:
+        import threading
+        self.page = os.sysconf("SC_PAGE_SIZE")
+        self.start = self.peak = self._rss()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _rss(self) -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * self.page
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.001):
+            self.peak = max(self.peak, self._rss())
+
+    def stop(self) -> int:
+        self._done.set()
+        self._thread.join()
+        return max(self.peak, self._rss()) - self.start
+
+
+def end_to_end(args) -> None:
+    import subprocess
+    from kestra_magic.config import Configuration
+    from kestra_magic.runs import KestraClient
+    from kestra_magic.sandbox import Sandbox
+    cache = os.path.join(tempfile.gettempdir(), f"kestra-magic-bench-ion-{args.rows}")
+    data_files(args.rows)
+    print(f"\nend to end, {args.rows:,} rows, each reader in a fresh process (best of {args.repeat}; "
+          f"memory: growth of peak RSS during the first read)")
+    print(f"{'generation':10s} {'reader':34s} {'wall s':>7s} {'x base':>7s} {'peak MB':>8s} {'x base':>7s}  goal")
+    for api in (1, 2):
+        sb = Sandbox(api=api).start()
+        try:
+            with KestraClient(Configuration(url=sb.url)) as c:
+                c.flows.upsert_flow(COPY_FLOW)
+                ion = os.path.join(cache, "data.text" if api == 1 else "data.binary")
+                run = c.run("bench.ion.rows", inputs={"ion": ion, "jsonl": os.path.join(cache, "data.jsonl")},
+                            timeout=120)
+            cases = WORKER_CASES if api == 2 else WORKER_CASES[:2]
+            results = {}
+            for case in cases:
+                out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", case, sb.url,
+                                      run.id, str(args.repeat)], capture_output=True, text=True, check=True)
+                best, peak, rows = out.stdout.split()
+                assert int(rows) == args.rows, (case, rows)
+                results[case] = (float(best), int(peak))
+            base_t, base_m = results[WORKER_CASES[1]]
+            for case in cases:
+                t, m = results[case]
+                goal = ""
+                if case == WORKER_CASES[0]:
+                    ok = t / base_t <= 0.5 and m / max(base_m, 1) <= 0.5
+                    goal = f"<= 0.5x time and memory {'met' if ok else 'NOT met'}"
+                print(f"{api}.x{'':7s} {case:34s} {t:7.2f} {t / base_t:7.2f} {m / 1e6:8.1f} "
+                      f"{m / max(base_m, 1):7.2f}  {goal}")
+        finally:
+            sb.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--skip-default", action="store_true", help="skip amazon.ion's slow default model")
+    ap.add_argument("--skip-decoders", action="store_true", help="only the end-to-end comparison")
+    ap.add_argument("--worker", nargs=4, metavar=("CASE", "URL", "EXECUTION", "REPEAT"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        case, url, execution_id, repeat = args.worker
+        worker(case, url, execution_id, int(repeat))
+        return
+    if not args.skip_decoders:
+        decoders(args)
+    end_to_end(args)
 
 
 if __name__ == "__main__":

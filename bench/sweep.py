@@ -1,6 +1,6 @@
 """Sweep speed, side by side in one run (issue 6): 100 executions of one flow on a local sandbox,
 as a serial loop of single runs (create with ``wait=True``, then read the flow outputs) and as
-``client.executions.sweep`` (bounded concurrent launches, followed together). Goal: >= 4x.
+``client.sweep`` (bounded concurrent launches, followed together). Goal: >= 4x.
 
 The flow does a little work per run (a short sleep standing in for a query or a script), the way
 sweeps are used; ``--sleep 0`` measures pure overhead.
@@ -67,7 +67,7 @@ def main() -> None:
         t_serial = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        frame = client.executions.sweep(ns, "bench", [{"x": x} for x in range(args.runs)], max_workers=args.workers)
+        frame = client.sweep(f"{ns}.bench", [{"x": x} for x in range(args.runs)], max_workers=args.workers)
         t_sweep = time.perf_counter() - t0
         client.close()
     finally:
@@ -81,7 +81,7 @@ def main() -> None:
           f"{args.workers} workers\n")
     print(f"{'':34s} {'seconds':>8s} {'runs/s':>8s} {'succeeded':>10s}")
     print(f"{'serial loop (create wait=True)':34s} {t_serial:8.2f} {args.runs / t_serial:8.1f} {ok_serial:10d}")
-    print(f"{'client.executions.sweep':34s} {t_sweep:8.2f} {args.runs / t_sweep:8.1f} {ok_sweep:10d}")
+    print(f"{'client.sweep':34s} {t_sweep:8.2f} {args.runs / t_sweep:8.1f} {ok_sweep:10d}")
     ratio = t_serial / t_sweep
     print(f"\nspeed-up {ratio:.1f}x (goal >= 4x: {'met' if ratio >= 4 else 'NOT met'})")
 

@@ -32,8 +32,8 @@ def server_watch(store, execution_id: str, seen: dict, stop: threading.Event) ->
 
 
 def one_run(sb, client, flow: tuple[str, str], *, use_sse: bool, poll: float) -> list[float]:
-    from kestra_magic.notebook.follow import ExecutionFollower
-    from kestra_magic.notebook.render import raw_of
+    from kestra_magic.follow import ExecutionFollower
+    from kestra_magic.render import raw_of
     server_seen: dict = {}
     client_seen: dict = {}
     stop = threading.Event()

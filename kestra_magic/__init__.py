@@ -1,7 +1,8 @@
 """kestra-magic: drive Kestra from Jupyter notebooks and plain Python.
 
-``%load_ext kestra_magic`` registers the magics; ``kestra_magic.client()`` is the
-one shared, configured client they use. Heavy modules load lazily.
+``km.run("ns.flow", inputs=...)`` returns a :class:`~kestra_magic.runs.Run` (the same class
+``%kestra_run`` returns); ``%load_ext kestra_magic`` registers the magics; ``kestra_magic.client()``
+is the one shared, configured client both use. Heavy modules load lazily.
 """
 from __future__ import annotations
 
@@ -11,17 +12,22 @@ from typing import TYPE_CHECKING, Any
 from kestra_magic.config import servers  # noqa: F401  (light: stdlib only)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kestra_magic.runs import KestraClient
+    from kestra_magic.runs import KestraClient, Run
     from kestra_magic.config import Configuration
+    from kestra_magic.sandbox import Sandbox
 
 __version__ = "0.1.0"
 
 _shared: "KestraClient | None" = None
+_sandbox: "Sandbox | None" = None     # the embedded sandbox started by ``start_sandbox()``
 _shared_lock = threading.Lock()
 
 # names importable from the package root without importing their modules up front
 _LAZY = {
     "KestraClient": "kestra_magic.runs",
+    "Run": "kestra_magic.runs",
+    "ExecutionFailed": "kestra_magic.runs",
+    "ExecutionHandle": "kestra_magic.handle",
     "Configuration": "kestra_magic.config",
     "ServerConfiguration": "kestra_magic.config",
     "ServerVariable": "kestra_magic.config",
@@ -95,6 +101,62 @@ def configure(configuration: "Configuration | None" = None, **settings: Any) -> 
     if old is not None:
         old.close()
     return new
+
+
+def run(flow: str, **kw: Any) -> "Run":
+    """Start ``"namespace.flow_id"`` on the shared client and return its Run (see ``KestraClient.run``:
+    ``inputs``, ``files``, ``labels``, ``revision``, ``schedule_date``, ``breakpoints``, ``kind``,
+    ``wait=True``, ``timeout``, ``kill_on_interrupt``, ``raise_on_failure=True``)."""
+    return _shared_client().run(flow, **kw)
+
+
+def attach(execution_id: str) -> "Run":
+    """The Run of an existing execution, on the shared client."""
+    return _shared_client().attach(execution_id)
+
+
+def sweep(flow: str, rows: Any, **kw: Any):
+    """Run ``"namespace.flow_id"`` once per row of inputs on the shared client (a DataFrame)."""
+    return _shared_client().sweep(flow, rows, **kw)
+
+
+def last_run() -> "Run | None":
+    """The most recent Run started in this process or kernel (also when its cell failed)."""
+    from kestra_magic.runs import last_run as _last
+    return _last()
+
+
+def watch(run: "Run", timeout: float | None = None, *, wait: bool = True) -> "Run":
+    """Show a Run live (the widget in Jupyter, text lines elsewhere) and, unless ``wait=False``,
+    block until it ends, pauses or ``timeout`` passes."""
+    from kestra_magic.notebook.widget import watch as _watch
+    return _watch(run, timeout, wait=wait)
+
+
+def start_sandbox(api: int = 2, **kw: Any) -> "Sandbox":
+    """Start the embedded Kestra-compatible sandbox in the background (stopped at exit) and point
+    the shared client at it with the sandbox's own credential; returns the ``Sandbox``.
+
+    (Not ``km.sandbox``: that name is the ``kestra_magic.sandbox`` package, which replaces any
+    function of that name once imported.) A call with the same ``api`` and no other settings
+    reuses the running one. ``kw`` goes to
+    ``kestra_magic.sandbox.Sandbox`` (``port``, ``data_dir``, ``username``/``password``, ``auth``...).
+    """
+    global _sandbox
+    with _shared_lock:
+        sb = _sandbox
+        if sb is None or sb.generation != api or kw:
+            import atexit
+            from kestra_magic.sandbox import Sandbox
+            new = Sandbox(api=api, **kw)
+            new.start()
+            atexit.register(new.stop)
+            if sb is not None:
+                sb.stop()
+            _sandbox = sb = new
+    # the sandbox's settings replace every credential of the previous server
+    configure(**{"username": None, "password": None, "token": None, **sb.client_settings()})
+    return sb
 
 
 def load_ipython_extension(ipython):  # pragma: no cover - thin

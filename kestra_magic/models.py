@@ -11,9 +11,33 @@ from typing import Any, Callable, Generic, Iterator, TypeVar
 
 T = TypeVar("T")
 
-TERMINAL_STATES = frozenset({"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED",
-                             "RETRIED", "SKIPPED", "RESUBMITTED"})
-FAILED_STATES = frozenset({"FAILED", "KILLED", "CANCELLED"})
+# The outcome policy, decided once for scripts, magics and sweeps: what a state means for whoever
+# started the run. It follows Kestra's own classification (kestra-io/kestra
+# core/src/main/java/io/kestra/core/models/flows/State.java, ``State.Type.isTerminated()`` and
+# ``isTerminatedNoFail()``): a terminated state outside "terminated without failure" is a failure.
+# So CANCELLED fails: Kestra sets it when an execution ends without running its tasks (a flow
+# ``concurrency: {behavior: CANCEL}`` over its limit; docs workflow-components/concurrency), which
+# is never the result a caller asked for. RETRIED and RESUBMITTED ended without failure here (their
+# work goes on in another execution), SKIPPED too. PAUSED and BREAKPOINT wait for a person.
+SUCCESS, FAILURE, PAUSED, RUNNING = "success", "failure", "paused", "running"
+OUTCOMES: dict[str, str] = {
+    "SUCCESS": SUCCESS, "WARNING": SUCCESS, "SKIPPED": SUCCESS, "RETRIED": SUCCESS, "RESUBMITTED": SUCCESS,
+    "FAILED": FAILURE, "KILLED": FAILURE, "CANCELLED": FAILURE,
+    "PAUSED": PAUSED, "BREAKPOINT": PAUSED,
+    "CREATED": RUNNING, "SUBMITTED": RUNNING, "QUEUED": RUNNING, "RUNNING": RUNNING, "RESTARTED": RUNNING,
+    "KILLING": RUNNING, "RETRYING": RUNNING,
+}
+TERMINAL_STATES = frozenset(s for s, o in OUTCOMES.items() if o in (SUCCESS, FAILURE))
+FAILED_STATES = frozenset(s for s, o in OUTCOMES.items() if o == FAILURE)
+PAUSED_STATES = frozenset(s for s, o in OUTCOMES.items() if o == PAUSED)
+
+
+def outcome(state: str | None) -> str:
+    """``"success"``, ``"failure"``, ``"paused"`` or ``"running"`` for a state name (see ``OUTCOMES``).
+
+    A state this table does not know (a newer server) counts as still running: waiting goes on.
+    """
+    return OUTCOMES.get(state or "", RUNNING)
 
 
 def labels_to_dict(labels: Any) -> dict[str, str]:
@@ -57,6 +81,15 @@ class State:
     @property
     def is_failed(self) -> bool:
         return self.current in FAILED_STATES
+
+    @property
+    def is_paused(self) -> bool:
+        return self.current in PAUSED_STATES
+
+    @property
+    def outcome(self) -> str:
+        """What the state means for the caller: ``"success"``, ``"failure"``, ``"paused"``, ``"running"``."""
+        return outcome(self.current)
 
     @classmethod
     def from_dict(cls, d: Any) -> "State":

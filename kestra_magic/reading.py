@@ -1,10 +1,12 @@
 """Find an execution's output file (by output name, file name or ``kestra://`` URI) and read it
 into pandas with the cheapest sound strategy:
 
-- ``nrows``: the server's preview endpoint (first rows only, up to 5000) instead of a download;
-- ION on 2.x: the server's ``format=JSONL`` conversion (``via="auto"``), ISO date columns typed back;
-  ``via="raw"`` downloads the ION itself for exact typing (annotated java.time strings, decimals,
-  blobs); 1.x servers always send the raw file;
+- ION (both generations): download the file itself and decode it with the package's own decoder
+  (exact Kestra typing: annotated java.time strings, decimals, blobs, typed nulls; and faster than the
+  server's conversion). The server's ``format=JSONL`` conversion (2.x) only with ``via="jsonl"``, or
+  when the server will not serve the raw file (a 5xx on the download);
+- ``nrows``: the server's preview endpoint (first rows only, up to 5000) for text formats; ION previews
+  decode the raw file too, so a preview keeps the column types of a full read;
 - before a full download, ``/file/metas`` gives the size and a warning is raised above
   ``warn_size`` bytes (the download still happens: the warning says how to preview instead).
 """
@@ -14,7 +16,7 @@ import re
 import warnings
 from typing import Any, Iterable
 
-from kestra_magic.errors import KestraError, KestraNotFound
+from kestra_magic.errors import KestraError, KestraNotFound, KestraServerError
 
 WARN_SIZE_BYTES = 200 * 1024 * 1024
 PREVIEW_MAX_ROWS = 5000
@@ -118,42 +120,51 @@ def read_output(client: Any, execution: Any, what: str, *, nrows: int | None = N
 
     ``what``: an output name (``"outputs.query.uri"``, ``"outputs.py.outputFiles['data.csv']"``,
     a flow output id), a file name (``"data.csv"``) or a ``kestra://`` URI. ``nrows`` reads only
-    the first rows through the preview endpoint. ``via``: ``"auto"``, ``"jsonl"`` or ``"raw"``
-    (ION on 2.x: server-side JSON Lines conversion, or the file itself for exact typing). Other
+    the first rows (the preview endpoint for text formats; same column types as a full read).
+    ``via``: ``"auto"`` or ``"raw"`` download the file itself; ``"jsonl"`` asks a 2.x server to
+    convert ION to JSON Lines (ISO date columns typed back; Kestra's annotations are lost). Other
     options go to `kestra_magic.frames.read_file` (``format``, ``keep_decimal``, ``flatten``...).
     """
     from kestra_magic.frames.files import detect_format, read_file
     if via not in ("auto", "jsonl", "raw"):
         raise ValueError(f"via={via!r} is not a read strategy; use 'auto', 'jsonl' or 'raw'")
+    if nrows is not None and nrows < 0:
+        raise ValueError(f"nrows must be 0 or more, got {nrows}")
     execution_id, uri = find_file(client, execution, what)
     name = uri.rsplit("/", 1)[-1]
     fmt = (opts.get("format") or detect_format(b"", name)).lower()
-    if nrows is not None:
-        if nrows < 0:
-            raise ValueError(f"nrows must be 0 or more, got {nrows}")
+    if via == "jsonl" and fmt == "ion":
+        if not client.converts_ion_to_jsonl:
+            raise KestraError(f"this Kestra server (API generation {client.generation}) does not convert "
+                              f"ION to JSON Lines; read {name} with via='auto'")
+        _warn_if_large(client, execution_id, uri, warn_size)
+        return _jsonl_frame(client, execution_id, uri, nrows, opts)
+    if nrows is not None and fmt != "ion":
         lines = nrows + 1 if fmt in ("csv", "tsv") else nrows     # the header is a line too
         if lines <= PREVIEW_MAX_ROWS and fmt not in _NOT_PREVIEWABLE:
             frame = _preview(client, execution_id, uri, name, nrows, lines, opts)
             if frame is not None:
                 return frame
     _warn_if_large(client, execution_id, uri, warn_size)
-    exact = opts.get("keep_decimal") or via == "raw"
-    data = None
-    if fmt == "ion" and not exact and getattr(client, "converts_ion_to_jsonl", False):
-        try:
-            data = client.executions.download_file(execution_id, uri, format="JSONL")
-        except KestraNotFound:
-            raise
-        except KestraError:
-            data = None     # the server could not convert it: read the ION itself below
-        if data is not None and _looks_like_jsonl(data):
-            from kestra_magic.frames.ion import json_rows_frame
-            frame = json_rows_frame(data, flatten=opts.get("flatten", False),
-                                    infer_types=opts.get("infer_types", False))
-            return frame.head(nrows) if nrows is not None else frame
-    if data is None:
+    try:
         data = client.executions.download_file(execution_id, uri)
+    except KestraServerError:
+        if fmt != "ion" or not client.converts_ion_to_jsonl:
+            raise
+        # the server would not serve the raw file: its own JSON Lines conversion is all there is
+        return _jsonl_frame(client, execution_id, uri, nrows, opts)
     return read_file(data, name, nrows=nrows, **opts)
+
+
+def _jsonl_frame(client: Any, execution_id: str, uri: str, nrows: int | None, opts: dict):
+    """The server's ``format=JSONL`` conversion of an ION file (2.x), ISO strings typed back."""
+    from kestra_magic.frames.ion import json_rows_frame
+    data = client.executions.download_file(execution_id, uri, format="JSONL")
+    if not _looks_like_jsonl(data):
+        raise KestraError(f"the server's JSON Lines conversion of {uri.rsplit('/', 1)[-1]} is not JSON "
+                          f"Lines; read it with via='auto'")
+    frame = json_rows_frame(data, flatten=opts.get("flatten", False), infer_types=opts.get("infer_types", False))
+    return frame.head(nrows) if nrows is not None else frame
 
 
 def _looks_like_jsonl(data: bytes) -> bool:

@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass, field
 
 from kestra_magic.notebook.errors import KestraMagicError
-from kestra_magic.notebook.render import esc, link
+from kestra_magic.render import esc, link
 
 _NS_LINE = re.compile(r"^namespace:[^\n]*$", re.MULTILINE)
 _ID_LINE = re.compile(r"^id:[^\n]*$", re.MULTILINE)

@@ -20,7 +20,6 @@ from kestra_magic.notebook import errors as _errors
 from kestra_magic.notebook.errors import KestraMagicError
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SANDBOX: Any = None   # the embedded sandbox started by `%kestra_config --sandbox`
 
 
 def _km():
@@ -161,8 +160,7 @@ class KestraMagic(Magics, Configurable):
             if args.url:
                 raise KestraMagicError("--sandbox and --url both choose the server; give only one",
                                        kind="UsageError")
-            kw["url"] = _start_sandbox(args.api)
-            kw["username"] = kw["password"] = kw["token"] = None
+            _km().start_sandbox(api=args.api)   # also points the shared client at it
         if args.url:
             kw["url"] = args.url
         if args.tenant:
@@ -205,7 +203,8 @@ class KestraMagic(Magics, Configurable):
             lines.append(f"server: Kestra {c.server_version or '(version not reported)'} (API generation {c.generation})")
         except Exception as err:
             lines.append(f"server: not reachable ({_errors.one_line(err)})")
-        if _SANDBOX is not None and url.startswith(_SANDBOX.url):
+        sb = _km()._sandbox
+        if sb is not None and url.startswith(sb.url):
             lines.append("(embedded sandbox)")
         return "\n".join(lines)
 
@@ -297,7 +296,6 @@ class KestraMagic(Magics, Configurable):
         it with its Resume button or %kestra_resume. Ctrl-C stops waiting within a second (the run
         goes on; --kill-on-interrupt kills it).
         """
-        from kestra_magic.handle import ExecutionHandle
         from kestra_magic.notebook.inputs import parse_cell_inputs, resolve_inputs
         args = parse_argstring(self.kestra_run, line)
         if args.timeout is not None and not args.timeout > 0:
@@ -311,11 +309,9 @@ class KestraMagic(Magics, Configurable):
         c = self._client()
         if args.sweep is not None:
             return self._sweep(c, args, var, ns, flow_id, {**inputs, **files} or None, labels)
-        ex = c.executions.create_execution(
-            ns, flow_id, inputs=inputs or None, files=files or None, labels=labels,
-            revision=args.revision, schedule_date=args.schedule_date, breakpoints=breakpoints,
-            kind=args.kind)
-        handle = ExecutionHandle(c, ex)
+        handle = c.run(f"{ns}.{flow_id}", inputs=inputs or None, files=files or None, labels=labels,
+                       revision=args.revision, schedule_date=args.schedule_date, breakpoints=breakpoints,
+                       kind=args.kind, wait=False)
         self.last_execution = handle
         if var:
             self.shell.user_ns[var] = handle
@@ -345,8 +341,7 @@ class KestraMagic(Magics, Configurable):
         outcome = mon.block(timeout)
         name = var or "ex"
         if outcome == "paused":
-            paused = [t.get("taskId") for t in (handle.execution.raw.get("taskRunList") or [])
-                      if (t.get("state") or {}).get("current") in ("PAUSED", "BREAKPOINT")]
+            paused = [t.task_id for t in handle.execution.task_runs if t.state.is_paused]
             where = f" at task {paused[-1]}" if paused else ""
             mon.detach(f"{handle.state}{where}: resume with the Resume button, {name}.resume() or "
                        f"%kestra_resume {handle.id}; then {name}.wait()", while_state=handle.state)
@@ -367,8 +362,7 @@ class KestraMagic(Magics, Configurable):
             raise KestraMagicError(f"lost contact with the server while following execution {handle.id} "
                                    f"({_errors.one_line(mon.follower.error)}); check the server, then "
                                    f"{name}.wait()", kind="KestraConnectionError")
-        if handle.is_failed:
-            raise KestraMagicError(_failure_line(handle), kind="ExecutionFailed")
+        handle.raise_for_outcome()   # the one outcome policy (kestra_magic.models.OUTCOMES)
 
     def _sweep(self, c, args, var: str | None, ns: str, flow_id: str, shared: dict, labels):
         """``--sweep $rows``: one execution per row, shared inputs under each row, progress shown live."""
@@ -390,9 +384,8 @@ class KestraMagic(Magics, Configurable):
         view = SweepView(widget=widget, out=self._out, display=self._display)
         timeout = args.timeout if args.timeout is not None else self.timeout
         try:
-            from kestra_magic.sweep import sweep
-            frame = sweep(c, ns, flow_id, rows, max_workers=args.max_workers, labels=labels,
-                          revision=args.revision, timeout=timeout, on_progress=view, shared=shared)
+            frame = c.sweep(f"{ns}.{flow_id}", rows, max_workers=args.max_workers, labels=labels,
+                            revision=args.revision, timeout=timeout, on_progress=view, shared=shared)
         except (TypeError, ValueError) as err:
             raise KestraMagicError(f"--sweep {args.sweep}: {err}", kind="TypeError") from None
         if var:
@@ -425,9 +418,8 @@ class KestraMagic(Magics, Configurable):
                                kind="UsageError")
 
     def _execution(self, execution_id: str | None):
-        from kestra_magic.handle import ExecutionHandle
         if execution_id:
-            return ExecutionHandle(self._client(), self._client().executions.get_execution(execution_id))
+            return self._client().attach(execution_id)
         if self.last_execution is None:
             raise KestraMagicError("no execution id given and no %kestra_run has run yet; "
                                    "pass EXECUTION_ID", kind="UsageError")
@@ -539,25 +531,6 @@ class KestraMagic(Magics, Configurable):
         return h
 
 
-def _failure_line(handle) -> str:
-    """`execution X of ns.flow ended FAILED (task t: last error message)`."""
-    from kestra_magic.notebook.render import raw_of
-    failed = [t for t in raw_of(handle.execution).get("taskRunList") or []
-              if (t.get("state") or {}).get("current") in ("FAILED", "KILLED")]
-    detail = ""
-    if failed:
-        task = failed[-1].get("taskId")
-        detail = f" at task {task}"
-        try:
-            errs = [e for e in handle.client.logs.list_logs(handle.id, min_level="ERROR")
-                    if getattr(e, "task_id", None) in (task, None)]
-            if errs:
-                detail += f": {_errors.one_line(errs[-1].message)[:200]}"
-        except Exception:
-            pass
-    return f"execution {handle.id} of {handle.namespace}.{handle.flow_id} ended {handle.state}{detail}"
-
-
 def _check_var(var: str | None) -> None:
     if var is not None and not _IDENT.match(var):
         raise KestraMagicError(f"{var!r} is not a valid Python variable name", kind="UsageError")
@@ -580,22 +553,6 @@ def _password_for(username: str) -> str:
         raise KestraMagicError("no password: set KESTRA_PASSWORD or type it at the prompt",
                                kind="KestraConfigError")
     return pw
-
-
-def _start_sandbox(api: int) -> str:
-    """Start (once per API generation) the embedded sandbox on a free 127.0.0.1 port; its URL."""
-    global _SANDBOX
-    if _SANDBOX is not None and _SANDBOX.generation == api:
-        return _SANDBOX.url
-    import atexit
-    from kestra_magic.sandbox import Sandbox
-    if _SANDBOX is not None:
-        _SANDBOX.stop()
-    sb = Sandbox(api=api, host="127.0.0.1", port=0)
-    sb.start()
-    atexit.register(sb.stop)
-    _SANDBOX = sb
-    return sb.url
 
 
 def _safe(fn: Callable[[], Any], default: Any) -> Any:

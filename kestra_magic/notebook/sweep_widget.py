@@ -1,6 +1,6 @@
 """Progress of a parameter sweep: a bar with per-state counts (ipywidgets) or text lines.
 
-Pass an instance as ``on_progress`` to ``kestra_magic.sweep.sweep`` / ``client.executions.sweep``;
+Pass an instance as ``on_progress`` to ``client.sweep`` / ``km.sweep``;
 it draws at a bounded rate (the final state is always drawn), so a sweep of thousands of runs does
 not flood the front end.
 """
@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from kestra_magic.notebook.render import STATE_COLORS, esc, fmt_duration
+from kestra_magic.render import STATE_COLORS, esc, fmt_duration
 
 
 def progress_line(p: Any) -> str:

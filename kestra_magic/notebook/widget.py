@@ -11,8 +11,8 @@ import time
 from datetime import datetime
 from typing import Any, Callable
 
-from kestra_magic.notebook.follow import ExecutionFollower
-from kestra_magic.notebook.render import (
+from kestra_magic.follow import ExecutionFollower
+from kestra_magic.render import (
     TERMINAL, RunView, Summary, fmt_duration, header_html, logs_html, summary_text,
     task_table_html,
 )
@@ -113,7 +113,12 @@ class ExecutionWidget:
     def _build_resume_inputs(self) -> int:
         import ipywidgets as w
         fields = []
-        for spec in self.handle.pause_inputs():
+        try:
+            specs = self.handle.pause_inputs()
+        except Exception as err:   # show, don't kill the render thread: Resume still works without inputs
+            self.message.value = f'<span style="color:#E0001C">resume inputs unavailable: {_esc(err)}</span>'
+            specs = []
+        for spec in specs:
             default = spec.get("defaults")
             text = w.Text(value="" if default is None else str(default),
                           description=str(spec.get("id")), placeholder=str(spec.get("type", "")))
@@ -313,7 +318,7 @@ class Monitor:
                 if self.text is not None and self.follower.updates != seen:
                     seen = self.follower.updates
                     self.text.render(self._view())
-                if self.handle.state in ("PAUSED", "BREAKPOINT"):
+                if self.handle.is_paused:
                     return "paused"
                 if deadline is not None and time.monotonic() >= deadline:
                     return "timeout"
@@ -338,3 +343,18 @@ class Monitor:
         else:
             self.follower.stop()
             self.out(note)
+
+
+def watch(run: Any, timeout: float | None = None, *, wait: bool = True) -> Any:
+    """Show ``run`` live (the widget in Jupyter, text lines in a terminal or plain ``python``) and,
+    unless ``wait=False``, block until it ends, pauses or ``timeout`` passes; returns the run."""
+    mon = Monitor(run)
+    run._monitor = mon
+    mon.start()
+    if wait:
+        outcome = mon.block(timeout)
+        run.execution = mon.follower.latest
+        if outcome != "done":
+            mon.detach(f"stopped watching execution {run.id} ({outcome}, {run.state}); "
+                       f"km.watch(run) or run.wait() again to re-attach")
+    return run

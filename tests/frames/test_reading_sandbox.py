@@ -163,10 +163,16 @@ def test_lookup_errors_are_one_line(client, script_ex):
 def test_duckdb_store_ion_every_column(client, sandbox, ns, rows):
     ex = _run(client, DUCKDB_FLOW.replace("{rows}", str(rows)), "query", ns)
     raw = read_output(client, ex, "outputs.query.uri", via="raw")
-    auto = read_output(client, ex, "table")           # flow output id; JSONL conversion on 2.x
-    if sandbox.generation == 2:
+    auto = read_output(client, ex, "table")           # flow output id; the ION itself on both generations
+    assert _downloads(sandbox, ex.id) and not any(r.query.get("format") for r in _downloads(sandbox, ex.id))
+    reads = [raw, auto]
+    if sandbox.generation == 2:                        # the server's conversion only when asked
+        reads.append(read_output(client, ex, "table", via="jsonl"))
         assert any(r.query.get("format") == ["JSONL"] for r in _downloads(sandbox, ex.id))
-    for df in (raw, auto):
+    else:
+        with pytest.raises(KestraError, match="does not convert ION to JSON Lines"):
+            read_output(client, ex, "table", via="jsonl")
+    for df in reads:
         assert len(df) == rows
         assert df["id"].dtype == np.int64 and df["id"].tolist()[:3] == [1, 2, 3]
         assert df["name"][0] == "név 1"
@@ -178,11 +184,13 @@ def test_duckdb_store_ion_every_column(client, sandbox, ns, rows):
         assert str(df["ldt"].dtype) == "datetime64[us]" and df["ldt"][0] == pd.Timestamp("2025-03-14T10:27:53.589")
         assert df["lt"][0] == dt.time(8, 30)
         assert df["maybe"].dtype == np.float64 and np.isnan(df["maybe"][2]) and df["maybe"][0] == 0.5
-    pd.testing.assert_frame_equal(raw, auto)
+    for df in reads[1:]:
+        pd.testing.assert_frame_equal(raw, df)
     exact = read_output(client, ex, "outputs.query.uri", keep_decimal=True)
     assert exact["price"][1] == __import__("decimal").Decimal("2.50")
-    head = read_output(client, ex, "outputs.query.uri", nrows=5)        # preview renders ION as rows
+    head = read_output(client, ex, "outputs.query.uri", nrows=5)        # a preview types like a full read
     assert head["id"].tolist() == [1, 2, 3, 4, 5] and str(head["ts"].dtype) == "datetime64[us, UTC]"
+    pd.testing.assert_frame_equal(head, raw.head(5))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         read_output(client, ex, "outputs.query.uri", warn_size=1000)
@@ -234,18 +242,28 @@ def test_ambiguous_file_names_ask_for_the_output_name(client, ns):
         read_output(client, ex, "out.csv")
 
 
-def test_jsonl_conversion_failure_falls_back_to_the_ion_file(sandbox_v2, ns):
+def test_ion_falls_back_to_the_servers_jsonl_only_when_the_raw_file_cannot_be_had(sandbox_v2, ns):
     from kestra_magic.runs import KestraClient
     from kestra_magic.config import Configuration
-    with KestraClient(Configuration(url=sandbox_v2.url)) as client:
+    with KestraClient(Configuration(url=sandbox_v2.url, retries=0)) as client:
         ex = _run(client, DUCKDB_FLOW.replace("{rows}", "5"), "query", ns)
-        sandbox_v2.faults.fail(422, times=1, method="GET", path=r"/executions/[^/]+/file$",
-                               body='{"message": "Unable to convert"}', content_type="application/json")
+        exact = read_output(client, ex, "outputs.query.uri")
+        sandbox_v2.faults.fail(500, times=1, method="GET", path=r"/executions/[^/]+/file$",
+                               body='{"message": "storage unavailable"}', content_type="application/json")
         try:
-            df = read_output(client, ex, "outputs.query.uri")
+            df = read_output(client, ex, "outputs.query.uri")   # raw refused: the JSONL conversion
         finally:
             sandbox_v2.faults.clear()
+        assert [r.query.get("format") for r in _downloads(sandbox_v2, ex.id)][-2:] == [None, ["JSONL"]]
         assert df["id"].tolist() == [1, 2, 3, 4, 5] and df["lt"][0] == dt.time(8, 30)
+        pd.testing.assert_frame_equal(df, exact)
+        sandbox_v2.faults.fail(422, times=1, method="GET", path=r"/executions/[^/]+/file$",
+                               body='{"message": "Unable to convert"}', content_type="application/json")
+        try:   # a conversion asked for and refused is an error, never a silent switch
+            with pytest.raises(KestraError, match="Unable to convert"):
+                read_output(client, ex, "outputs.query.uri", via="jsonl")
+        finally:
+            sandbox_v2.faults.clear()
 
 
 JSON_DOC = """

@@ -82,10 +82,9 @@ def test_polling_fallback_when_the_event_stream_fails(kb, ns):
 
 
 def test_config_sandbox_starts_an_embedded_server(nb, ns):
-    import kestra_magic.notebook.magics as magics
     try:
         nb.run("%kestra_config --sandbox --api 1")
-        sb = magics._SANDBOX
+        sb = km._sandbox
         assert sb is not None and sb.generation == 1 and sb.url.startswith("http://127.0.0.1:")
         assert f"Kestra server: {sb.url}" in nb.out and "(embedded sandbox)" in nb.out
         assert "API generation 1" in nb.out
@@ -94,12 +93,12 @@ def test_config_sandbox_starts_an_embedded_server(nb, ns):
         ex = nb.run(f"%kestra_run {ns}.embedded")
         assert ex.state == "SUCCESS" and sb.store.executions[ex.id]["flowId"] == "embedded"
         nb.run("%kestra_config --sandbox --api 1")
-        assert magics._SANDBOX is sb  # started once, reused
+        assert km._sandbox is sb  # started once, reused
         assert "give only one" in str(nb.fails("%kestra_config --sandbox --url http://x").error)
     finally:
-        if magics._SANDBOX is not None:
-            magics._SANDBOX.stop()
-            magics._SANDBOX = None
+        if km._sandbox is not None:
+            km._sandbox.stop()
+            km._sandbox = None
         km.configure(reset=True)
 
 
@@ -107,7 +106,7 @@ def test_follower_gives_up_when_the_server_stops_answering(sandbox_v2, ns):
     from kestra_magic.runs import KestraClient
     from kestra_magic.config import Configuration
     from kestra_magic.errors import KestraError
-    from kestra_magic.notebook.follow import ExecutionFollower
+    from kestra_magic.follow import ExecutionFollower
     with KestraClient(Configuration(url=sandbox_v2.url, retries=0)) as c:
         c.flows.create_flow(flow_yaml(ns, "gone", STEPS))
         ex = c.executions.create_execution(ns, "gone")

@@ -181,11 +181,11 @@ def test_blocking_run_returns_when_paused(kb, ns):
 def test_returned_handle_is_not_shown_twice_but_displays_later(kb, ns):
     kb.run(f"%%kestra_flow\n{flow_yaml(ns, 'once', LOG_TASK, NAME_INPUT)}")
     kb.run(f"%kestra_run {ns}.once")
-    assert "<ExecutionHandle" not in kb.out  # the summary was shown already (a kernel sends no Out[])
+    assert "<Run " not in kb.out  # the summary was shown already (a kernel sends no Out[])
     kb.run("ex = _")
     kb.out = ""
     kb.run("ex")  # a later cell: the handle displays normally
-    assert f"<ExecutionHandle {ns}.once " in kb.out
+    assert f"<Run {ns}.once " in kb.out
 
 
 @pytest.mark.parametrize("options, message", [
@@ -205,12 +205,10 @@ def test_plain_python_watch_prints_text_lines(sandbox_v2, ns):
     import subprocess
     import sys
     code = f"""
-from kestra_magic.runs import KestraClient
-from kestra_magic.config import Configuration
-from kestra_magic.handle import ExecutionHandle
-c = KestraClient(Configuration(url={sandbox_v2.url!r}))
+import kestra_magic as km
+c = km.configure(url={sandbox_v2.url!r})
 c.flows.create_flow({flow_yaml(ns, 'plain', LOG_TASK, NAME_INPUT)!r})
-ex = ExecutionHandle(c, c.executions.create_execution({ns!r}, 'plain')).watch(timeout=30)
+ex = km.watch(km.run({ns!r} + '.plain', wait=False), timeout=30)
 print('final', ex.state)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout

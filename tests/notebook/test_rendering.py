@@ -4,9 +4,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from kestra_magic.models import Execution, LogEntry
-from kestra_magic.notebook.render import (STATE_COLORS, RunView, Summary, fmt_duration, header_html,
+from kestra_magic.render import (STATE_COLORS, RunView, Summary, fmt_duration, header_html,
                                           logs_html, summary_text, task_table_html)
-from kestra_magic.notebook.timeline import Timeline
+from kestra_magic.timeline import Timeline
 from kestra_magic.notebook.widget import TextView
 
 from .conftest import make_execution

@@ -1,7 +1,7 @@
 """The live widget through its objects: children values, Kill/Resume buttons, final summary."""
 from __future__ import annotations
 
-from kestra_magic.notebook.render import STATE_COLORS
+from kestra_magic.render import STATE_COLORS
 
 from .conftest import LOG_TASK, NAME_INPUT, PAUSE_TASK, SLEEP_TASK, flow_yaml, wait_for
 

@@ -79,7 +79,7 @@ def warm_imports():
     leaves a half-initialised module behind (a Python hazard, not what these tests measure)."""
     import pandas  # noqa: F401
     import kestra_magic.handle  # noqa: F401
-    import kestra_magic.notebook.follow  # noqa: F401
+    import kestra_magic.follow  # noqa: F401
     import kestra_magic.notebook.magics  # noqa: F401
     import kestra_magic.notebook.widget  # noqa: F401
     import kestra_magic.sweep  # noqa: F401
@@ -216,7 +216,7 @@ def sandbox_process(request):
 def test_following_20_executions_at_once(sandbox_process, ns, before):
     """20 executions followed together (SSE + log tails, as the widget does): every final
     state arrives, memory stays bounded, and every follower thread ends."""
-    from kestra_magic.notebook.follow import ExecutionFollower
+    from kestra_magic.follow import ExecutionFollower
     sb = sandbox_process
     loop, item = ("ForEach", "taskrun.value") if sb.generation == 1 else ("Loop", "item.value")
     create_flow(sb, ns, "chatty", f"""id: chatty

@@ -1,4 +1,4 @@
-"""Pure rendering of an execution (HTML and text) for the widget, the static summary and reprs.
+"""Pure rendering of an execution (HTML and text): a Run's reprs, and the notebook's widget and summary.
 
 Works from the execution's JSON dict (an ``Execution`` model's ``.raw`` or the dict itself), which
 has the same keys on Kestra 1.x and 2.x, so nothing here depends on the client or the server.
@@ -9,6 +9,8 @@ import html
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
+
+from kestra_magic.models import TERMINAL_STATES
 
 # Badge colours approximating Kestra's UI palette (ui/src/utils/state.js and the --ks-chart-* vars).
 STATE_COLORS: dict[str, str] = {
@@ -21,9 +23,7 @@ STATE_COLORS: dict[str, str] = {
 LEVEL_COLORS: dict[str, str] = {
     "ERROR": "#E0001C", "WARN": "#DD5F00", "INFO": "#1761FD", "DEBUG": "#8405FF", "TRACE": "#918BA9",
 }
-TERMINAL = frozenset({"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "RETRIED", "SKIPPED",
-                      "RESUBMITTED"})
-FAILED_STATES = frozenset({"FAILED", "KILLED"})
+TERMINAL = TERMINAL_STATES   # the one outcome table: kestra_magic.models.OUTCOMES
 MAX_LOG_LINE = 400   # characters of one log line in the tail (a huge line must not bloat the widget)
 
 

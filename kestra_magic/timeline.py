@@ -8,7 +8,7 @@ import io
 from datetime import datetime, timezone
 from typing import Any
 
-from kestra_magic.notebook.render import STATE_COLORS, RunView, esc
+from kestra_magic.render import STATE_COLORS, RunView, esc
 
 
 def _bars(view: RunView) -> list[tuple[str, float, float, str]]:

@@ -10,7 +10,8 @@ import threading
 import time
 from typing import Any, Callable
 
-from kestra_magic.notebook.render import TERMINAL, raw_of
+from kestra_magic.models import TERMINAL_STATES as TERMINAL
+from kestra_magic.render import raw_of
 
 
 def state_of(execution: Any) -> str:
@@ -47,6 +48,7 @@ class ExecutionFollower:
         self.source = ""
         self.error: BaseException | None = None
         self.lost = False            # gave up: polling failed for ``give_up_after`` seconds
+        self.failing = False         # the last read of the execution failed (the server may be down)
         self.give_up_after = 60.0
         self.changed = threading.Condition()
         self.done = threading.Event()
@@ -129,11 +131,13 @@ class ExecutionFollower:
                 try:
                     ex = self.client.executions.get_execution(self.id)
                     failing_since = None
+                    self.failing = False
                     self._set(ex, "poll")
                     if state_of(ex) in TERMINAL:
                         break
                 except Exception as err:
                     self.error = err
+                    self.failing = True
                     failing_since = failing_since or time.monotonic()
                     if time.monotonic() - failing_since > self.give_up_after:
                         self.lost = True   # the server is gone (or the client closed): stop trying
