@@ -6,11 +6,12 @@ core/src/main/java/io/kestra/core/serializers/YamlParser.java, ``parseAnchorAndA
 src/main/java/org/yaml/snakeyaml/LoaderOptions.java): ``maxAliasesForCollections = 50``,
 ``nestingDepthLimit = 50``, ``codePointLimit = 3 * 1024 * 1024``. SnakeYAML's ``Composer``
 counts every alias to a sequence or mapping (not to a scalar) and refuses the 51st; it refuses a
-node with more than 50 enclosing nodes. This module applies the same three limits, plus one
-Python needs: Java keeps an aliased node shared, while everything here that walks a flow
-(JSON conversion, storage, the engine) expands it, so the *expanded* size is capped too (at the
-document-size limit, with room for plain YAML's overhead: only aliases reach it), and
-an alias inside its own anchor (a recursive structure) is refused.
+node with more than 50 enclosing nodes. This module applies the same three limits, plus two
+Python needs: Java keeps an aliased node shared, while everything here that walks a flow (JSON
+conversion, storage, the engine) expands it, so what aliases add to the flow is capped
+(``MAX_ALIAS_EXPANSION``; measured: 3 M characters of expansion from 1 KB of text kept the
+sandbox busy 10 s, the cap keeps that under a second), and an alias inside its own anchor (a
+recursive structure) is refused. Depth is counted with aliases expanded.
 
 Speed: libyaml's scanner and parser (PyYAML's ``CParser``) feed PyYAML's pure-Python composer,
 which is where the limits are counted (libyaml's own composer has no hook and recurses without
@@ -31,9 +32,9 @@ from yaml.resolver import BaseResolver, Resolver
 MAX_CODE_POINTS = 3 * 1024 * 1024     # SnakeYAML LoaderOptions.codePointLimit (3 MB)
 MAX_COLLECTION_ALIASES = 50           # SnakeYAML LoaderOptions.maxAliasesForCollections
 MAX_DEPTH = 50                        # SnakeYAML LoaderOptions.nestingDepthLimit
-# with aliases expanded: characters of scalar values + 1 per node. Twice the text limit, since a
-# plain document can weigh up to ~1.5x its text (implicit nulls: `{a, b}`); so only aliases reach it.
-MAX_EXPANDED_SIZE = 2 * MAX_CODE_POINTS
+# what aliases add, summed over every *alias: characters of scalar values + 1 per node of what
+# it refers to (this package's own limit; a few anchors reused a few times stay far below it)
+MAX_ALIAS_EXPANSION = 256 * 1024
 
 try:      # libyaml is part of PyYAML's wheels; without it only speed differs, never the result
     from yaml._yaml import CParser as _Parser
@@ -66,6 +67,7 @@ class _LimitedComposer(Composer):
     def __init__(self) -> None:
         super().__init__()
         self._aliases = 0
+        self._expansion = 0
         self._depth = 0                        # collections enclosing the node being composed
         self._children: list[list[int]] = []   # per open node: [expanded size, height] of its children
         self._measured: dict[int, tuple[int, int]] = {}   # id(anchored node) -> (size, height)
@@ -98,18 +100,12 @@ class _LimitedComposer(Composer):
             top = self._children[-1]
             top[0] += size
             top[1] = max(top[1], height)
-        if size > MAX_EXPANDED_SIZE:
-            raise YamlLimitError(
-                "expanded-size", f"with its aliases expanded the YAML would be larger than "
-                f"{MAX_EXPANDED_SIZE} characters (twice Kestra's 3 MB document-size limit): use fewer "
-                f"aliases or write the repeated part once, e.g. in pluginDefaults or a subflow",
-                event.start_mark)
         return node
 
     def _alias(self, node, event) -> tuple[int, int]:
-        """(expanded size, height) of an aliased node, after the alias and recursion checks."""
+        """(expanded size, height) of an aliased node, after the alias, recursion and size checks."""
         if isinstance(node, ScalarNode):
-            return len(node.value) + 1, 0
+            return self._expand(len(node.value) + 1, event), 0
         self._aliases += 1
         if self._aliases > MAX_COLLECTION_ALIASES:
             raise YamlLimitError(
@@ -126,7 +122,16 @@ class _LimitedComposer(Composer):
             raise YamlLimitError(
                 "depth", f"with the alias *{event.anchor} expanded the YAML nests deeper than {MAX_DEPTH} "
                 f"levels (Kestra's nesting-depth limit): flatten the structure", event.start_mark)
-        return size, height
+        return self._expand(size, event), height
+
+    def _expand(self, size: int, event) -> int:
+        self._expansion += size
+        if self._expansion > MAX_ALIAS_EXPANSION:
+            raise YamlLimitError(
+                "alias-expansion", f"the YAML's aliases (*name) expand to more than {MAX_ALIAS_EXPANSION} "
+                f"characters (the sandbox's limit: Python copies what an alias refers to): write the "
+                f"repeated part once, e.g. in pluginDefaults or a subflow", event.start_mark)
+        return size
 
 
 @lru_cache(maxsize=None)
