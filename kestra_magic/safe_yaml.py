@@ -19,12 +19,13 @@ bound); measured about as fast as ``CSafeLoader`` and 3-4x faster than ``SafeLoa
 """
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from typing import Any
 
 import yaml
 from yaml.composer import Composer
-from yaml.constructor import SafeConstructor
+from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.events import AliasEvent
 from yaml.nodes import ScalarNode
 from yaml.resolver import BaseResolver, Resolver
@@ -134,13 +135,54 @@ class _LimitedComposer(Composer):
         return size
 
 
+class _Constructor(SafeConstructor):
+    """PyYAML's safe constructor, whose plain Python errors on a bad value (``2020-13-45``, an
+    int of 5,000 digits, ``!!int x``) become a ``ConstructorError`` at the value's line."""
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, AttributeError, OverflowError, KeyError) as exc:
+            value = node.value if isinstance(node, ScalarNode) else ""
+            shown = value if len(value) <= 40 else value[:40] + "..."
+            raise ConstructorError(None, None, f"cannot read the value `{shown}` as "
+                                   f"{node.tag.rsplit(':', 1)[-1]}: {str(exc).split(';')[0]}",
+                                   node.start_mark) from None
+
+    def construct_yaml_int(self, node):
+        """An int, refused when Python could not print it (more digits than ``sys.int_info``'s
+        limit; a hex or binary literal is not limited while read, only when written as JSON)."""
+        value = super().construct_yaml_int(node)
+        limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()   # 0: no limit (Python < 3.11)
+        if limit and value.bit_length() > limit * 3.32:
+            raise ValueError(f"more than {limit} digits")
+        return value
+
+
+    def construct_yaml_set(self, node):
+        """A list of the members: a set is a JSON array in Kestra (Jackson writes SnakeYAML's Set so)."""
+        data: list = []
+        yield data
+        data.extend(self.construct_mapping(node))
+
+    def construct_yaml_binary(self, node):
+        """The base64 text: Jackson writes SnakeYAML's byte[] as base64 (bad base64 still fails)."""
+        import base64
+        return base64.b64encode(super().construct_yaml_binary(node)).decode("ascii")
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)
+_Constructor.add_constructor("tag:yaml.org,2002:set", _Constructor.construct_yaml_set)
+_Constructor.add_constructor("tag:yaml.org,2002:binary", _Constructor.construct_yaml_binary)
+
+
 @lru_cache(maxsize=None)
 def _loader(resolver: type[BaseResolver]) -> type:
-    class Loader(_LimitedComposer, _Parser, SafeConstructor, resolver):  # type: ignore[valid-type,misc]
+    class Loader(_LimitedComposer, _Parser, _Constructor, resolver):  # type: ignore[valid-type,misc]
         def __init__(self, stream: str):
             _Parser.__init__(self, stream)
             _LimitedComposer.__init__(self)
-            SafeConstructor.__init__(self)
+            _Constructor.__init__(self)
             resolver.__init__(self)
     return Loader
 
@@ -158,7 +200,11 @@ def load(text: str, *, resolver: type[BaseResolver] = Resolver) -> Any:
             "size", f"the YAML is {len(text)} characters, more than {MAX_CODE_POINTS} (Kestra's 3 MB "
             f"document-size limit, SnakeYAML codePointLimit): move large scripts or data into "
             f"namespace files")
-    loader = _loader(resolver)(text)
+    try:
+        loader = _loader(resolver)(text)   # libyaml reads UTF-8: a lone surrogate cannot be encoded
+    except UnicodeEncodeError as exc:
+        raise yaml.reader.ReaderError("<unicode string>", exc.start, ord(text[exc.start]), None,
+                                      "lone surrogates are not allowed") from None
     try:
         return loader.get_single_data()
     finally:

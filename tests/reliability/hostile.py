@@ -47,10 +47,18 @@ def encode(text: str, encoding: str) -> bytes:
     return text.encode(encoding, "surrogatepass")
 
 
+ODD_VALUES = ["2020-13-45", "2020-02-30 10:00:00", "!!int x", "!!float x", "!!timestamp x", "!!bool maybe",
+              "9" * 5000, "0x" + "f" * 9000, "0b" + "1" * 20_000, "-" + "9" * 4301, "1e99999", ".inf", ".nan",
+              "!!set {a, b}", "!!binary aGVsbG8=", "!!binary '@@@'", "!!omap [a: 1, b: 2]", "!!pairs [a: 1, a: 2]",
+              "{? [a]: 1}", "{a: 1, a: 2}", "!!null x", "!!str", "!!map [1]", "!!seq {a: 1}", "!!python/name:os.system",
+              "{<<: [1, 2]}", "{<<: x}", "&x {<<: *x}", "2001-12-14t21:59:43.10-05:00", "!!merge x", "!!value x",
+              "!custom x", "!<tag:example.com,2000:x> y", "%TAG ! tag:x\n", "'\u0000'", '"\x00\ud800\U0010ffff"']
+
+
 @st.composite
 def hostile_yaml(draw) -> tuple[str, str]:
     """(kind, YAML text after the flow's head) — a hostile part a flow may carry."""
-    kind = draw(st.sampled_from(["bomb", "deep", "huge", "odd", "anchors"]))
+    kind = draw(st.sampled_from(["bomb", "deep", "huge", "odd", "anchors", "value"]))
     if kind == "bomb":
         return kind, alias_bomb(draw(st.integers(6, 10)), draw(st.integers(8, 12)))
     if kind == "deep":
@@ -63,6 +71,8 @@ def hostile_yaml(draw) -> tuple[str, str]:
         n = draw(st.integers(1, 20))
         return kind, "variables:\n  base: &b {retries: 3, env: [a, b]}\n" + "".join(
             f"  v{i}: *b\n" for i in range(n))
+    if kind == "value":
+        return kind, "variables:\n  x: " + draw(st.sampled_from(ODD_VALUES)) + "\n"
     return kind, "variables:\n  x: " + draw(odd_text()) + "\n"
 
 
@@ -73,11 +83,14 @@ json_values = st.recursive(json_scalars, lambda kids: st.one_of(st.lists(kids, m
                            max_leaves=12)
 
 
+JSON_KINDS = ("deep", "deep-object", "bigint", "nan", "value", "not-json", "bad-utf8")
+
+
 @st.composite
-def hostile_json(draw) -> bytes:
+def hostile_json(draw, kinds=JSON_KINDS) -> bytes:
     """A request body a JSON endpoint may get: deep nesting, huge numbers, NaN, wrong shapes, non-JSON."""
     import json
-    kind = draw(st.sampled_from(["deep", "deep-object", "bigint", "nan", "value", "not-json", "bad-utf8"]))
+    kind = draw(st.sampled_from(kinds))
     if kind == "deep":
         n = draw(st.integers(500, 50_000))
         return ("[" * n + "]" * n).encode()

@@ -184,8 +184,20 @@ def test_cell_check_gives_one_line_in_bounded_time(case):
     started = time.monotonic()
     try:
         check_yaml(FLOW_HEAD.format(ns="a.b") + part)
-        assert kind in ("anchors", "odd", "huge")
+        assert kind in ("anchors", "odd", "huge", "value")
     except KestraMagicError as err:
         assert "\n" not in str(err) and len(str(err)) < 600
         assert "nothing was sent" in str(err) or err.kind == "UsageError"
     assert time.monotonic() - started < BOUND
+
+
+@pytest.mark.parametrize("value", ["2020-13-45", "!!int x", "!!bool maybe", "!!timestamp x", "9" * 5000,
+                                   "0x" + "f" * 9000])
+def test_unreadable_values_are_yaml_errors_at_their_line(value):
+    with pytest.raises(yaml.constructor.ConstructorError) as err:
+        safe_yaml.load(f"a: 1\nb: [1, {{c: {value}}}]\n")
+    assert err.value.problem_mark.line == 1 and "cannot read the value" in err.value.problem
+
+
+def test_sets_and_binary_read_as_kestra_shows_them_in_json():
+    assert safe_yaml.load("a: !!set {x, y}\nb: !!binary aGVsbG8=\n") == {"a": ["x", "y"], "b": "aGVsbG8="}

@@ -1,0 +1,102 @@
+"""Hostile JSON bodies (issue 20): every JSON endpoint of the sandbox (executions, flows, bulk,
+labels, inputs) answers bad input with the generation's 4xx error body in bounded time, never
+a 5xx, and keeps answering. The time bound is a generous guard, not a benchmark.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.reliability.hostile import JSON_KINDS, hostile_json
+
+SHALLOW = tuple(k for k in JSON_KINDS if k not in ("deep", "deep-object"))
+
+BOUND = 15.0
+FUZZ = settings(max_examples=40, deadline=None, database=None, derandomize=True,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                       HealthCheck.function_scoped_fixture])
+
+FLOW = """id: hostile
+namespace: {ns}
+inputs:
+  - id: j
+    type: JSON
+    required: false
+  - id: n
+    type: INT
+    required: false
+tasks:
+  - id: t
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+"""
+
+
+@pytest.fixture(scope="module")
+def target(sandbox):
+    """(sandbox, namespace, execution id) of a finished run of a flow with JSON and INT inputs."""
+    ns = f"hostile.{uuid.uuid4().hex[:8]}"
+    r = requests.post(f"{sandbox.url}/api/v1/main/flows", data=FLOW.format(ns=ns),
+                      headers={"Content-Type": "application/x-yaml"}, timeout=10)
+    assert r.status_code == 200, r.text
+    ex = requests.post(f"{sandbox.url}/api/v1/main/executions/{ns}/hostile?wait=true", timeout=30).json()
+    return sandbox, ns, ex["id"]
+
+
+def endpoints(gen: int, ns: str, ex: str) -> list[tuple[str, str]]:
+    """The JSON-body endpoints (method, path under /api/v1/main)."""
+    act = f"/executions/{ex}" + ("" if gen == 1 else "/actions")
+    return [
+        ("POST", "/executions/labels/by-ids"), ("POST", "/executions/labels/by-query"),
+        ("POST", "/executions/restart/by-ids"), ("POST", "/executions/resume/by-ids"),
+        ("POST", "/executions/change-status/by-ids?newStatus=FAILED"), ("POST", "/executions/replay/by-ids"),
+        ("DELETE", "/executions/by-ids"), ("DELETE", "/executions/kill/by-ids"),
+        ("POST", "/flows/disable/by-ids"), ("POST", "/flows/enable/by-ids"), ("DELETE", "/flows/delete/by-ids"),
+        ("POST", "/executions/latest"), ("POST", "/flows/validate/task"),
+        ("POST", f"{act}/labels"), ("POST", f"{act}/state"), ("POST", f"{act}/change-status?status=FAILED"),
+        ("POST", f"{act}/eval/x"),
+        ("POST", f"/executions/webhook/{ns}/hostile/key"),
+    ] + ([("POST", "/flows"), ("PUT", f"/flows/{ns}/hostile")] if gen == 1 else [])
+
+
+def call(sb, method: str, path: str, **kw) -> requests.Response:
+    started = time.monotonic()
+    r = requests.request(method, f"{sb.url}/api/v1/main{path}", timeout=BOUND * 2, **kw)
+    elapsed = time.monotonic() - started
+    assert r.status_code < 500, f"{method} {path}: {r.status_code} {r.text[:300]}"
+    assert elapsed < BOUND, f"{method} {path} took {elapsed:.1f} s"
+    if r.status_code >= 400 and r.content:
+        assert r.headers["Content-Type"] == ("application/json" if sb.generation == 1
+                                             else "application/problem+json")
+        r.json()
+    return r
+
+
+def still_answers(sb) -> None:
+    assert requests.get(f"{sb.url}/api/v1/configs", timeout=10).status_code == 200
+
+
+@FUZZ
+@given(body=hostile_json(SHALLOW), pick=st.integers(0, 100))
+def test_hostile_json_bodies_never_get_a_5xx(target, body, pick):
+    sb, ns, ex = target
+    eps = endpoints(sb.generation, ns, ex)
+    method, path = eps[pick % len(eps)]
+    call(sb, method, path, data=body, headers={"Content-Type": "application/json"})
+    still_answers(sb)
+
+
+@FUZZ
+@given(value=hostile_json(SHALLOW), where=st.sampled_from(["create", "validate", "replay"]))
+def test_hostile_json_inputs_never_get_a_5xx(target, value, where):
+    sb, ns, ex = target
+    act = f"/executions/{ex}" + ("" if sb.generation == 1 else "/actions")
+    path = {"create": f"/executions/{ns}/hostile", "validate": f"/executions/{ns}/hostile/validate",
+            "replay": f"{act}/replay-with-inputs"}[where]
+    call(sb, "POST", path, files={"j": (None, value), "n": (None, value[:200])})
+    still_answers(sb)
