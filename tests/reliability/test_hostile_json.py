@@ -12,7 +12,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.reliability.hostile import JSON_KINDS, hostile_json
+from tests.reliability.hostile import JSON_KINDS, alias_bomb, hostile_json
 
 SHALLOW = tuple(k for k in JSON_KINDS if k not in ("deep", "deep-object"))
 
@@ -30,6 +30,9 @@ inputs:
   - id: n
     type: INT
     required: false
+  - id: y
+    type: YAML
+    required: false
 tasks:
   - id: t
     type: io.kestra.plugin.core.log.Log
@@ -39,7 +42,7 @@ tasks:
 
 @pytest.fixture(scope="module")
 def target(sandbox):
-    """(sandbox, namespace, execution id) of a finished run of a flow with JSON and INT inputs."""
+    """(sandbox, namespace, execution id) of a finished run of a flow with JSON, INT and YAML inputs."""
     ns = f"hostile.{uuid.uuid4().hex[:8]}"
     r = requests.post(f"{sandbox.url}/api/v1/main/flows", data=FLOW.format(ns=ns),
                       headers={"Content-Type": "application/x-yaml"}, timeout=10)
@@ -100,3 +103,42 @@ def test_hostile_json_inputs_never_get_a_5xx(target, value, where):
             "replay": f"{act}/replay-with-inputs"}[where]
     call(sb, "POST", path, files={"j": (None, value), "n": (None, value[:200])})
     still_answers(sb)
+
+
+KNOWN_500 = ("issue 20: the handlers' json.loads lets RecursionError (JSON nested ~1,000 deep) and the "
+             "4,300-digit int ValueError through as 500s, and YAML inputs are read without Kestra's limits; "
+             "the fixes are in the hostile helper's report. strict: remove this mark when they land")
+
+
+def _deep_bodies_5xx(sb, ns, ex) -> list[str]:
+    deep = b"[" * 5000 + b"]" * 5000
+    bodies = [deep, b'{"a":' * 5000 + b"1" + b"}" * 5000, b"[" + b"9" * 5000 + b"]"]
+    out = []
+    for method, path in endpoints(sb.generation, ns, ex):
+        for body in bodies:
+            r = requests.request(method, f"{sb.url}/api/v1/main{path}", data=body,
+                                 headers={"Content-Type": "application/json"}, timeout=BOUND * 2)
+            if r.status_code >= 500:
+                out.append(f"{method} {path} {body[:8]!r}: {r.status_code}")
+    act = f"/executions/{ex}" + ("" if sb.generation == 1 else "/actions")
+    for path in (f"/executions/{ns}/hostile", f"/executions/{ns}/hostile/validate", f"{act}/replay-with-inputs"):
+        r = requests.post(f"{sb.url}/api/v1/main{path}", files={"j": (None, deep)}, timeout=BOUND * 2)
+        if r.status_code >= 500:
+            out.append(f"POST {path} input j deep: {r.status_code}")
+        # YAML inputs: within Kestra's limits (kestra_magic/safe_yaml.py), as flows are. The bomb is
+        # kept small (9**6 copies) so that today's unlimited read stays cheap while it is not refused.
+        for name, text in (("deep", "[" * 20_000), ("bomb", alias_bomb(6, 9))):
+            r = requests.post(f"{sb.url}/api/v1/main{path}", files={"y": (None, text)}, timeout=BOUND * 2)
+            refused = ("deeper than 50" in r.text or "aliases" in r.text) and (
+                r.status_code == 422 or (path.endswith("/validate") and r.status_code == 200))  # per-input errors
+            if not refused:
+                out.append(f"POST {path} input y {name}: {r.status_code}")
+    return out
+
+
+@pytest.mark.xfail(strict=True, reason=KNOWN_500)
+def test_deep_json_huge_numbers_and_yaml_input_bombs_get_422(target):
+    sb, ns, ex = target
+    failures = _deep_bodies_5xx(sb, ns, ex)
+    still_answers(sb)
+    assert not failures, "\n".join(failures)
