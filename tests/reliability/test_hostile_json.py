@@ -126,8 +126,8 @@ def _deep_bodies_5xx(sb, ns, ex) -> list[str]:
         if r.status_code >= 500:
             out.append(f"POST {path} input j deep: {r.status_code}")
         # YAML inputs: within Kestra's limits (kestra_magic/safe_yaml.py), as flows are. The bomb is
-        # kept small (9**6 copies) so that today's unlimited read stays cheap while it is not refused.
-        for name, text in (("deep", "[" * 20_000), ("bomb", alias_bomb(6, 9))):
+        # kept small (8**6 copies) so that today's unlimited read stays cheap while it is not refused.
+        for name, text in (("deep", "[" * 20_000), ("bomb", alias_bomb(6, 8))):
             r = requests.post(f"{sb.url}/api/v1/main{path}", files={"y": (None, text)}, timeout=BOUND * 2)
             refused = ("deeper than 50" in r.text or "aliases" in r.text) and (
                 r.status_code == 422 or (path.endswith("/validate") and r.status_code == 200))  # per-input errors
