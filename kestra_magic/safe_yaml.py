@@ -34,7 +34,8 @@ MAX_CODE_POINTS = 3 * 1024 * 1024     # SnakeYAML LoaderOptions.codePointLimit (
 MAX_COLLECTION_ALIASES = 50           # SnakeYAML LoaderOptions.maxAliasesForCollections
 MAX_DEPTH = 50                        # SnakeYAML LoaderOptions.nestingDepthLimit
 # what aliases add, summed over every *alias: characters of scalar values + 1 per node of what
-# it refers to (this package's own limit; a few anchors reused a few times stay far below it)
+# it refers to (kestra-magic's own limit, in the sandbox and the cell check alike; a few anchors
+# reused a few times stay far below it)
 MAX_ALIAS_EXPANSION = 256 * 1024
 
 try:      # libyaml is part of PyYAML's wheels; without it only speed differs, never the result
@@ -130,7 +131,7 @@ class _LimitedComposer(Composer):
         if self._expansion > MAX_ALIAS_EXPANSION:
             raise YamlLimitError(
                 "alias-expansion", f"the YAML's aliases (*name) expand to more than {MAX_ALIAS_EXPANSION} "
-                f"characters (the sandbox's limit: Python copies what an alias refers to): write the "
+                f"characters (kestra-magic's limit: Python copies what an alias refers to): write the "
                 f"repeated part once, e.g. in pluginDefaults or a subflow", event.start_mark)
         return size
 
@@ -157,7 +158,6 @@ class _Constructor(SafeConstructor):
         if limit and value.bit_length() > limit * 3.32:
             raise ValueError(f"more than {limit} digits")
         return value
-
 
     def construct_yaml_set(self, node):
         """A list of the members: a set is a JSON array in Kestra (Jackson writes SnakeYAML's Set so)."""
