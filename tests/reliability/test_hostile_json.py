@@ -166,3 +166,15 @@ def test_labels_kestra_refuses_get_422(target):
     got = requests.get(f"{sb.url}/api/v1/main/executions/{ex}", timeout=10).json()
     assert not failures and {lb["key"] for lb in got.get("labels") or []}.isdisjoint(
         {lb["key"] for lb in BAD_LABELS}), "\n".join(failures)
+
+
+def test_http_layer_limits_answer_4xx_and_the_server_keeps_answering(target):
+    """docs/sandbox.md "Limits": multipart parts (Werkzeug's max_form_parts), request line and headers
+    (Python's http.server)."""
+    sb, ns, _ = target
+    parts = [(f"p{i}", (None, "x")) for i in range(1_001)]
+    assert requests.post(f"{sb.url}/api/v1/main/executions/{ns}/hostile", files=parts, timeout=BOUND).status_code == 413
+    assert requests.get(f"{sb.url}/api/v1/main/flows/search?q={'x' * 100_000}", timeout=BOUND).status_code == 414
+    headers = {f"X-H{i}": "x" for i in range(150)}
+    assert requests.get(f"{sb.url}/api/v1/configs", headers=headers, timeout=BOUND).status_code == 431
+    still_answers(sb)
