@@ -9,7 +9,6 @@ lives in one place: tests/sandbox/spec_defects.py (shared with the protocol test
 """
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from functools import lru_cache
@@ -18,7 +17,6 @@ import pytest
 import requests
 import yaml
 from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
 
 from tests.reliability.helpers import create_flow
 
