@@ -120,6 +120,11 @@ def _deep_bodies_5xx(sb, ns, ex) -> list[str]:
                                  headers={"Content-Type": "application/json"}, timeout=BOUND * 2)
             if r.status_code >= 500:
                 out.append(f"{method} {path} {body[:8]!r}: {r.status_code}")
+    if sb.generation == 2:
+        r = requests.post(f"{sb.url}/api/v1/login", data=deep, headers={"Content-Type": "application/json"},
+                          timeout=BOUND * 2)
+        if r.status_code >= 500:
+            out.append(f"POST /api/v1/login {deep[:8]!r}: {r.status_code}")
     act = f"/executions/{ex}" + ("" if sb.generation == 1 else "/actions")
     for path in (f"/executions/{ns}/hostile", f"/executions/{ns}/hostile/validate", f"{act}/replay-with-inputs"):
         r = requests.post(f"{sb.url}/api/v1/main{path}", files={"j": (None, deep)}, timeout=BOUND * 2)
