@@ -12,25 +12,20 @@ _ID_LINE = re.compile(r"^id:[^\n]*$", re.MULTILINE)
 
 
 def check_yaml(source: str, *, first_line: int = 2) -> dict:
-    """Parse the cell body; a syntax error names the cell line and column (the body starts on
-    cell line ``first_line``, after the ``%%kestra_flow`` line). Nothing is sent on error."""
+    """Parse the cell body within Kestra's YAML limits (kestra_magic/safe_yaml.py); an error names
+    the cell line and column where the parser gave up and, when the broken construct (an unclosed
+    ``[``, ``{`` or quote) began on another line, where it began (the body starts on cell line
+    ``first_line``, after the ``%%kestra_flow`` line). Nothing is sent on error."""
     import yaml
+
+    from kestra_magic import safe_yaml
     if not source.strip():
         raise KestraMagicError("the cell is empty; write the flow's YAML (id, namespace, tasks) below "
                                "%%kestra_flow", kind="UsageError")
     try:
-        doc = yaml.safe_load(source)
+        doc = safe_yaml.load(source)
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        if mark is None:
-            raise KestraMagicError(f"YAML syntax error: {problem}; nothing was sent", kind="YAMLError") from None
-        lines = source.splitlines()
-        text = lines[mark.line].strip() if mark.line < len(lines) else ""
-        raise KestraMagicError(
-            f"YAML syntax error at cell line {mark.line + first_line}, column {mark.column + 1}: {problem}"
-            + (f" (in `{text[:60]}`)" if text else "") + "; fix it and re-run, nothing was sent",
-            kind="YAMLError") from None
+        raise KestraMagicError(_yaml_error_line(err, source, first_line), kind="YAMLError") from None
     if not isinstance(doc, dict):
         raise KestraMagicError("the cell must hold one flow as a YAML mapping with id, namespace and "
                                "tasks", kind="UsageError")
@@ -41,6 +36,28 @@ def check_yaml(source: str, *, first_line: int = 2) -> dict:
                                    f"the flow has no `{key}:`; add a top-level `{key}: ...` line",
                                    kind="UsageError")
     return doc
+
+
+def _yaml_error_line(err, source: str, first_line: int) -> str:
+    """One line for a YAML error: where the parser gave up, and where the construct it was in began."""
+    from kestra_magic.safe_yaml import YamlLimitError
+    lines = source.splitlines()
+
+    def at(mark) -> str:
+        text = lines[mark.line].strip() if mark.line < len(lines) else ""
+        return f"cell line {mark.line + first_line}, column {mark.column + 1}" + (f" (`{text[:60]}`)" if text else "")
+
+    mark = getattr(err, "problem_mark", None)
+    context, context_mark = getattr(err, "context", None), getattr(err, "context_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    if isinstance(err, YamlLimitError):
+        return f"YAML refused{' at ' + at(mark) if mark else ''}: {problem}; nothing was sent"
+    if mark is None and context_mark is None:
+        return f"YAML syntax error: {problem}; nothing was sent"
+    head = f"YAML syntax error at {at(mark or context_mark)}: {problem}"
+    if context_mark is not None and mark is not None and context_mark.line != mark.line:
+        head += f", {context or 'in the construct'} that starts at {at(context_mark)}"
+    return head + "; fix it and re-run, nothing was sent"
 
 
 def set_namespace(source: str, namespace: str) -> str:

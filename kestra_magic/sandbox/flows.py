@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import yaml
 
+from kestra_magic import safe_yaml
 from kestra_magic.sandbox.inputs import INPUT_TYPES, to_jsonable
 
 ID_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_-]*"
@@ -26,19 +27,20 @@ FLOW_KEYS = {1: _COMMON_KEYS | {"pluginDefaults", "workerGroup", "taskDefaults",
 REMOVED_IN_2 = {"BOOLEAN": "BOOL", "ENUM": "SELECT"}
 
 
-class _Loader(yaml.SafeLoader):
+class _Resolver(yaml.resolver.Resolver):
     """YAML 1.2-style booleans (only true/false), as Kestra's Jackson parser reads ``id: off``."""
 
 
-_Loader.yaml_implicit_resolvers = {
+_Resolver.yaml_implicit_resolvers = {
     k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                              list("tTfF"))
+    for k, v in yaml.resolver.Resolver.yaml_implicit_resolvers.items()}
+_Resolver.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                list("tTfF"))
 
 
 def load_yaml(text: str):
-    return yaml.load(text, Loader=_Loader)
+    """The YAML within Kestra's limits (aliases, depth, size: kestra_magic/safe_yaml.py); YAMLError if not."""
+    return safe_yaml.load(text, resolver=_Resolver)
 
 
 class YamlError(ValueError):

@@ -1,0 +1,185 @@
+"""Hostile JSON bodies (issue 20): every JSON endpoint of the sandbox (executions, flows, bulk,
+labels, inputs) answers bad input with the generation's 4xx error body in bounded time, never
+a 5xx, and keeps answering. The time bound is a generous guard, not a benchmark.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.reliability.hostile import JSON_KINDS, alias_bomb, hostile_json
+
+SHALLOW = tuple(k for k in JSON_KINDS if k not in ("deep", "deep-object"))
+
+BOUND = 15.0
+FUZZ = settings(max_examples=40, deadline=None, database=None, derandomize=True,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                       HealthCheck.function_scoped_fixture])
+
+FLOW = """id: hostile
+namespace: {ns}
+inputs:
+  - id: j
+    type: JSON
+    required: false
+  - id: n
+    type: INT
+    required: false
+  - id: y
+    type: YAML
+    required: false
+tasks:
+  - id: t
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+"""
+
+
+@pytest.fixture(scope="module")
+def target(sandbox):
+    """(sandbox, namespace, execution id) of a finished run of a flow with JSON, INT and YAML inputs."""
+    ns = f"hostile.{uuid.uuid4().hex[:8]}"
+    r = requests.post(f"{sandbox.url}/api/v1/main/flows", data=FLOW.format(ns=ns),
+                      headers={"Content-Type": "application/x-yaml"}, timeout=10)
+    assert r.status_code == 200, r.text
+    ex = requests.post(f"{sandbox.url}/api/v1/main/executions/{ns}/hostile?wait=true", timeout=30).json()
+    return sandbox, ns, ex["id"]
+
+
+def endpoints(gen: int, ns: str, ex: str) -> list[tuple[str, str]]:
+    """The JSON-body endpoints (method, path under /api/v1/main)."""
+    act = f"/executions/{ex}" + ("" if gen == 1 else "/actions")
+    return [
+        ("POST", "/executions/labels/by-ids"), ("POST", "/executions/labels/by-query"),
+        ("POST", "/executions/restart/by-ids"), ("POST", "/executions/resume/by-ids"),
+        ("POST", "/executions/change-status/by-ids?newStatus=FAILED"), ("POST", "/executions/replay/by-ids"),
+        ("DELETE", "/executions/by-ids"), ("DELETE", "/executions/kill/by-ids"),
+        ("POST", "/flows/disable/by-ids"), ("POST", "/flows/enable/by-ids"), ("DELETE", "/flows/delete/by-ids"),
+        ("POST", "/executions/latest"), ("POST", "/flows/validate/task"),
+        ("POST", f"{act}/labels"), ("POST", f"{act}/state"), ("POST", f"{act}/change-status?status=FAILED"),
+        ("POST", f"{act}/eval/x"),
+        ("POST", f"/executions/webhook/{ns}/hostile/key"),
+    ] + ([("POST", "/flows"), ("PUT", f"/flows/{ns}/hostile")] if gen == 1 else [])
+
+
+def call(sb, method: str, path: str, **kw) -> requests.Response:
+    started = time.monotonic()
+    r = requests.request(method, f"{sb.url}/api/v1/main{path}", timeout=BOUND * 2, **kw)
+    elapsed = time.monotonic() - started
+    assert r.status_code < 500, f"{method} {path}: {r.status_code} {r.text[:300]}"
+    assert elapsed < BOUND, f"{method} {path} took {elapsed:.1f} s"
+    if r.status_code >= 400 and r.content:
+        assert r.headers["Content-Type"] == ("application/json" if sb.generation == 1
+                                             else "application/problem+json")
+        r.json()
+    return r
+
+
+def still_answers(sb) -> None:
+    assert requests.get(f"{sb.url}/api/v1/configs", timeout=10).status_code == 200
+
+
+@FUZZ
+@given(body=hostile_json(SHALLOW), pick=st.integers(0, 100))
+def test_hostile_json_bodies_never_get_a_5xx(target, body, pick):
+    sb, ns, ex = target
+    eps = endpoints(sb.generation, ns, ex)
+    method, path = eps[pick % len(eps)]
+    call(sb, method, path, data=body, headers={"Content-Type": "application/json"})
+    still_answers(sb)
+
+
+@FUZZ
+@given(value=hostile_json(SHALLOW), where=st.sampled_from(["create", "validate", "replay"]))
+def test_hostile_json_inputs_never_get_a_5xx(target, value, where):
+    sb, ns, ex = target
+    act = f"/executions/{ex}" + ("" if sb.generation == 1 else "/actions")
+    path = {"create": f"/executions/{ns}/hostile", "validate": f"/executions/{ns}/hostile/validate",
+            "replay": f"{act}/replay-with-inputs"}[where]
+    call(sb, "POST", path, files={"j": (None, value), "n": (None, value[:200])})
+    still_answers(sb)
+
+
+KNOWN_500 = ("issue 20: the handlers' json.loads lets RecursionError (JSON nested ~1,000 deep) and the "
+             "4,300-digit int ValueError through as 500s, and YAML inputs are read without Kestra's limits; "
+             "the fixes are in the hostile helper's report. strict: remove this mark when they land")
+
+
+def _deep_bodies_5xx(sb, ns, ex) -> list[str]:
+    deep = b"[" * 5000 + b"]" * 5000
+    bodies = [deep, b'{"a":' * 5000 + b"1" + b"}" * 5000, b"[" + b"9" * 5000 + b"]"]
+    out = []
+    for method, path in endpoints(sb.generation, ns, ex):
+        for body in bodies:
+            r = requests.request(method, f"{sb.url}/api/v1/main{path}", data=body,
+                                 headers={"Content-Type": "application/json"}, timeout=BOUND * 2)
+            if r.status_code >= 500:
+                out.append(f"{method} {path} {body[:8]!r}: {r.status_code}")
+    if sb.generation == 2:
+        r = requests.post(f"{sb.url}/api/v1/login", data=deep, headers={"Content-Type": "application/json"},
+                          timeout=BOUND * 2)
+        if r.status_code >= 500:
+            out.append(f"POST /api/v1/login {deep[:8]!r}: {r.status_code}")
+    act = f"/executions/{ex}" + ("" if sb.generation == 1 else "/actions")
+    for path in (f"/executions/{ns}/hostile", f"/executions/{ns}/hostile/validate", f"{act}/replay-with-inputs"):
+        r = requests.post(f"{sb.url}/api/v1/main{path}", files={"j": (None, deep)}, timeout=BOUND * 2)
+        if r.status_code >= 500:
+            out.append(f"POST {path} input j deep: {r.status_code}")
+        # YAML inputs: within Kestra's limits (kestra_magic/safe_yaml.py), as flows are. The bomb is
+        # kept small (8**6 copies) so that today's unlimited read stays cheap while it is not refused.
+        for name, text in (("deep", "[" * 20_000), ("bomb", alias_bomb(6, 8))):
+            r = requests.post(f"{sb.url}/api/v1/main{path}", files={"y": (None, text)}, timeout=BOUND * 2)
+            refused = ("deeper than 50" in r.text or "aliases" in r.text) and (
+                r.status_code == 422 or (path.endswith("/validate") and r.status_code == 200))  # per-input errors
+            if not refused:
+                out.append(f"POST {path} input y {name}: {r.status_code}")
+    return out
+
+
+@pytest.mark.xfail(strict=True, reason=KNOWN_500)
+def test_deep_json_huge_numbers_and_yaml_input_bombs_get_422(target):
+    sb, ns, ex = target
+    failures = _deep_bodies_5xx(sb, ns, ex)
+    still_answers(sb)
+    assert not failures, "\n".join(failures)
+
+
+BAD_LABELS = [{"key": "Upper", "value": "x"}, {"key": "a*b", "value": "x"}, {"key": "1st", "value": "x"},
+              {"key": "ok", "value": ""}]
+
+
+@pytest.mark.xfail(strict=True, reason="issue 20: label keys are stored unchecked (then served against the spec's "
+                   "pattern); the fix is in the hostile helper's report. strict: remove this mark when it lands")
+def test_labels_kestra_refuses_get_422(target):
+    # kestra-io/kestra core/src/main/java/io/kestra/core/models/Label.java: key @Pattern
+    # ^[\p{Ll}][\p{L}0-9._-]*$ ("Invalid label key. ..."), value @NotEmpty; bodies are @Valid -> 422
+    sb, ns, ex = target
+    act = f"/executions/{ex}" + ("" if sb.generation == 1 else "/actions")
+    failures = []
+    for label in BAD_LABELS:
+        for path, body in ((f"{act}/labels", [label]),
+                           ("/executions/labels/by-ids", {"executionsId": [ex], "executionLabels": [label]}),
+                           (f"/executions/labels/by-query?namespace={ns}", [label])):
+            r = call(sb, "POST", path, json=body)
+            if r.status_code != 422:
+                failures.append(f"{path} {label}: {r.status_code}")
+    got = requests.get(f"{sb.url}/api/v1/main/executions/{ex}", timeout=10).json()
+    assert not failures and {lb["key"] for lb in got.get("labels") or []}.isdisjoint(
+        {lb["key"] for lb in BAD_LABELS}), "\n".join(failures)
+
+
+def test_http_layer_limits_answer_4xx_and_the_server_keeps_answering(target):
+    """docs/sandbox.md "Limits": multipart parts (Werkzeug's max_form_parts), request line and headers
+    (Python's http.server)."""
+    sb, ns, _ = target
+    parts = [(f"p{i}", (None, "x")) for i in range(1_001)]
+    assert requests.post(f"{sb.url}/api/v1/main/executions/{ns}/hostile", files=parts, timeout=BOUND).status_code == 413
+    assert requests.get(f"{sb.url}/api/v1/main/flows/search?q={'x' * 100_000}", timeout=BOUND).status_code == 414
+    headers = {f"X-H{i}": "x" for i in range(150)}
+    assert requests.get(f"{sb.url}/api/v1/configs", headers=headers, timeout=BOUND).status_code == 431
+    still_answers(sb)
