@@ -16,12 +16,15 @@ YAML = {"Content-Type": "application/x-yaml"}
 def _flow_key(source: str) -> tuple[str, str]:
     """(namespace, id) read from a flow's YAML, with a clear error when it has none."""
     import yaml  # lazy: only the upsert helper needs to read YAML
+
+    from kestra_magic import safe_yaml
     try:
-        doc = yaml.safe_load(source)
+        doc = safe_yaml.load(source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise errors.KestraConfigError(f"flow source is not valid YAML{where}; fix the YAML") from None
+        problem = f" ({exc.problem})" if getattr(exc, "problem", None) else ""
+        raise errors.KestraConfigError(f"flow source is not valid YAML{where}{problem}; fix the YAML") from None
     if not isinstance(doc, dict) or not doc.get("id") or not doc.get("namespace"):
         raise errors.KestraConfigError("flow source needs top-level 'id:' and 'namespace:' keys")
     return str(doc["namespace"]), str(doc["id"])

@@ -83,10 +83,12 @@ def resolve_inputs(user_ns: Mapping[str, Any], pairs: list[str], inputs_ref: str
 def parse_cell_inputs(cell: str) -> dict:
     """The ``%%kestra_run`` body: a YAML mapping of inputs (empty body: no inputs)."""
     import yaml
+
+    from kestra_magic import safe_yaml
     if not cell.strip():
         return {}
     try:
-        data = yaml.safe_load(cell)
+        data = safe_yaml.load(cell)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at cell line {mark.line + 2}, column {mark.column + 1}" if mark else ""

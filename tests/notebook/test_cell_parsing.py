@@ -113,9 +113,6 @@ def test_cell_inputs_yaml():
         parse_cell_inputs("a: 1\nb: c: d\n")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 20: parse_cell_inputs reads with yaml.safe_load (no limits: 20,000 "
-                   "`[` raise RecursionError); the fix (safe_yaml.load) is in the hostile helper's report. strict: "
-                   "remove this mark when it lands")
 @pytest.mark.parametrize("cell", ["x: " + "[" * 20_000, "l0: &l0 [lol]\n" + "".join(
     f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 7))], ids=["deep", "bomb"])
 def test_hostile_inputs_cell_is_a_one_line_error(cell):

@@ -203,9 +203,6 @@ def test_sets_and_binary_read_as_kestra_shows_them_in_json():
     assert safe_yaml.load("a: !!set {x, y}\nb: !!binary aGVsbG8=\n") == {"a": ["x", "y"], "b": "aGVsbG8="}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 20: kestra_magic/api/flows.py _flow_key reads with yaml.safe_load (20,000 "
-                   "`[` raise RecursionError); the fix (safe_yaml.load) is in the hostile helper's report. strict: "
-                   "remove this mark when it lands")
 def test_client_reads_a_flow_key_within_the_limits():
     from kestra_magic.api.flows import _flow_key
     from kestra_magic.errors import KestraError
