@@ -98,10 +98,12 @@ class Store:
     """All sandbox state. Every access goes through ``lock``; changes notify ``changed``.
 
     ``durable=None`` (default): durable when ``storage_dir`` is given (state in
-    ``storage_dir/_sandbox/state.db``), in memory otherwise.
+    ``storage_dir/_sandbox/state.db``), in memory otherwise. ``commit_interval``: seconds between
+    group commits of a durable store (None: only ``flush()`` and the synchronous commits).
     """
 
-    def __init__(self, generation: int = 2, storage_dir: str | Path | None = None, durable: bool | None = None):
+    def __init__(self, generation: int = 2, storage_dir: str | Path | None = None, durable: bool | None = None,
+                 commit_interval: float | None = COMMIT_INTERVAL):
         self.generation = generation
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
@@ -122,14 +124,14 @@ class Store:
         if durable is None:
             durable = storage_dir is not None
         if durable:
-            self._open_durable()
+            self._open_durable(commit_interval)
 
     # -- durability ------------------------------------------------------------------------
     @property
     def durable(self) -> bool:
         return self._db is not None
 
-    def _open_durable(self) -> None:
+    def _open_durable(self, commit_interval: float | None) -> None:
         state = self.storage_dir / STATE_DIR
         state.mkdir(parents=True, exist_ok=True)
         self._lockfile = open(state / "lock", "a+")
@@ -164,28 +166,36 @@ class Store:
         self._writer = threading.Lock()                   # held while batches are committed
         self._failure: BaseException | None = None
         self._closing = threading.Event()
-        self._flusher = threading.Thread(target=self._flush_loop, name="kestra-sandbox-store-commit", daemon=True)
-        self._flusher.start()
+        self._flusher = None
+        if commit_interval:
+            self._flusher = threading.Thread(target=self._flush_loop, args=(commit_interval,), daemon=True,
+                                             name="kestra-sandbox-store-commit")
+            self._flusher.start()
 
-    def _flush_loop(self) -> None:
-        while not self._closing.wait(COMMIT_INTERVAL):
+    def _flush_loop(self, interval: float) -> None:
+        while not self._closing.wait(interval):
             try:
                 self.flush()
             except BaseException as exc:   # keep the error for the next synchronous commit to raise
                 self._failure = exc
                 _log.error("sandbox store: commit to %s failed: %s", self._db.path if self._db else "?", exc)
 
-    def flush(self) -> None:
-        """Commit everything changed so far (a no-op in memory). Returns once it is on disk."""
+    def flush(self) -> int:
+        """Commit everything changed so far; returns once it is on disk, with the number of rows
+        this call wrote (0 in memory, or when another thread's commit took them)."""
         if self._db is None:
-            return
+            return 0
         with self.lock:
             batch = self._collect()
             if batch:
                 self._pending.append(batch)
+        written = 0
         with self._writer:
             while self._pending:
-                self._db.apply(self._pending.popleft())
+                batch = self._pending.popleft()
+                self._db.apply(batch)
+                written += len(batch)
+        return written
 
     def _sync(self) -> None:
         """A synchronous commit, called with ``lock`` held: the change is on disk before any
@@ -540,7 +550,8 @@ class Store:
         """Commit what is left and close the database; remove the storage directory if the store created it."""
         if self._db is not None:
             self._closing.set()
-            self._flusher.join(5)
+            if self._flusher is not None:
+                self._flusher.join(5)
             self.flush()
             self._db.close()
             self._db = None
