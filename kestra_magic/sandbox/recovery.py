@@ -42,19 +42,27 @@ def recover(store, engine) -> list[str]:
                    if not ex.get("deleted") and (ex.get("state") or {}).get("current") in UNFINISHED]
     started = []
     for execution_id in pending:
-        _recover_one(store, engine, execution_id)
-        started.append(execution_id)
+        try:
+            if _recover_one(store, engine, execution_id):
+                started.append(execution_id)
+        except Exception as exc:   # one broken execution must not keep the server down, nor stay RUNNING
+            _log.error("sandbox recovery: execution %s could not be picked up: %s", execution_id, exc)
+            _fail(store, execution_id, f"The sandbox restarted and could not pick this execution up again: "
+                                       f"{type(exc).__name__}: {exc}")
     if started:
         _log.info("sandbox recovery: %d unfinished execution(s) picked up", len(started))
     return started
 
 
-def _recover_one(store, engine, execution_id: str) -> None:
+def _recover_one(store, engine, execution_id: str) -> bool:
+    """Pick one execution up; False when it had ended meanwhile (e.g. an orphan subflow killed)."""
     execution = store.get_execution(execution_id)
     current = execution["state"]["current"]
+    if current not in UNFINISHED:
+        return False
     if current == "KILLING":
         engine.kill(execution_id)
-        return
+        return True
     resubmitted: list[dict] = []
     orphans: list[str] = []
 
@@ -85,6 +93,23 @@ def _recover_one(store, engine, execution_id: str) -> None:
         _log_line(store, execution, "WARN", "The sandbox stopped while this execution was paused through the API; "
                   "it continues after the restart")
     engine.start(execution_id)
+    return True
+
+
+def _fail(store, execution_id: str, message: str) -> None:
+    """End an execution FAILED (its unfinished task runs and attempts too), with an ERROR log line."""
+    def mark(ex: dict) -> None:
+        for tr in ex.get("taskRunList") or []:
+            if tr["state"]["current"] not in TERMINAL:
+                for attempt in tr.get("attempts") or []:
+                    if attempt["state"]["current"] not in TERMINAL:
+                        transition(attempt["state"], "FAILED")
+                transition(tr["state"], "FAILED")
+        if ex["state"]["current"] not in TERMINAL:
+            transition(ex["state"], "FAILED")
+    execution = store.get_execution(execution_id)
+    _log_line(store, execution, "ERROR", message)
+    store.update_execution(execution_id, mark, copy_result=False)
 
 
 def _log_line(store, execution: dict, level: str, message: str, task_run: dict | None = None) -> None:

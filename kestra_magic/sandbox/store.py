@@ -367,6 +367,10 @@ class Store:
                     if recording:
                         trl.recording = False
                     self._dirty.add(id)
+                    trl = ex.get("taskRunList")
+                    if trl is not None and not isinstance(trl, TaskRunList):   # fn replaced the list
+                        trl = ex["taskRunList"] = TaskRunList(trl)
+                        trl.rewrite = True
                 after = _current(ex)
                 if after != before and after in _SYNC_STATES:
                     if after in TERMINAL and isinstance(ex.get("taskRunList"), TaskRunList):
