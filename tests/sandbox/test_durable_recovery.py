@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from kestra_magic.sandbox import Sandbox
-from kestra_magic.sandbox.engine_state import new_state, transition
+from kestra_magic.sandbox.engine_state import new_state, parse_instant, transition
 from kestra_magic.sandbox.flows import parse
 from kestra_magic.sandbox.store import Store
 
@@ -37,12 +37,21 @@ tasks:
     namespace: rec
     flowId: child
 """
+LIMITED = """id: limited
+namespace: rec
+concurrency:
+  limit: 1
+tasks:
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT0.3S
+"""
 FINAL = {"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"}
 
 
 def execution(eid: str, flow_id: str, state: str, task_runs=()) -> dict:
     st = new_state("CREATED")
-    for step in {"CREATED": [], "RUNNING": ["RUNNING"], "PAUSED": ["RUNNING", "PAUSED"],
+    for step in {"CREATED": [], "QUEUED": ["QUEUED"], "RUNNING": ["RUNNING"], "PAUSED": ["RUNNING", "PAUSED"],
                  "KILLING": ["RUNNING", "KILLING"]}[state]:
         transition(st, step)
     return {"id": eid, "namespace": "rec", "flowId": flow_id, "flowRevision": 1, "tenantId": "main", "state": st,
@@ -134,3 +143,14 @@ def test_api_paused_execution_continues_with_a_warning(tmp_path):
     with Sandbox(data_dir=crashed_dir(tmp_path, paused)) as sb:
         assert wait_final(sb, "a1")["state"]["current"] == "SUCCESS"
         assert any("paused through the API" in lg["message"] for lg in sb.store.logs_for("a1"))
+
+
+def test_queued_execution_waits_its_turn_again(tmp_path):
+    running = execution("r1", "limited", "RUNNING", [task_run("r1", "t1", "nap", "limited", "RUNNING")])
+    queued = execution("q1", "limited", "QUEUED")
+    with Sandbox(data_dir=crashed_dir(tmp_path, running, queued, flows=(LIMITED,))) as sb:
+        first, second = wait_final(sb, "r1"), wait_final(sb, "q1")
+        assert first["state"]["current"] == second["state"]["current"] == "SUCCESS"
+        started = next(h["date"] for h in second["state"]["histories"] if h["state"] == "RUNNING")
+        assert [h["state"] for h in second["state"]["histories"]] == ["CREATED", "QUEUED", "RUNNING", "SUCCESS"]
+        assert parse_instant(started) >= parse_instant(first["state"]["endDate"])   # q1 ran after r1 ended
