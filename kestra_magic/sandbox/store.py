@@ -186,12 +186,14 @@ class Store:
         if self._db is None:
             return 0
         with self.lock:
+            if self._db is None:
+                return 0
             batch = self._collect()
             if batch:
                 self._pending.append(batch)
         written = 0
         with self._writer:
-            while self._pending:
+            while self._pending and self._db is not None:   # closed meanwhile: close() committed it all
                 batch = self._pending.popleft()
                 self._db.apply(batch)
                 written += len(batch)
@@ -556,9 +558,11 @@ class Store:
             self._closing.set()
             if self._flusher is not None:
                 self._flusher.join(5)
-            self.flush()
-            self._db.close()
-            self._db = None
+            with self.lock:   # no new batch, and none half-written, while the database closes
+                self.flush()
+                with self._writer:
+                    self._db.close()
+                    self._db = None
             self._lockfile.close()
         if self._own_dir:
             shutil.rmtree(self.storage_dir, ignore_errors=True)
