@@ -164,7 +164,6 @@ class Store:
         self._dirty: set[str] = set()                    # executions whose row/task runs changed
         self._pending: deque[list[persist.Op]] = deque()  # batches in commit order
         self._writer = threading.Lock()                   # held while batches are committed
-        self._failure: BaseException | None = None
         self._closing = threading.Event()
         self._flusher = None
         if commit_interval:
@@ -173,12 +172,15 @@ class Store:
             self._flusher.start()
 
     def _flush_loop(self, interval: float) -> None:
+        last_error = None
         while not self._closing.wait(interval):
             try:
                 self.flush()
-            except BaseException as exc:   # keep the error for the next synchronous commit to raise
-                self._failure = exc
-                _log.error("sandbox store: commit to %s failed: %s", self._db.path if self._db else "?", exc)
+                last_error = None
+            except Exception as exc:   # the journal is kept: retried here, raised by every synchronous commit
+                if str(exc) != last_error:
+                    _log.error("sandbox store: commit failed: %s", exc)
+                last_error = str(exc)
 
     def flush(self) -> int:
         """Commit everything changed so far; returns once it is on disk, with the number of rows
@@ -194,45 +196,58 @@ class Store:
         written = 0
         with self._writer:
             while self._pending and self._db is not None:   # closed meanwhile: close() committed it all
-                batch = self._pending.popleft()
-                self._db.apply(batch)
+                batch = self._pending[0]
+                self._db.apply(batch)      # a failed batch stays first in line
+                self._pending.popleft()
                 written += len(batch)
         return written
 
     def _sync(self) -> None:
         """A synchronous commit, called with ``lock`` held: the change is on disk before any
-        other thread can see it."""
-        if self._failure is not None:
-            raise RuntimeError(f"Sandbox store: writing {self._db.path} failed earlier: {self._failure}")
+        other thread can see it (or the caller gets the error)."""
         self.flush()
 
     def _collect(self) -> list[persist.Op]:
         """The journal so far as one batch (called with ``lock`` held): rows of dirty executions
-        serialized now, so the batch is the state of this instant."""
-        ops, self._ops = self._ops, []
-        for eid in self._dirty:
-            ex = self.executions.get(eid)
-            if ex is None:
-                continue
-            header = {k: v for k, v in ex.items() if k != "taskRunList"}
-            trl = ex.get("taskRunList")
-            header[persist.HAS_TASK_RUNS] = trl is not None
-            ops.append((persist.PUT_EXECUTION, (eid, self._ord_of(eid), persist.dumps(header))))
-            if trl is None:
-                continue
-            if not isinstance(trl, TaskRunList):
-                trl = ex["taskRunList"] = TaskRunList(trl)
-                trl.rewrite = True
-            rewrite, touched = trl.take_changes()
-            if rewrite:
-                ops.append((persist.DELETE_TASK_RUNS, (eid,)))
-                touched = range(len(trl))
-            n = len(trl)
-            for pos in sorted(touched):
-                if pos < n:
-                    ops.append((persist.PUT_TASK_RUN, (eid, pos, persist.dumps(list.__getitem__(trl, pos)))))
-        self._dirty = set()
+        serialized now, so the batch is the state of this instant. A value JSON cannot carry
+        raises (naming the execution) and leaves the journal as it was."""
+        ops, dirty = self._ops, self._dirty
+        self._ops, self._dirty = [], set()
+        journaled = len(ops)
+        try:
+            for eid in dirty:
+                self._collect_execution(eid, ops)
+        except (TypeError, ValueError) as exc:
+            del ops[journaled:]
+            self._ops, self._dirty = ops + self._ops, dirty | self._dirty
+            for eid in dirty:   # the touched positions were taken: write those lists whole next time
+                trl = (self.executions.get(eid) or {}).get("taskRunList")
+                if isinstance(trl, TaskRunList):
+                    trl.rewrite = True
+            raise RuntimeError(f"Sandbox store: cannot save execution {eid}: {exc}") from exc
         return ops
+
+    def _collect_execution(self, eid: str, ops: list[persist.Op]) -> None:
+        ex = self.executions.get(eid)
+        if ex is None:
+            return
+        header = {k: v for k, v in ex.items() if k != "taskRunList"}
+        trl = ex.get("taskRunList")
+        header[persist.HAS_TASK_RUNS] = trl is not None
+        ops.append((persist.PUT_EXECUTION, (eid, self._ord_of(eid), persist.dumps(header))))
+        if trl is None:
+            return
+        if not isinstance(trl, TaskRunList):
+            trl = ex["taskRunList"] = TaskRunList(trl)
+            trl.rewrite = True
+        rewrite, touched = trl.take_changes()
+        if rewrite:
+            ops.append((persist.DELETE_TASK_RUNS, (eid,)))
+            touched = range(len(trl))
+        n = len(trl)
+        for pos in sorted(touched):
+            if pos < n:
+                ops.append((persist.PUT_TASK_RUN, (eid, pos, persist.dumps(list.__getitem__(trl, pos)))))
 
     def _ord_of(self, eid: str) -> int:
         if eid not in self._ord:

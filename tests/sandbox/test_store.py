@@ -147,3 +147,23 @@ def test_one_task_run_change_writes_one_row_whatever_the_execution_size(tmp_path
         assert store.flush() == 0                 # a final state is committed before the call returns
     finally:
         store.close()
+
+
+def test_a_value_json_cannot_carry_fails_loudly_and_loses_nothing(tmp_path):
+    store = Store(2, tmp_path, commit_interval=None)
+    try:
+        store.save_execution({"id": "e", "state": {"current": "RUNNING"}, "taskRunList": [_task_run(0)]})
+        store.add_log({"executionId": "e", "message": "kept"})
+        store.update_task_run("e", "tr0", lambda tr: tr.update(outputs={"bad": object()}))
+        with pytest.raises(RuntimeError, match="cannot save execution e"):
+            store.flush()
+        store.update_task_run("e", "tr0", lambda tr: tr.update(outputs={"good": 1}))
+        assert store.flush() == 4     # the log line, the execution row, its task run (whole list) again
+    finally:
+        store.close()
+    again = Store(2, tmp_path)
+    try:
+        assert again.get_execution("e")["taskRunList"][0]["outputs"] == {"good": 1}
+        assert [e["message"] for e in again.logs_for("e")] == ["kept"]
+    finally:
+        again.close()
