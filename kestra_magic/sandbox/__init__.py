@@ -71,6 +71,8 @@ class Sandbox:
         from kestra_magic.sandbox.routes import Application
         from kestra_magic.sandbox.server import QuietHandler
         self.engine = _make_engine(self.store)
+        from kestra_magic.sandbox.recovery import recover
+        recover(self.store, self.engine)   # a durable store's unfinished executions go on (sandbox/recovery.py)
         app = Application(self.settings, self.store, self.engine, self.faults, self.requests,
                           self._stopping.is_set)
         try:
