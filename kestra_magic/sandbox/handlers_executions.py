@@ -147,10 +147,15 @@ class ExecutionHandlers:
         self.store.save_execution({k: v for k, v in ex.items() if v is not None})
         for name in resolved.ignored:
             self.store.add_log(self._log(ex, "WARN", f"Input '{name}' is not declared by the flow and was ignored"))
-        if self.engine is not None:
-            self.engine.start(execution_id)
-            if wait:
-                self._wait_for_end(execution_id)
+        created = self.store.get_execution(execution_id)
+        self.engine.start(execution_id)
+        if not wait:
+            # Kestra answers the execution as emitted to its queue (CREATED, one history entry) and
+            # runs it afterwards; with wait=true, the last one streamed (kestra-io/kestra
+            # webserver/.../controllers/api/ExecutionController.java, createExecution:
+            # `if (!wait || ...) return ExecutionResponse.fromExecution(executionWithInputs, ...)`).
+            return _json(dict(self._core(created), url=self._url(ex)))
+        self._wait_for_end(execution_id)
         return _json(dict(self._core(self.store.get_execution(execution_id)), url=self._url(ex)))
 
     @staticmethod
