@@ -24,6 +24,7 @@ from werkzeug.wrappers import Request, Response
 
 from kestra_magic.sandbox import files as filesmod
 from kestra_magic.sandbox.faults import FaultInjector
+from kestra_magic.sandbox.guard import RequestGuard
 from kestra_magic.sandbox.handlers_actions import ActionHandlers
 from kestra_magic.sandbox.handlers_bulk import BulkHandlers, _BulkError, bulk_error_response
 from kestra_magic.sandbox.handlers_executions import ExecutionHandlers
@@ -212,8 +213,9 @@ class Application(FlowHandlers, ExecutionHandlers, ActionHandlers, BulkHandlers,
     """The WSGI app of one sandbox: routing, auth, faults, recording, error mapping."""
 
     def __init__(self, settings: Settings, store: Store, engine: Any, faults: FaultInjector,
-                 recorded: list[RecordedRequest], is_stopping: Callable[[], bool]):
+                 recorded: list[RecordedRequest], is_stopping: Callable[[], bool], guard: RequestGuard):
         self.settings = settings
+        self.guard = guard
         self.store = store
         self.engine = engine
         self.faults = faults
@@ -233,6 +235,9 @@ class Application(FlowHandlers, ExecutionHandlers, ActionHandlers, BulkHandlers,
         request.max_content_length = self.settings.max_body_size
         request.max_form_memory_size = self.settings.max_body_size
         path = request.path
+        refused = self.guard.check(request.method, request.headers)
+        if refused is not None:      # before anything else: control calls and webhooks included
+            return self._error(refused, path)(environ, start_response)
         if path.startswith("/_sandbox/"):
             return self._control(request)(environ, start_response)
         rec = self._record(request)

@@ -21,6 +21,8 @@ class Kapi:
         self.gen = sandbox.generation
         self.base = sandbox.url
         self.http = requests.Session()
+        if auth is None and sandbox.username:     # the sandbox's own credential; auth=False: none
+            auth = (sandbox.username, sandbox.password)
         if auth:
             self.http.auth = auth
 
@@ -140,16 +142,16 @@ def error_text(resp) -> str:
 
 @pytest.fixture(scope="session")
 def authed():
-    """A 2.x sandbox requiring basic auth, for Kestra's official client (kestrapy)."""
+    """A 2.x sandbox with its default generated basic-auth credential, for Kestra's official client
+    (kestrapy): ``authed.username`` / ``authed.password``."""
     from kestra_magic.sandbox import Sandbox
-    from tests.conftest import PASSWORD, USERNAME
-    with Sandbox(api=2, username=USERNAME, password=PASSWORD) as sb:
+    with Sandbox(api=2) as sb:
+        assert sb.auth and sb.username and sb.password
         yield sb
 
 
 @pytest.fixture
 def kc(authed):
-    """kestrapy's KestraClient, unchanged, pointed at the ``authed`` sandbox."""
+    """kestrapy's KestraClient, unchanged, pointed at the ``authed`` sandbox with its credential."""
     from kestrapy import KestraClient
-    from tests.conftest import PASSWORD, USERNAME
-    return KestraClient(host=authed.url, username=USERNAME, password=PASSWORD, timeout=30)
+    return KestraClient(host=authed.url, username=authed.username, password=authed.password, timeout=30)
