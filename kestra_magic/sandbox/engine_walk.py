@@ -17,10 +17,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from kestra_magic.sandbox.engine_state import (
-    SUCCESSFUL, TERMINAL, format_duration, instant, new_state, parse_duration, parse_instant, transition, truthy,
-    utcnow, worst,
+from kestra_magic.sandbox.engine_state import truthy
+from kestra_magic.sandbox.instants import (
+    format_duration, format_instant as instant, now as utcnow, parse_duration, parse_instant,
 )
+from kestra_magic.sandbox.states import SUCCESSFUL, TERMINAL, new_state, transition, worst
 from kestra_magic.sandbox.expressions import ExpressionError, render_value, to_text
 from kestra_magic.sandbox.tasks.base import TaskDef, TaskFailure, TaskResult, lookup
 

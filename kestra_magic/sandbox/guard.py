@@ -4,6 +4,7 @@ the way a Jupyter server guards its kernels.
 - :class:`Credential`: a basic-auth credential per sandbox (Kestra's own mechanism, so any Kestra
   client works), generated when none is given and kept in the data dir (mode 0600) so a restarted
   sandbox keeps serving the notebooks already connected to it.
+- :func:`authenticated` and friends: Kestra's basic auth / bearer token / 2.x cookie session checks.
 - :class:`RequestGuard`: a ``Host`` allow-list against DNS rebinding (a web page whose name
   re-resolves to 127.0.0.1 sends its own name as ``Host``) and an ``Origin`` check on every
   state-changing request (a plain HTML form on any page can POST multipart without a preflight).
@@ -12,6 +13,8 @@ The threat model is in docs/sandbox.md ("Security").
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import json
 import os
@@ -23,7 +26,8 @@ from urllib.parse import urlsplit
 
 from kestra_magic.sandbox.problems import ApiError
 
-__all__ = ["Credential", "RequestGuard", "CREDENTIAL_FILE", "DEFAULT_USERNAME", "is_loopback"]
+__all__ = ["Credential", "RequestGuard", "CREDENTIAL_FILE", "DEFAULT_USERNAME", "is_loopback", "authenticated",
+           "credentials_ok", "csrf_missing", "open_path", "unauthorized"]
 
 CREDENTIAL_FILE = "sandbox-credential.json"
 # Kestra's basic-auth user is an email address (its setup page refuses anything else)
@@ -161,3 +165,55 @@ class RequestGuard:
             return False            # "null" (sandboxed frames, file:// pages) and anything odd
         # same origin: the page was served by this sandbox under an allowed name
         return parts.netloc == host_header.strip().lower() and self.host_allowed(_host_name(parts.netloc))
+
+
+# -- who may call /api/v1 (Kestra's basic auth, bearer token, 2.x cookie sessions) ------------------
+def credentials_ok(settings, user: str, password: str) -> bool:
+    return bool(settings.username and settings.password) and secrets.compare_digest(user, settings.username) \
+        and secrets.compare_digest(password, settings.password)
+
+
+def open_path(path: str, generation: int) -> bool:
+    """Paths Kestra serves without credentials: webhook triggers, and the configs probe of each
+    generation (1.x ``/api/v1/configs``; 2.x ``/api/v1/configs/login`` and ``/api/v1/login``)."""
+    p = path.rstrip("/")
+    if p.startswith("/api/v1/") and "/executions/webhook/" in p:
+        return True           # webhook trigger URLs are open (kestra-api-2.md §9.1)
+    if generation == 1:
+        return p == "/api/v1/configs"
+    return p in ("/api/v1/configs/login", "/api/v1/login")
+
+
+def authenticated(settings, headers, cookies) -> bool:
+    """Basic auth (header or 2.x ``BASIC_AUTH`` cookie) or the bearer token, when auth is on."""
+    if not settings.auth_required:
+        return True
+    header = headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "bearer" and settings.token:
+        return secrets.compare_digest(credentials.strip(), settings.token)
+    token = credentials if scheme.lower() == "basic" else cookies.get("BASIC_AUTH", "")
+    if token:
+        try:
+            user, _, password = base64.b64decode(token.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return False
+        return credentials_ok(settings, user, password)
+    return False
+
+
+def csrf_missing(generation: int, method: str, path: str, headers, cookies) -> bool:
+    """2.x: a state-changing call under /api/ carrying a session cookie needs X-CSRF-TOKEN
+    (kestra-api-2.md §9.1; the sandbox accepts any non-empty token)."""
+    return (generation == 2 and method not in SAFE_METHODS
+            and path.startswith("/api/") and path.rstrip("/") != "/api/v1/login"
+            and bool(cookies.get("BASIC_AUTH") or cookies.get("JWT"))
+            and not headers.get("X-CSRF-TOKEN"))
+
+
+def unauthorized(headers) -> ApiError:
+    """Kestra's 401; ``WWW-Authenticate`` unless the UI's login page asks (no browser popup)."""
+    err = ApiError(401, "unauthenticated", "Authentication required", "Unauthorized", empty_v1=True)
+    if not headers.get("Referer", "").endswith("/login"):
+        err.headers["WWW-Authenticate"] = "Basic"
+    return err
