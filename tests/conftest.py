@@ -64,12 +64,25 @@ def ns():
     return f"test.{uuid.uuid4().hex[:10]}"
 
 
-@pytest.fixture(scope="session", params=[1, 2], ids=["api1", "api2"])
-def guarded_sandbox(request):
-    """A sandbox of each generation as a notebook starts it: the default generated credential."""
-    sb = _start(api=request.param)
+@pytest.fixture(scope="session")
+def guarded_v1():
+    """A 1.x sandbox as a notebook starts it: the default generated credential (sb.client_settings())."""
+    sb = _start(api=1)
     yield sb
     sb.stop()
+
+
+@pytest.fixture(scope="session")
+def guarded_v2():
+    sb = _start(api=2)
+    yield sb
+    sb.stop()
+
+
+@pytest.fixture(scope="session", params=[1, 2], ids=["api1", "api2"])
+def guarded_sandbox(request):
+    """The guarded sandbox (generated credential) of each generation in turn."""
+    return request.getfixturevalue(f"guarded_v{request.param}")
 
 
 @pytest.fixture

@@ -1070,10 +1070,7 @@ def convert_inputs(specs: list, given: dict) -> dict:
 
     Uses the protocol layer's converter (``sandbox.inputs.convert``) so both paths agree.
     """
-    try:
-        from kestra_magic.sandbox.inputs import convert
-    except ImportError:  # the protocol module is optional for the engine
-        convert = None
+    from kestra_magic.sandbox.inputs import convert
     given = dict(given or {})
     out: dict = {}
     for spec in specs or []:

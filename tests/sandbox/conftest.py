@@ -111,20 +111,21 @@ def _specs():
 
 
 @pytest.fixture
-def kapi(sandbox):
-    k = Kapi(sandbox)
+def kapi(guarded_sandbox):
+    """The protocol suite's HTTP helper on each generation's guarded sandbox, with its credential."""
+    k = Kapi(guarded_sandbox)
     yield k
     k.http.close()
 
 
 @pytest.fixture
-def kapi1(sandbox_v1):
-    return Kapi(sandbox_v1)
+def kapi1(guarded_v1):
+    return Kapi(guarded_v1)
 
 
 @pytest.fixture
-def kapi2(sandbox_v2):
-    return Kapi(sandbox_v2)
+def kapi2(guarded_v2):
+    return Kapi(guarded_v2)
 
 
 def error_text(resp) -> str:
