@@ -1,10 +1,12 @@
 """A local Kestra-compatible server: the test double for the suite and the embedded default.
 
-Laid out like ``moto``: ``routes`` (HTTP protocol) apart from ``store`` (state) apart from
-``engine``/``tasks``/``expressions`` (running flows). It imports nothing from the client.
+Laid out like ``moto``: a route table (``routes``) -> thin per-resource handlers (``handlers_*``)
+-> one backend (``backend``: store + engine facade, every rule) over the ``store`` (state) and the
+``engine``/``tasks``/``expressions`` (running flows). It runs code as the user, so it is guarded
+(``guard``: credential, Host allow-list, Origin check). It imports nothing from the client.
 
 >>> with Sandbox(api=2) as sb:          # doctest: +SKIP
-...     requests.get(sb.url + "/api/v1/configs").json()["version"]
+...     requests.get(sb.url + "/api/v1/configs", auth=(sb.username, sb.password)).json()["version"]
 """
 from __future__ import annotations
 
