@@ -391,6 +391,9 @@ class Application:
 
     # -- control endpoint (/_sandbox/faults) ------------------------------------------------
     def _control(self, request: Request) -> Response:
+        # faults shape what clients receive (canned bodies): the credential guards them too
+        if not guards.authenticated(self.settings, request.headers, request.cookies):
+            return self._error(guards.unauthorized(request.headers), request.path)
         if request.path.rstrip("/") != "/_sandbox/faults":
             return _json({"message": "Unknown sandbox control endpoint; use /_sandbox/faults"}, 404)
         if request.method == "DELETE":

@@ -214,3 +214,11 @@ def test_cli_given_credential_is_never_printed():
         out, err = _stop(proc)
     assert "Never-Printed-9" not in first + out + err
     assert not os.environ.get("KESTRA_PASSWORD")
+
+
+def test_fault_control_needs_the_credential(guarded_sandbox):
+    sb = guarded_sandbox
+    assert requests.post(sb.url + "/_sandbox/faults", json={"kind": "latency", "seconds": 5},
+                         timeout=10).status_code == 401
+    ok = requests.get(sb.url + "/_sandbox/faults", auth=(sb.username, sb.password), timeout=10)
+    assert ok.status_code == 200 and ok.json() is not None
