@@ -83,9 +83,6 @@ class OtherExecution(DomainError):
         self.execution_id = execution_id
 
 
-# the actions bulk routes apply; each one's rule is Backend._<action>_check / apply
-BULK_ACTIONS = ("kill", "restart", "resume", "pause", "replay", "force-run", "unqueue", "change-status",
-                "labels", "delete")
 SYSTEM_LABELS_ON_CREATE = ("system.correlationId", "system.from")
 
 
@@ -440,16 +437,16 @@ class Backend:
         with self._engine() as engine:
             return engine.restart(execution_id, revision)
 
-    def resume(self, execution_id: str, values: dict) -> None:
-        ex = self.execution(execution_id)
-        if ex["state"]["current"] not in states.RESUMABLE:
-            raise Conflict(f"Execution '{execution_id}' is not paused, can't resume it")
-        with self._engine() as engine:
-            engine.resume(execution_id, values)
-
-    def check_resumable(self, ex: dict) -> None:
+    @staticmethod
+    def check_resumable(ex: dict) -> None:
+        """PAUSED or at a BREAKPOINT (checked before resume inputs are read)."""
         if ex["state"]["current"] not in states.RESUMABLE:
             raise Conflict(f"Execution '{ex['id']}' is not paused, can't resume it")
+
+    def resume(self, execution_id: str, values: dict) -> None:
+        self.check_resumable(self.execution(execution_id))
+        with self._engine() as engine:
+            engine.resume(execution_id, values)
 
     def resume_from_breakpoint(self, execution_id: str, breakpoints: list[dict] | None) -> None:
         ex = self.execution(execution_id)
