@@ -39,7 +39,7 @@ def main() -> None:
     from kestra_magic.config import Configuration
     from kestra_magic.sandbox import Sandbox
 
-    with Sandbox(api=args.api) as sb:
+    with Sandbox(api=args.api, auth=False) as sb:
         magic = KestraClient(Configuration(url=sb.url))
         magic.flows.create_flow("id: bench\nnamespace: bench.ns\ntasks:\n"
                                 "  - id: hello\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n")

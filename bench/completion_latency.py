@@ -42,7 +42,7 @@ def main() -> None:
     from kestra_magic.notebook import completion
     from kestra_magic.sandbox import Sandbox
 
-    with Sandbox(api=args.api) as sb:
+    with Sandbox(api=args.api, auth=False) as sb:
         km.configure(url=sb.url)
         km.client().flows.create_flow("id: hello\nnamespace: bench.ns\ntasks:\n  - id: a\n"
                                       "    type: io.kestra.plugin.core.log.Log\n    message: x\n")

@@ -52,7 +52,7 @@ def main() -> None:
     from kestra_magic.sandbox import Sandbox
 
     loop, value = ("ForEach", "taskrun.value") if args.api == 1 else ("Loop", "item.value")
-    with Sandbox(api=args.api) as sb:
+    with Sandbox(api=args.api, auth=False) as sb:
         base = f"{sb.url}/api/v1/main"
         r = requests.post(f"{base}/flows", data=FLOW.format(loop=loop, value=value),
                           headers={"Content-Type": "application/x-yaml"}, timeout=10)

@@ -87,7 +87,7 @@ def measure(api: int, data_dir: str | None, args) -> tuple[float, float]:
 
     from kestra_magic.sandbox import Sandbox
     loop, value = ("ForEach", "taskrun.value") if api == 1 else ("Loop", "item.value")
-    with Sandbox(api=api, data_dir=data_dir) as sb:
+    with Sandbox(api=api, data_dir=data_dir, auth=False) as sb:
         base = f"{sb.url}/api/v1/main"
         for source in (ONE_TASK, LOGS.format(loop=loop, value=value)):
             requests.post(f"{base}/flows", data=source, headers={"Content-Type": "application/x-yaml"},

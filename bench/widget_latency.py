@@ -75,7 +75,7 @@ def main() -> None:
     from kestra_magic.sandbox import Sandbox
     tasks = "".join(f"  - id: t{i}\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT{args.sleep}S\n"
                     for i in range(args.tasks))
-    with Sandbox(api=2) as sb:
+    with Sandbox(api=2, auth=False) as sb:
         client = KestraClient(Configuration(url=sb.url))
         client.flows.create_flow(f"id: steps\nnamespace: bench.latency\ntasks:\n{tasks}")
         results = {"SSE follow": [], "polling every 1 s": []}

@@ -30,14 +30,16 @@ def _start(**kwargs):
 
 @pytest.fixture(scope="session")
 def sandbox_v1():
-    sb = _start(api=1)
+    # open through the explicit switch: many parts' tests speak plain HTTP to the shared servers;
+    # the guarded default (generated credential) has its own fixtures below and in tests/sandbox
+    sb = _start(api=1, auth=False)
     yield sb
     sb.stop()
 
 
 @pytest.fixture(scope="session")
 def sandbox_v2():
-    sb = _start(api=2)
+    sb = _start(api=2, auth=False)
     yield sb
     sb.stop()
 
@@ -62,12 +64,33 @@ def ns():
     return f"test.{uuid.uuid4().hex[:10]}"
 
 
+@pytest.fixture(scope="session")
+def guarded_v1():
+    """A 1.x sandbox as a notebook starts it: the default generated credential (sb.client_settings())."""
+    sb = _start(api=1)
+    yield sb
+    sb.stop()
+
+
+@pytest.fixture(scope="session")
+def guarded_v2():
+    sb = _start(api=2)
+    yield sb
+    sb.stop()
+
+
+@pytest.fixture(scope="session", params=[1, 2], ids=["api1", "api2"])
+def guarded_sandbox(request):
+    """The guarded sandbox (generated credential) of each generation in turn."""
+    return request.getfixturevalue(f"guarded_v{request.param}")
+
+
 @pytest.fixture
 def client(sandbox):
-    """A KestraClient pointed at the (unauthenticated) sandbox of each generation."""
+    """A KestraClient configured from the sandbox of each generation (``sb.client_settings()``)."""
     from kestra_magic.runs import KestraClient
     from kestra_magic.config import Configuration
-    c = KestraClient(Configuration(url=sandbox.url))
+    c = KestraClient(Configuration(**sandbox.client_settings()))
     yield c
     c.close()
 

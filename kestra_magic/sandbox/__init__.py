@@ -1,18 +1,20 @@
 """A local Kestra-compatible server: the test double for the suite and the embedded default.
 
-Laid out like ``moto``: ``routes`` (HTTP protocol) apart from ``store`` (state) apart from
-``engine``/``tasks``/``expressions`` (running flows). It imports nothing from the client.
+Laid out like ``moto``: a route table (``routes``) -> thin per-resource handlers (``handlers_*``)
+-> one backend (``backend``: store + engine facade, every rule) over the ``store`` (state) and the
+``engine``/``tasks``/``expressions`` (running flows). It runs code as the user, so it is guarded
+(``guard``: credential, Host allow-list, Origin check). It imports nothing from the client.
 
 >>> with Sandbox(api=2) as sb:          # doctest: +SKIP
-...     requests.get(sb.url + "/api/v1/configs").json()["version"]
+...     requests.get(sb.url + "/api/v1/configs", auth=(sb.username, sb.password)).json()["version"]
 """
 from __future__ import annotations
 
-import importlib.util
-import logging
 import threading
 from pathlib import Path
 from typing import Any
+
+from kestra_magic.sandbox.guard import Credential, RequestGuard, is_loopback
 
 __all__ = ["Sandbox", "DEFAULT_VERSIONS"]
 
@@ -20,24 +22,46 @@ DEFAULT_VERSIONS = {1: "1.3.3", 2: "2.0.3"}
 
 
 class Sandbox:
-    """A Kestra-compatible server on a background thread (``port=0``: a free port)."""
+    """A Kestra-compatible server on a background thread (``port=0``: a free port).
+
+    It runs shell and Python tasks as the user, so it is guarded like a Jupyter server: with
+    ``auth=True`` (the default) and no ``username``/``password``/``token`` it makes a random basic-auth
+    credential (kept in ``data_dir`` when given); ``sb.client_settings()`` configures a client with it.
+    ``auth=False`` runs open (tests, ``--no-auth``), on loopback only. Requests must name an allowed
+    ``Host`` (``allow_hosts``) and state changes must not come from a foreign ``Origin`` (``allow_origins``).
+    """
 
     def __init__(self, api: int = 2, host: str = "127.0.0.1", port: int = 0, username: str | None = None,
-                 password: str | None = None, token: str | None = None, data_dir: str | Path | None = None,
-                 version: str | None = None, max_body_size: int | None = None):
+                 password: str | None = None, token: str | None = None, auth: bool = True,
+                 data_dir: str | Path | None = None, version: str | None = None, max_body_size: int | None = None,
+                 allow_hosts: tuple[str, ...] | list[str] = (), allow_origins: tuple[str, ...] | list[str] = ()):
         if api not in (1, 2):
             raise ValueError(f"Sandbox(api={api!r}): api must be 1 or 2 (the Kestra generation to emulate)")
         if bool(username) != bool(password):
             raise ValueError("Sandbox: give both username and password for basic auth, or neither")
+        if not auth and (username or token):
+            raise ValueError("Sandbox(auth=False) runs open: drop username/password/token, or keep auth=True")
+        if not auth and not is_loopback(host or "0.0.0.0"):
+            raise ValueError(f"Sandbox(host={host!r}) serves other machines: it requires a credential "
+                             f"(auth=True, or give username/password); auth=False is for 127.0.0.1 only")
         from kestra_magic.sandbox.faults import FaultInjector
         from kestra_magic.sandbox.routes import Settings
         from kestra_magic.sandbox.store import Store
         self.generation = api
         self.host, self.port = host, port
-        self.settings = Settings(generation=api, version=version or DEFAULT_VERSIONS[api], username=username,
-                                 password=password, token=token)
+        credential = None
+        if username:
+            credential = Credential(username, password)
+            if data_dir is not None:
+                credential.save(data_dir)
+        elif auth and not token:
+            credential = Credential.kept_in(data_dir) if data_dir is not None else Credential.generate()
+        self.settings = Settings(generation=api, version=version or DEFAULT_VERSIONS[api],
+                                 username=credential.username if credential else None,
+                                 password=credential.password if credential else None, token=token)
         if max_body_size is not None:
             self.settings.max_body_size = int(max_body_size)
+        self.guard = RequestGuard(host, tuple(allow_hosts), tuple(allow_origins))
         self.store = Store(api, data_dir)
         self.faults = FaultInjector()
         self.requests: list = []
@@ -46,9 +70,34 @@ class Sandbox:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
 
+    @property
+    def auth(self) -> bool:
+        """True when requests need the credential (or the token)."""
+        return self.settings.auth_required
+
+    @property
+    def username(self) -> str | None:
+        return self.settings.username
+
+    @property
+    def password(self) -> str | None:
+        return self.settings.password
+
+    def client_settings(self) -> dict[str, str]:
+        """What a Kestra client needs to use this sandbox: ``{"url", "username", "password"}``
+        (``"token"`` when one was given; just ``{"url"}`` when open). Contains the secret: pass it
+        to a client, never print it."""
+        out = {"url": self.url}
+        if self.settings.username:
+            out.update(username=self.settings.username, password=self.settings.password)
+        if self.settings.token:
+            out["token"] = self.settings.token
+        return out
+
     def __repr__(self) -> str:
         state = self.url if self._server else "stopped"
-        return f"<Sandbox api={self.generation} version={self.settings.version} {state}>"
+        auth = "basic auth" if self.settings.username else ("token" if self.settings.token else "open")
+        return f"<Sandbox api={self.generation} version={self.settings.version} {state} {auth}>"
 
     @property
     def url(self) -> str:
@@ -61,7 +110,11 @@ class Sandbox:
         return self.settings.version
 
     def _display_host(self) -> str:
-        return "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        if self.host in ("", "0.0.0.0"):
+            return "127.0.0.1"
+        if self.host == "::":
+            return "[::1]"
+        return f"[{self.host}]" if ":" in self.host else self.host
 
     def start(self) -> "Sandbox":
         """Start serving on a background thread; returns self (``sb.url`` is then set)."""
@@ -70,11 +123,12 @@ class Sandbox:
         from werkzeug.serving import make_server
         from kestra_magic.sandbox.routes import Application
         from kestra_magic.sandbox.server import QuietHandler
-        self.engine = _make_engine(self.store)
+        from kestra_magic.sandbox.engine import Engine
         from kestra_magic.sandbox.recovery import recover
+        self.engine = Engine(self.store)
         recover(self.store, self.engine)   # a durable store's unfinished executions go on (sandbox/recovery.py)
         app = Application(self.settings, self.store, self.engine, self.faults, self.requests,
-                          self._stopping.is_set)
+                          self._stopping.is_set, self.guard)
         try:
             self._server = make_server(self.host, self.port, app, threaded=True, request_handler=QuietHandler)
         except SystemExit:   # werkzeug exits when the port is taken; make it an error callers can handle
@@ -95,10 +149,15 @@ class Sandbox:
             self.store.changed.notify_all()
         self._server.shutdown()
         self._server.server_close()
-        if self.engine is not None and hasattr(self.engine, "shutdown"):
-            self.engine.shutdown()
         self._server = None
-        self.store.close()
+        if self.store.durable:
+            # a graceful stop keeps running executions as they are (closing the database first), so
+            # they go on after a restart as after a crash; shutting the engine down would kill them
+            self.store.close()
+            self.engine.shutdown()
+        else:
+            self.engine.shutdown()
+            self.store.close()
 
     def serve_forever(self) -> None:
         """Block until Ctrl-C (used by ``python -m kestra_magic.sandbox``)."""
@@ -116,17 +175,3 @@ class Sandbox:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-def _make_engine(store):
-    """The engine of the sandbox, or None while ``engine.py`` does not exist yet."""
-    if importlib.util.find_spec("kestra_magic.sandbox.engine") is None:
-        logging.getLogger("kestra_magic.sandbox").warning("no sandbox engine: executions stay CREATED")
-        return None
-    try:
-        from kestra_magic.sandbox.engine import Engine
-    except ImportError as exc:   # the engine is being built beside the protocol layer
-        logging.getLogger("kestra_magic.sandbox").warning("sandbox engine unavailable (%s): "
-                                                          "executions stay CREATED", exc)
-        return None
-    return Engine(store)

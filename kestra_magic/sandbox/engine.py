@@ -11,7 +11,8 @@ import datetime as dt
 import threading
 from typing import Any
 
-from kestra_magic.sandbox.engine_state import TERMINAL, new_state, parse_instant, transition, utcnow
+from kestra_magic.sandbox.instants import now as utcnow, parse_instant
+from kestra_magic.sandbox.states import TERMINAL, new_state, transition
 from kestra_magic.sandbox.engine_validate import validate_flow
 from kestra_magic.sandbox.engine_walk import Run, Walker
 

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from kestra_magic.sandbox.engine_state import (
-    SUCCESSFUL, TERMINAL, format_duration, instant, new_state, parse_duration, parse_instant, transition, truthy,
-    utcnow, worst,
+from kestra_magic.sandbox.engine_state import truthy
+from kestra_magic.sandbox.instants import (
+    format_duration, format_instant as instant, now as utcnow, parse_duration, parse_instant,
 )
+from kestra_magic.sandbox.states import SUCCESSFUL, TERMINAL, new_state, transition, worst
 from kestra_magic.sandbox.expressions import ExpressionError, render_value, to_text
 from kestra_magic.sandbox.tasks.base import TaskDef, TaskFailure, TaskResult, lookup
 
@@ -1069,10 +1070,7 @@ def convert_inputs(specs: list, given: dict) -> dict:
 
     Uses the protocol layer's converter (``sandbox.inputs.convert``) so both paths agree.
     """
-    try:
-        from kestra_magic.sandbox.inputs import convert
-    except ImportError:  # the protocol module is optional for the engine
-        convert = None
+    from kestra_magic.sandbox.inputs import convert
     given = dict(given or {})
     out: dict = {}
     for spec in specs or []:

@@ -25,37 +25,29 @@ def read_ion(data: bytes) -> list[Any]:
 
 
 def ion_to_json(value: Any) -> Any:
-    """An Ion value as Kestra's JSON: timestamps -> ISO strings, decimals -> numbers, nulls -> None."""
-    from amazon.ion.core import IonType
-    ion_type = getattr(value, "ion_type", None)
-    if ion_type is IonType.NULL or (getattr(value, "is_null", False)) or value is None:
-        return None
-    if isinstance(value, dict) or ion_type is IonType.STRUCT:
-        return {str(k): ion_to_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [ion_to_json(v) for v in value]
-    if isinstance(value, bool) or ion_type is IonType.BOOL:
-        return bool(value)
+    """An Ion value as Kestra's JSON: timestamps -> ISO strings (UTC, milliseconds, ``Z``; day
+    precision -> a date), decimals -> numbers, blobs -> base64, nulls -> None. Ion typing is
+    ``ion.to_python``'s; this only writes its values as JSON."""
+    return _json_value(ion.to_python(value))
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
     if isinstance(value, dt.datetime):
-        precision = getattr(value, "precision", None)
-        if precision is not None and getattr(precision, "name", "") in ("YEAR", "MONTH", "DAY"):
-            return value.date().isoformat()
         if value.tzinfo is None:
             return value.isoformat()
-        text = value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
-        return text.replace("+00:00", "Z")
+        return value.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if isinstance(value, dt.date):
+        return value.isoformat()
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() and value.as_tuple().exponent >= 0 \
             else float(value)
-    if isinstance(value, (bytes, bytearray)):
-        return base64.b64encode(bytes(value)).decode()
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        return str(value)
-    return str(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    return value
 
 
 def write_ion(rows: Iterable[Any], generation: int) -> bytes:

@@ -6,32 +6,24 @@ from typing import Callable
 from werkzeug.wrappers import Response
 
 from kestra_magic.sandbox import files as filesmod
-from kestra_magic.sandbox import shapes, sse
-from kestra_magic.sandbox.http import Redirect, attachment as _attachment, empty as _empty, json_response as _json
-from kestra_magic.sandbox.problems import bad_request, illegal_argument, not_found
-from kestra_magic.sandbox.query import Filter, int_param, matches, parse_filters, sort_and_page
-from kestra_magic.sandbox.store import uri_to_relpath
+from kestra_magic.sandbox import shapes, sse, states
+from kestra_magic.sandbox.backend import OtherExecution
+from kestra_magic.sandbox.http import (Handlers, Redirect, attachment as _attachment, empty as _empty,
+                                       json_response as _json)
+from kestra_magic.sandbox.problems import bad_request, illegal_argument
+from kestra_magic.sandbox.query import (LOG_FIELDS, LOG_FILTERS, Filter, int_param, legacy_filters, matches,
+                                        parse_filters, sort_and_page)
 
-LOG_FIELDS = {"level", "taskId", "taskRunId", "attemptNumber", "q", "namespace", "flowId",
-              "executionId", "triggerId", "startDate", "endDate", "scope", "timeRange"}
 
-
-class LogFileHandlers:
-    """Mixin of :class:`~kestra_magic.sandbox.routes.Application` for /logs and execution files."""
+class LogFileHandlers(Handlers):
+    """/logs and the files of an execution."""
 
     # -- logs -------------------------------------------------------------------------------
     def _log_filter(self, request) -> Callable[[dict], bool]:
         args = request.args
         if self.gen == 2:
-            filters = parse_filters(args, LOG_FIELDS)
-            fields = {"level": lambda l: l.get("level"), "taskId": lambda l: l.get("taskId"),
-                      "taskRunId": lambda l: l.get("taskRunId"),
-                      "attemptNumber": lambda l: l.get("attemptNumber"),
-                      "namespace": lambda l: l.get("namespace"), "flowId": lambda l: l.get("flowId"),
-                      "executionId": lambda l: l.get("executionId"), "triggerId": lambda l: l.get("triggerId"),
-                      "startDate": lambda l: l.get("timestamp"), "endDate": lambda l: l.get("timestamp"),
-                      "q": lambda l: l.get("message")}
-            return lambda entry: matches(entry, filters, fields)
+            filters = parse_filters(args, LOG_FILTERS)
+            return lambda entry: matches(entry, filters, LOG_FIELDS)
         min_level = (args.get("minLevel") or "").upper() or None
         if min_level is not None and min_level not in shapes.LEVELS:
             raise bad_request(f"Failed to convert argument [minLevel] for value [{args.get('minLevel')}]: "
@@ -50,48 +42,38 @@ class LogFileHandlers:
 
     def h_logs_list(self, request, tenant, execution_id):
         keep = self._log_filter(request)
-        return _json([shapes.log_entry(e, self.gen) for e in self.store.logs_for(execution_id) if keep(e)])
+        return _json([shapes.log_entry(e, self.gen) for e in self.backend.logs(execution_id) if keep(e)])
 
     def h_logs_download(self, request, tenant, execution_id):
         keep = self._log_filter(request)
         lines = [f"{e.get('timestamp')} {e.get('level')} {e.get('message')}"
-                 for e in self.store.logs_for(execution_id) if keep(e)]
+                 for e in self.backend.logs(execution_id) if keep(e)]
         resp = Response("\n".join(lines), content_type="text/plain")
         resp.headers["Content-Disposition"] = _attachment(f"{execution_id}.log", quoted=False)
-        ex = self.store.get_execution(execution_id)
-        if ex is not None and not shapes.is_terminal(ex["state"]["current"]):
+        ex = self.backend.find_execution(execution_id)
+        if ex is not None and not states.is_terminal(ex["state"]["current"]):
             resp.headers["Cache-Control"] = "no-cache"
         return resp
 
     def h_logs_follow(self, request, tenant, execution_id):
         keep = self._log_filter(request)
-        stream = sse.follow_logs(self.store, execution_id, self.gen, keep, self.is_stopping,
-                                 self.faults.take_sse_limit())
-        return self._sse(stream)
-
-    _log_fields = {"timestamp": lambda l: l.get("timestamp"), "level": lambda l: l.get("level"),
-                   "namespace": lambda l: l.get("namespace"), "flowId": lambda l: l.get("flowId"),
-                   "executionId": lambda l: l.get("executionId"), "taskId": lambda l: l.get("taskId"),
-                   "taskRunId": lambda l: l.get("taskRunId"), "triggerId": lambda l: l.get("triggerId"),
-                   "startDate": lambda l: l.get("timestamp"), "endDate": lambda l: l.get("timestamp"),
-                   "attemptNumber": lambda l: l.get("attemptNumber"), "q": lambda l: l.get("message"),
-                   "message": lambda l: l.get("message")}
+        stream = sse.follow_logs(self.backend, execution_id, self.gen, keep, self.ctx.is_stopping,
+                                 self.ctx.faults.take_sse_limit())
+        return self.sse(stream)
 
     def h_logs_search(self, request, tenant):
         """All executions' logs, filtered and paged (2.x adds ``type``/``nextCursor`` and ``cursor``)."""
         args = request.args
-        filters = parse_filters(args, LOG_FIELDS)
+        filters = parse_filters(args, LOG_FILTERS)
         if not filters and self.gen == 1:
-            filters = self._legacy_filters(args, {"q": "CONTAINS", "namespace": "PREFIX", "flowId": "EQUALS"})
+            filters = legacy_filters(args, {"q": "CONTAINS", "namespace": "PREFIX", "flowId": "EQUALS"})
             min_level = (args.get("minLevel") or "").upper()
             if min_level:
                 if min_level not in shapes.LEVELS:
                     raise bad_request(f"Failed to convert argument [minLevel] for value [{args.get('minLevel')}]: "
                                       f"use one of {', '.join(shapes.LEVELS)}")
                 filters.append(Filter("level", "GREATER_THAN_OR_EQUAL_TO", min_level))
-        with self.store.lock:
-            entries = [e for logs in self.store.logs.values() for e in logs if not e.get("deleted")]
-        entries = [e for e in entries if matches(e, filters, self._log_fields)]
+        entries = [e for e in self.backend.all_logs() if matches(e, filters, LOG_FIELDS)]
         cursor = args.get("cursor")
         if self.gen == 2 and cursor:
             # a CURSOR page: the offset after the previous page, opaque to the client
@@ -104,61 +86,37 @@ class LogFileHandlers:
             from werkzeug.datastructures import MultiDict
             ordered, _ = sort_and_page(entries, MultiDict([("sort", s) for s in args.getlist("sort")
                                                            or ["timestamp:desc"]] + [("size", str(len(entries) or 1))]),
-                                       self._log_fields)
+                                       LOG_FIELDS)
             page = ordered[offset:offset + size]
             body = {"results": [shapes.log_entry(e, self.gen) for e in page], "type": "CURSOR"}
             if offset + size < len(ordered):
                 body["nextCursor"] = format(offset + size, "x")
             return _json(body)
-        page, total = sort_and_page(entries, args, self._log_fields, default_sort="timestamp:desc")
+        page, total = sort_and_page(entries, args, LOG_FIELDS, default_sort="timestamp:desc")
         body = {"results": [shapes.log_entry(e, self.gen) for e in page], "total": total}
         if self.gen == 2:
             body["type"] = "OFFSET"
         return _json(body)
 
     def h_logs_delete(self, request, tenant, execution_id):
-        keep = self._log_filter(request)
-        with self.store.lock:
-            logs = self.store.logs.get(execution_id)
-            if logs:
-                self.store.logs[execution_id] = [e for e in logs if not keep(e)]
+        self.backend.delete_logs(execution_id, self._log_filter(request))
         return _empty(200)
 
     def h_logs_delete_flow(self, request, tenant, namespace, flow_id):
-        trigger_id = request.args.get("triggerId")
-        with self.store.lock:
-            for execution_id, logs in list(self.store.logs.items()):
-                self.store.logs[execution_id] = [
-                    e for e in logs if not (e.get("namespace") == namespace and e.get("flowId") == flow_id
-                                            and (trigger_id is None or e.get("triggerId") == trigger_id))]
+        self.backend.delete_flow_logs(namespace, flow_id, request.args.get("triggerId"))
         return _empty(200)
 
     # -- files ------------------------------------------------------------------------------
     def _file(self, request, execution_id: str) -> tuple[str, bytes]:
-        ex = self._execution(execution_id)
+        self.execution(execution_id)
         uri = request.args.get("path")
         if not uri:
             raise bad_request("Required QueryValue [path] not specified", slug="invalid-query-parameter")
         try:
-            relpath = uri_to_relpath(uri)
-        except ValueError as exc:
-            raise illegal_argument(f"{exc}") from None
-        prefix = self._storage_prefix(ex["namespace"], ex["flowId"], execution_id)
-        flow_root = f"{ex['namespace'].replace('.', '/')}/{ex['flowId']}/"
-        canonical = "kestra:///" + relpath
-        if not canonical.startswith(prefix):
-            parts = relpath.split("/")
-            if flow_root and relpath.startswith(flow_root) and len(parts) > len(flow_root.split("/")) \
-                    and relpath[len(flow_root):].startswith("executions/"):
-                other = relpath[len(flow_root):].split("/")[1]
-                if self.store.get_execution(other) is not None:
-                    raise Redirect(request.url.replace(f"/executions/{execution_id}/", f"/executions/{other}/", 1))
-            if not relpath.startswith(flow_root + "states/"):
-                raise illegal_argument("Invalid prefix path")
-        path = self.store.file_path(canonical)
-        if not path.is_file():
-            raise not_found(f"Unable to find file '{uri}'")
-        return canonical, path.read_bytes()
+            return self.backend.execution_file(execution_id, uri)
+        except OtherExecution as other:    # Kestra redirects (301) to that execution's endpoint
+            raise Redirect(request.url.replace(f"/executions/{execution_id}/",
+                                               f"/executions/{other.execution_id}/", 1)) from None
 
     def h_file_download(self, request, tenant, execution_id):
         uri, data = self._file(request, execution_id)

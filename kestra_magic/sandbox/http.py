@@ -1,10 +1,17 @@
-"""Small HTTP helpers shared by the sandbox's route handlers (responses, headers, control flow)."""
+"""HTTP helpers shared by the sandbox's handler modules: responses, headers, request parsing, and the
+:class:`Handlers` base every per-resource handler class extends."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from werkzeug.wrappers import Response
+
+from kestra_magic.sandbox import shapes
+from kestra_magic.sandbox.inputs import FilePart
+from kestra_magic.sandbox.problems import ApiError, not_found
+from kestra_magic.sandbox.query import int_param
 
 SECRET_HEADERS = ("authorization", "cookie", "x-csrf-token", "proxy-authorization", "set-cookie")
 
@@ -44,3 +51,106 @@ class Redirect(Exception):
 
 class DropConnection(ConnectionAbortedError):
     """Raised to make the server close the socket without answering (fault injection)."""
+
+
+# -- what every handler module shares ---------------------------------------------------------------
+@dataclass
+class Context:
+    """What a handler needs: the settings (generation, base URL), the backend, the fault injector
+    (SSE cuts) and whether the server is stopping."""
+    settings: Any
+    backend: Any
+    faults: Any
+    is_stopping: Callable[[], bool]
+
+
+class Handlers:
+    """Base of the per-resource handler classes: ``h_<endpoint>(request, **url values)`` methods
+    that parse HTTP, call the backend and shape JSON for the generation."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.backend = ctx.backend
+        self.settings = ctx.settings
+
+    @property
+    def gen(self) -> int:
+        return self.settings.generation
+
+    def endpoints(self) -> dict[str, Callable]:
+        """``endpoint name -> bound handler`` for the route table."""
+        return {name[2:]: getattr(self, name) for name in dir(type(self)) if name.startswith("h_")}
+
+    # -- executions as the protocol answers them --------------------------------------------------
+    def execution(self, execution_id: str, *, empty_v1: bool = False) -> dict:
+        """The live execution or Kestra's 404 (1.x: "Not Found", or a bare 404 when ``empty_v1``)."""
+        ex = self.backend.find_execution(execution_id)
+        if ex is None:
+            raise not_found(f"Execution {execution_id} not found" if self.gen == 2 or empty_v1 else "",
+                            empty_v1=empty_v1)
+        return ex
+
+    def core(self, ex: dict) -> dict:
+        """The Execution JSON answered by create and actions (1.x full, 2.x core)."""
+        return shapes.execution(ex, self.gen, form="core" if self.gen == 2 else "full")
+
+    def ui_url(self, ex: dict) -> str:
+        return f"{self.settings.base_url}/ui/main/executions/{ex['namespace']}/{ex['flowId']}/{ex['id']}"
+
+    @staticmethod
+    def sse(stream) -> Response:
+        resp = Response(stream, content_type="text/event-stream", direct_passthrough=True)
+        resp.headers["Cache-Control"] = "no-cache"
+        return resp
+
+    # -- request parsing ----------------------------------------------------------------------
+    @staticmethod
+    def json_body(request, what: str):
+        try:
+            return json.loads(request.get_data() or b"null")
+        except ValueError:
+            raise ApiError(422, "invalid-json", f"Can not parse the JSON body: expected {what}",
+                           "Invalid JSON") from None
+
+    @staticmethod
+    def uploads(request) -> tuple[dict[str, str], dict[str, FilePart]]:
+        """Multipart text parts and file parts (legacy part name ``files``: the file name is the input id)."""
+        form = {k: v for k, v in request.form.items()}
+        files: dict[str, FilePart] = {}
+        for name, upload in request.files.items(multi=True):
+            filename = (upload.filename or name).replace("\\", "/").rsplit("/", 1)[-1]
+            if filename in ("", ".", ".."):
+                filename = name
+            data = upload.read()
+            if name == "files":
+                files[filename] = FilePart(filename, data)
+            else:
+                files[name] = FilePart(filename, data)
+        return form, files
+
+    @staticmethod
+    def breakpoints(raw: str | None) -> list[dict] | None:
+        """``a,b.value`` -> ``[{id: a}, {id: b, value: value}]``."""
+        if not raw:
+            return None
+        out = []
+        for item in raw.split(","):
+            item = item.strip()
+            if not item:
+                continue
+            task_id, sep, value = item.partition(".")
+            out.append({"id": task_id, "value": value} if sep else {"id": task_id})
+        return out or None
+
+    @staticmethod
+    def label_list(body, what: str = "labels") -> list[dict]:
+        """A JSON array of ``{key, value}`` labels (422 otherwise)."""
+        try:
+            return [{"key": str(lb["key"]), "value": str(lb["value"])} for lb in body]
+        except (TypeError, KeyError):
+            raise ApiError(422, "invalid-json", "Expected a JSON array of {\"key\", \"value\"} labels",
+                           "Invalid JSON") from None
+
+    @staticmethod
+    def revision(args) -> int | None:
+        return int_param(args, "revision", 0) if args.get("revision") else None

@@ -16,14 +16,13 @@ from urllib.parse import urlparse
 
 import yaml
 
+from kestra_magic.sandbox.instants import format_duration, format_instant, parse_duration
+
 INPUT_TYPES = frozenset({"STRING", "ENUM", "SELECT", "INT", "FLOAT", "BOOLEAN", "BOOL", "DATETIME",
                          "DATE", "TIME", "DURATION", "FILE", "JSON", "URI", "SECRET", "ARRAY",
                          "MULTISELECT", "YAML", "EMAIL"})
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# Java's Duration.parse grammar: PnDTnHnMn.nS (each part optional, sign allowed)
-_DURATION = re.compile(r"^([-+]?)P(?:([-+]?\d+)D)?(?:T(?:([-+]?\d+)H)?(?:([-+]?\d+)M)?"
-                       r"(?:([-+]?\d+)(?:[.,](\d{0,9}))?S)?)?$", re.I)
 
 
 class InputError(ValueError):
@@ -48,51 +47,6 @@ class Resolved:
     values: dict = field(default_factory=dict)
     files: dict[str, FilePart] = field(default_factory=dict)   # input id -> upload
     ignored: list[str] = field(default_factory=list)            # undeclared input names
-
-
-def parse_duration(text: str) -> dt.timedelta:
-    """ISO-8601 duration as Java's ``Duration.parse`` accepts it (``PT1H30M``, ``P2D``, ``PT0.5S``)."""
-    m = _DURATION.match(text.strip())
-    if not m or text.strip().upper() in ("P", "PT") or text.strip().upper().endswith("T"):
-        raise ValueError(f"Text cannot be parsed to a Duration: {text}")
-    sign = -1 if m.group(1) == "-" else 1
-    days, hours, minutes, secs = (int(g) if g else 0 for g in m.group(2, 3, 4, 5))
-    frac = m.group(6) or ""
-    micros = int((frac + "000000")[:6]) if frac else 0
-    if secs < 0:
-        micros = -micros
-    return sign * dt.timedelta(days=days, hours=hours, minutes=minutes, seconds=secs, microseconds=micros)
-
-
-def format_duration(delta: dt.timedelta) -> str:
-    """A timedelta as Java's ``Duration.toString()`` (``PT1H30M``, ``PT0.5S``, ``PT0S``)."""
-    total_us = delta.days * 86_400_000_000 + delta.seconds * 1_000_000 + delta.microseconds
-    if total_us == 0:
-        return "PT0S"
-    neg = total_us < 0
-    total_us = abs(total_us)
-    hours, rem = divmod(total_us, 3_600_000_000)
-    minutes, rem = divmod(rem, 60_000_000)
-    secs, micros = divmod(rem, 1_000_000)
-    sgn = "-" if neg else ""
-    out = "PT"
-    if hours:
-        out += f"{sgn}{hours}H"
-    if minutes:
-        out += f"{sgn}{minutes}M"
-    if secs or micros:
-        s = f"{secs}" + (f".{micros:06d}".rstrip("0") if micros else "")
-        out += f"{sgn}{s}S"
-    return out
-
-
-def format_instant(value: dt.datetime) -> str:
-    """An aware datetime as a Java Instant string (UTC, ``Z``, trailing zeros trimmed)."""
-    value = value.astimezone(dt.timezone.utc)
-    base = value.replace(tzinfo=None).isoformat(timespec="seconds")   # strftime drops year padding
-    if value.microsecond:
-        base += f".{value.microsecond:06d}".rstrip("0")
-    return base + "Z"
 
 
 def _text(value: Any) -> str:
@@ -340,3 +294,49 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
     return value
+
+
+def validate_values(declared: list | None, form: dict[str, str], files: dict[str, FilePart]) -> list[dict]:
+    """Kestra's ``ApiInputAndValue`` list (the ``validate`` endpoints): each declared input with its
+    typed value, whether it came from ``defaults``, and its errors."""
+    declared = [d for d in declared or [] if isinstance(d, dict)]
+    errors: dict[str, list[str]] = {}
+    values: dict = {}
+    try:
+        values = resolve(declared, form, files, lambda iid, fname: f"kestra:///{iid}/{fname}").values
+    except InputErrors as exc:
+        for p in exc.problems:
+            errors.setdefault(p.input_id, []).append(p.message)
+    out = []
+    for spec in declared:
+        input_id = str(spec.get("id") or spec.get("name"))
+        submitted = input_id in form or input_id in files
+        value = _dig(values, input_id)
+        if input_id in errors:
+            value = form.get(input_id)
+        elif errors and input_id in form:        # resolve() stopped at another input's error
+            try:
+                value = convert(spec, form[input_id])
+            except (ValueError, TypeError, ArithmeticError):
+                value = form[input_id]
+        elif errors and spec.get("defaults") is not None:
+            try:
+                value = convert(spec, spec["defaults"])
+            except (ValueError, TypeError, ArithmeticError):
+                value = spec["defaults"]
+        entry = {"input": to_jsonable(spec), "enabled": True,
+                 "isDefault": not submitted and spec.get("defaults") is not None,
+                 "errors": [{"message": m} for m in errors.get(input_id, [])]}
+        if value is not None:
+            entry["value"] = value
+        out.append(entry)
+    return out
+
+
+def _dig(values: dict, dotted: str):
+    node = values
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node

@@ -10,7 +10,19 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from kestra_magic.sandbox.problems import ApiError, bad_request, illegal_argument
-from kestra_magic.sandbox.shapes import LEVELS, parse_instant
+from kestra_magic.sandbox import flows as flowsmod
+from kestra_magic.sandbox import instants, states
+from kestra_magic.sandbox.shapes import LEVELS
+
+
+def parse_instant(text: str | None):
+    """An instant from a query value or a stored date; None when absent or unreadable."""
+    if not text:
+        return None
+    try:
+        return instants.parse_instant(str(text))
+    except ValueError:
+        return None
 
 OPS = ("EQUALS", "NOT_EQUALS", "GREATER_THAN", "LESS_THAN", "GREATER_THAN_OR_EQUAL_TO",
        "LESS_THAN_OR_EQUAL_TO", "IN", "NOT_IN", "STARTS_WITH", "ENDS_WITH", "CONTAINS", "REGEX", "PREFIX")
@@ -62,7 +74,7 @@ def _check_value(field: str, op: str, value: str) -> None:
     if field in ("startDate", "endDate", "updated", "created") and parse_instant(value) is None:
         raise invalid_filters(f"'{value}' is not an ISO-8601 date-time for field '{field}'")
     if field == "timeRange":
-        from kestra_magic.sandbox.inputs import parse_duration
+        from kestra_magic.sandbox.instants import parse_duration
         try:
             parse_duration(value)
         except ValueError:
@@ -148,7 +160,7 @@ def matches(item: Any, filters: list[Filter], fields: dict[str, Callable[[Any], 
                     return False
             continue
         if f.field == "timeRange":
-            from kestra_magic.sandbox.inputs import parse_duration
+            from kestra_magic.sandbox.instants import parse_duration
             import datetime as dt
             try:
                 span = parse_duration(f.value)
@@ -195,6 +207,24 @@ def bool_param(args, name: str, default: bool) -> bool:
     return raw.lower() == "true"
 
 
+_INSTANT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d")
+
+
+def _sort_key(value: Any) -> tuple:
+    """Missing values last; numbers as numbers; instants in time order (their text, with the
+    fraction's trailing zeros trimmed as Java does, does not sort); anything else as text."""
+    if value is None:
+        return (True, 0, "")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (False, value, "")
+    text = str(value)
+    if _INSTANT.match(text):
+        moment = parse_instant(text)
+        if moment is not None:
+            return (False, moment.timestamp(), text)
+    return (False, 0, text)
+
+
 def sort_and_page(items: list, args, fields: dict[str, Callable[[Any], Any]],
                   default_sort: str | None = None, default_size: int = 10) -> tuple[list, int]:
     """Apply ``sort`` (``field:asc|desc``, repeatable), then 1-based ``page``/``size``."""
@@ -208,9 +238,71 @@ def sort_and_page(items: list, args, fields: dict[str, Callable[[Any], Any]],
             raise illegal_argument(f"Invalid sort parameter '{spec}': use <field>:asc|desc with field "
                                    f"one of {', '.join(sorted(fields))}")
         accessor = fields[fieldname]
-        items = sorted(items, key=lambda it: (accessor(it) is None, str(accessor(it) or "")
-                                              if not isinstance(accessor(it), (int, float)) else accessor(it)),
-                       reverse=direction == "desc")
+        items = sorted(items, key=lambda it: _sort_key(accessor(it)), reverse=direction == "desc")
     total = len(items)
     start = (page - 1) * size
     return items[start:start + size], total
+
+
+def legacy_filters(args, ops: dict[str, str]) -> list[Filter]:
+    """1.x flat parameters (``q``, ``namespace``, ``labels=k:v``, ``state``...) as filters."""
+    out = []
+    for name, op in ops.items():
+        for value in args.getlist(name):
+            out.append(Filter(name, op, value))
+    for value in args.getlist("labels"):
+        k, sep, v = value.partition(":")
+        if not sep:
+            raise ApiError(422, "invalid-query-parameter", f"Invalid queryString parameter: labels={value} "
+                           f"(use key:value)", "Invalid entity")
+        out.append(Filter("labels", "EQUALS", v.strip(), k.strip()))
+    if "state" in ops:
+        chosen = args.getlist("state")
+        if chosen:
+            out = [f for f in out if f.field != "state"] + [Filter("state", "IN", ",".join(chosen))]
+    return out
+
+
+# -- the searchable fields of each resource ------------------------------------------------------
+EXECUTION_FILTERS = {"q", "scope", "namespace", "flowId", "state", "labels", "startDate", "endDate",
+                     "timeRange", "kind", "triggerExecutionId", "childFilter", "id", "executionId",
+                     "parentId", "flowRevision"}
+EXECUTION_LEGACY = {"q": "CONTAINS", "namespace": "PREFIX", "flowId": "EQUALS", "state": "IN"}
+
+
+def _end(e: dict, key: str):
+    return states.dates(e["state"]).get(key)
+
+
+EXECUTION_FIELDS: dict[str, Callable[[dict], Any]] = {
+    "id": lambda e: e["id"], "executionId": lambda e: e["id"], "namespace": lambda e: e["namespace"],
+    "flowId": lambda e: e["flowId"], "state": lambda e: e["state"]["current"],
+    "state.current": lambda e: e["state"]["current"],
+    "labels": lambda e: flowsmod.labels_of(e), "kind": lambda e: e.get("kind") or "NORMAL",
+    "startDate": lambda e: (e["state"].get("histories") or [{}])[0].get("date"),
+    "state.startDate": lambda e: (e["state"].get("histories") or [{}])[0].get("date"),
+    "endDate": lambda e: _end(e, "endDate"), "state.endDate": lambda e: _end(e, "endDate"),
+    "state.duration": lambda e: _end(e, "duration"),
+    "flowRevision": lambda e: e.get("flowRevision"), "parentId": lambda e: e.get("parentId"),
+    "triggerExecutionId": lambda e: (e.get("trigger") or {}).get("variables", {}).get("executionId"),
+    "childFilter": lambda e: "CHILD" if e.get("parentId") else "MAIN",
+    "q": lambda e: f"{e['id']} {e['namespace']} {e['flowId']}",
+}
+
+FLOW_FILTERS = {"q", "scope", "namespace", "flowId", "labels", "id", "updated"}
+FLOW_FIELDS: dict[str, Callable[[dict], Any]] = {
+    "id": lambda f: f["id"], "flowId": lambda f: f["id"], "namespace": lambda f: f["namespace"],
+    "labels": lambda f: flowsmod.labels_of(f), "updated": lambda f: f.get("updated"),
+    "q": lambda f: f"{f['namespace']}.{f['id']} {f.get('description') or ''}",
+    "revision": lambda f: f.get("revision")}
+
+LOG_FILTERS = {"level", "taskId", "taskRunId", "attemptNumber", "q", "namespace", "flowId",
+               "executionId", "triggerId", "startDate", "endDate", "scope", "timeRange"}
+LOG_FIELDS: dict[str, Callable[[dict], Any]] = {
+    "timestamp": lambda l: l.get("timestamp"), "level": lambda l: l.get("level"),
+    "namespace": lambda l: l.get("namespace"), "flowId": lambda l: l.get("flowId"),
+    "executionId": lambda l: l.get("executionId"), "taskId": lambda l: l.get("taskId"),
+    "taskRunId": lambda l: l.get("taskRunId"), "triggerId": lambda l: l.get("triggerId"),
+    "startDate": lambda l: l.get("timestamp"), "endDate": lambda l: l.get("timestamp"),
+    "attemptNumber": lambda l: l.get("attemptNumber"), "q": lambda l: l.get("message"),
+    "message": lambda l: l.get("message")}

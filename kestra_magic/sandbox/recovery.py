@@ -26,7 +26,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from kestra_magic.sandbox.engine_state import TERMINAL, instant, transition
+from kestra_magic.sandbox.instants import format_instant as instant
+from kestra_magic.sandbox.states import TERMINAL, transition
 
 __all__ = ["recover", "UNFINISHED"]
 

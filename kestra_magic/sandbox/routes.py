@@ -1,17 +1,16 @@
-"""The sandbox's HTTP protocol: Kestra's routes, status codes and bodies for 1.x and 2.x.
+"""The sandbox's HTTP protocol: Kestra's route table for 1.x and 2.x, and the WSGI application that
+guards, records and dispatches each request to a per-resource handler, then maps errors to the
+generation's body (JsonError / problem+json); nothing a client sends should produce a 500.
 
-A WSGI application (Werkzeug routing) over the :class:`~kestra_magic.sandbox.store.Store`;
-running flows is delegated to the engine through the seam in docs/interfaces.md. Every
-error becomes the generation's error body (JsonError / problem+json); nothing a client
-sends should produce a 500.
+Layout (moto's): this route table -> thin handler modules (``handlers_*.py``: parse HTTP, shape JSON
+per generation) -> one :class:`~kestra_magic.sandbox.backend.Backend` (store + engine facade, every
+rule) which raises domain errors mapped here by :func:`domain_error`.
 """
 from __future__ import annotations
 
-import base64
-import binascii
+import functools
 import json
 import logging
-import secrets
 import socket
 import time
 import traceback
@@ -22,19 +21,24 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, Reque
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from kestra_magic.sandbox import files as filesmod
+from kestra_magic.sandbox import backend as domain
+from kestra_magic.sandbox import guard as guards
+from kestra_magic.sandbox.backend import Backend
 from kestra_magic.sandbox.faults import FaultInjector
+from kestra_magic.sandbox.guard import RequestGuard
 from kestra_magic.sandbox.handlers_actions import ActionHandlers
-from kestra_magic.sandbox.handlers_bulk import BulkHandlers, _BulkError, bulk_error_response
+from kestra_magic.sandbox.handlers_bulk import BulkHandlers
+from kestra_magic.sandbox.handlers_configs import ConfigHandlers, page_not_found
 from kestra_magic.sandbox.handlers_executions import ExecutionHandlers
 from kestra_magic.sandbox.handlers_files import LogFileHandlers
 from kestra_magic.sandbox.handlers_flows import FlowHandlers
 from kestra_magic.sandbox.handlers_nsfiles import NamespaceFileHandlers
 from kestra_magic.sandbox import handlers_plugins, ui
 from kestra_magic.sandbox.handlers_webhooks import WebhookHandlers
-from kestra_magic.sandbox.http import DropConnection, Redirect, empty as _empty, json_response as _json, mask as _mask
-from kestra_magic.sandbox.problems import ApiError, conflict, illegal_argument, not_found, render_error
-from kestra_magic.sandbox.store import Store
+from kestra_magic.sandbox.http import (Context, DropConnection, Redirect, empty as _empty, json_response as _json,
+                                       mask as _mask)
+from kestra_magic.sandbox.problems import ApiError, conflict, illegal_argument, invalid_entity, not_found, \
+    bad_request, render_error
 
 log = logging.getLogger("kestra_magic.sandbox")
 
@@ -200,32 +204,60 @@ def _v2_rules() -> list[Rule]:
     ]
 
 
-def engine_errors():
-    """The engine's EngineConflict / EngineInvalid classes (or never-raised stand-ins)."""
-    try:
-        from kestra_magic.sandbox.engine import EngineConflict, EngineInvalid
-        return EngineConflict, EngineInvalid
-    except ImportError:
-        class _Never(Exception):
-            pass
-        return _Never, _Never
+HANDLERS = (ConfigHandlers, FlowHandlers, ExecutionHandlers, ActionHandlers, BulkHandlers, WebhookHandlers,
+            LogFileHandlers)
 
 
-class Application(FlowHandlers, ExecutionHandlers, ActionHandlers, BulkHandlers, WebhookHandlers,
-                  NamespaceFileHandlers, LogFileHandlers):
-    """The WSGI app of one sandbox: routing, auth, faults, recording, error mapping."""
+def domain_error(err: domain.DomainError, generation: int) -> ApiError:
+    """A backend error as the generation's protocol error."""
+    if isinstance(err, domain.AlreadyExists):
+        if generation == 1:
+            return invalid_entity("", [(err.path, "Flow id already exists")])
+        return ApiError(409, "entity-already-exists", err.message, "Conflict")
+    if isinstance(err, domain.NotFound):
+        return not_found(err.message)
+    if isinstance(err, domain.Conflict):
+        return conflict(err.message)
+    if isinstance(err, domain.Invalid):
+        if err.errors:
+            return invalid_entity(err.message if generation == 2 else "", err.errors, slug=err.problem)
+        return illegal_argument(err.message)
+    if isinstance(err, domain.NotApplicable):
+        return bad_request(err.message)
+    if isinstance(err, domain.Timeout):
+        return ApiError(504, "timeout", err.message, "Timeout")
+    return ApiError(500, "internal-error", f"{type(err).__name__}: {err.message}", "Internal server error")
 
-    def __init__(self, settings: Settings, store: Store, engine: Any, faults: FaultInjector,
-                 recorded: list[RecordedRequest], is_stopping: Callable[[], bool]):
+
+class Application:
+    """The WSGI app of one sandbox: guard, auth, faults, recording, dispatch, error mapping."""
+
+    def __init__(self, settings: Settings, store: Any, engine: Any, faults: FaultInjector,
+                 recorded: list[RecordedRequest], is_stopping: Callable[[], bool], guard: RequestGuard):
         self.settings = settings
-        self.store = store
-        self.engine = engine
+        self.guard = guard
         self.faults = faults
         self.recorded = recorded
-        self.is_stopping = is_stopping
+        self.backend = Backend(store, engine, settings.generation, is_stopping)
+        ctx = Context(settings, self.backend, faults, is_stopping)
+        self.handlers: dict[str, Callable] = {}
+        for kind in HANDLERS:
+            self.handlers.update(kind(ctx).endpoints())
+        # namespace files: kept by the store's own module (its handlers reach only ``.store``)
+        nsfiles = NamespaceFileHandlers()
+        nsfiles.store = store
+        self.handlers.update({name[2:]: getattr(nsfiles, name) for name in dir(NamespaceFileHandlers)
+                              if name.startswith("h_")})
+        # plugin docs, the flow graph and the read-only pages: plain functions (app, request, **url_args)
+        # that read the store (``self.store``) and the settings
+        self.store = store
+        self.handlers.update({endpoint: functools.partial(fn, self)
+                              for endpoint, fn in {**handlers_plugins.HANDLERS, **ui.HANDLERS}.items()})
         gen_rules = _v1_rules() if settings.generation == 1 else _v2_rules()
         self.url_map = Map(_rules() + gen_rules, strict_slashes=False, merge_slashes=False)
-        self.engine_conflict, self.engine_invalid = engine_errors()
+        missing = {rule.endpoint for rule in self.url_map.iter_rules()} - set(self.handlers)
+        if missing:
+            raise RuntimeError(f"sandbox routes without a handler: {sorted(missing)}")
 
     @property
     def gen(self) -> int:
@@ -237,6 +269,9 @@ class Application(FlowHandlers, ExecutionHandlers, ActionHandlers, BulkHandlers,
         request.max_content_length = self.settings.max_body_size
         request.max_form_memory_size = self.settings.max_body_size
         path = request.path
+        refused = self.guard.check(request.method, request.headers)
+        if refused is not None:      # before anything else: control calls and webhooks included
+            return self._error(refused, path)(environ, start_response)
         if path.startswith("/_sandbox/"):
             return self._control(request)(environ, start_response)
         rec = self._record(request)
@@ -313,23 +348,21 @@ class Application(FlowHandlers, ExecutionHandlers, ActionHandlers, BulkHandlers,
             length = request.content_length
             if length is not None and length > self.settings.max_body_size:
                 raise self._too_large(length)
-            if request.path.startswith("/api/v1/") and not self._open(request.path) \
-                    and not self._authenticated(request):
-                return self._unauthorized(request)
-            if self._csrf_missing(request):
+            if request.path.startswith("/api/v1/") and not guards.open_path(request.path, self.gen) \
+                    and not guards.authenticated(self.settings, request.headers, request.cookies):
+                raise guards.unauthorized(request.headers)
+            if guards.csrf_missing(self.gen, request.method, request.path, request.headers, request.cookies):
                 raise ApiError(403, "forbidden", "Missing or invalid CSRF token: send the X-CSRF-TOKEN header "
                                "with cookie sessions, or authenticate with an Authorization header and no "
                                "BASIC_AUTH cookie", "Forbidden")
             adapter = self.url_map.bind_to_environ(request.environ)
             endpoint, values = adapter.match()
             self._fill_record(request, rec)
-            function = handlers_plugins.HANDLERS.get(endpoint) or ui.HANDLERS.get(endpoint)
-            if function is not None:
-                return function(self, request, **values)
-            handler = getattr(self, "h_" + endpoint)
-            return handler(request, **values)
-        except _BulkError as err:
-            return bulk_error_response(err)
+            return self.handlers[endpoint](request, **values)
+        except domain.BulkInvalid as err:       # Kestra's BulkErrorResponse, plain JSON on both generations
+            return _json({"message": err.message, "invalids": err.invalids}, 400)
+        except domain.DomainError as err:
+            return self._error(domain_error(err, self.gen), instance)
         except ApiError as err:
             return self._error(err, instance)
         except Redirect as moved:
@@ -344,15 +377,11 @@ class Application(FlowHandlers, ExecutionHandlers, ActionHandlers, BulkHandlers,
                            "Method Not Allowed", headers={"Allow": ", ".join(sorted(exc.valid_methods or []))})
             return self._error(err, instance)
         except NotFound:
-            return self._error(self._page_not_found(), instance)
+            return self._error(page_not_found(self.gen), instance)
         except HTTPException as exc:
             return self._error(ApiError(exc.code or 400, "bad-request", exc.description or "", exc.name), instance)
         except DropConnection:
             raise
-        except self.engine_conflict as exc:
-            return self._error(conflict(str(exc)), instance)
-        except self.engine_invalid as exc:
-            return self._error(illegal_argument(str(exc)), instance)
         except Exception as exc:  # a sandbox bug: report it like Kestra does, never a stack trace
             log.error("sandbox error on %s %s:\n%s", request.method, request.path, traceback.format_exc())
             return self._error(ApiError(500, "internal-error", f"{type(exc).__name__}: {exc}",
@@ -370,58 +399,11 @@ class Application(FlowHandlers, ExecutionHandlers, ActionHandlers, BulkHandlers,
                         f"The content length [{length}] exceeds the maximum allowed content length "
                         f"[{self.settings.max_body_size}]", "Request Entity Too Large")
 
-    def _page_not_found(self) -> ApiError:
-        if self.gen == 1:
-            return ApiError(404, "not-found", "", "Not Found", [("", "Page Not Found")], v1_message="Not Found")
-        return not_found("Resource not found")
-
-    # -- auth -------------------------------------------------------------------------------
-    def _open(self, path: str) -> bool:
-        p = path.rstrip("/")
-        if p.startswith("/api/v1/") and "/executions/webhook/" in p:
-            return True           # webhook trigger URLs are open (kestra-api-2.md §9.1)
-        if self.gen == 1:
-            return p == "/api/v1/configs"
-        return p in ("/api/v1/configs/login", "/api/v1/login")
-
-    def _credentials_ok(self, user: str, password: str) -> bool:
-        s = self.settings
-        return bool(s.username and s.password) and secrets.compare_digest(user, s.username) \
-            and secrets.compare_digest(password, s.password)
-
-    def _authenticated(self, request: Request) -> bool:
-        s = self.settings
-        if not s.auth_required:
-            return True
-        header = request.headers.get("Authorization", "")
-        scheme, _, credentials = header.partition(" ")
-        if scheme.lower() == "bearer" and s.token:
-            return secrets.compare_digest(credentials.strip(), s.token)
-        token = credentials if scheme.lower() == "basic" else request.cookies.get("BASIC_AUTH", "")
-        if token:
-            try:
-                user, _, password = base64.b64decode(token.strip(), validate=True).decode().partition(":")
-            except (binascii.Error, UnicodeDecodeError, ValueError):
-                return False
-            return self._credentials_ok(user, password)
-        return False
-
-    def _csrf_missing(self, request: Request) -> bool:
-        """2.x: a state-changing call under /api/ carrying a session cookie needs X-CSRF-TOKEN
-        (kestra-api-2.md §9.1; the sandbox accepts any non-empty token)."""
-        return (self.gen == 2 and request.method not in ("GET", "HEAD", "OPTIONS", "TRACE")
-                and request.path.startswith("/api/") and request.path.rstrip("/") != "/api/v1/login"
-                and bool(request.cookies.get("BASIC_AUTH") or request.cookies.get("JWT"))
-                and not request.headers.get("X-CSRF-TOKEN"))
-
-    def _unauthorized(self, request: Request) -> Response:
-        err = ApiError(401, "unauthenticated", "Authentication required", "Unauthorized", empty_v1=True)
-        if not request.headers.get("Referer", "").endswith("/login"):
-            err.headers["WWW-Authenticate"] = "Basic"
-        return self._error(err, request.path)
-
     # -- control endpoint (/_sandbox/faults) ------------------------------------------------
     def _control(self, request: Request) -> Response:
+        # faults shape what clients receive (canned bodies): the credential guards them too
+        if not guards.authenticated(self.settings, request.headers, request.cookies):
+            return self._error(guards.unauthorized(request.headers), request.path)
         if request.path.rstrip("/") != "/_sandbox/faults":
             return _json({"message": "Unknown sandbox control endpoint; use /_sandbox/faults"}, 404)
         if request.method == "DELETE":
@@ -437,52 +419,3 @@ class Application(FlowHandlers, ExecutionHandlers, ActionHandlers, BulkHandlers,
                 return _json({"message": f"Invalid fault: {exc}"}, 400)
             return _json(self.faults.active())
         return _json({"message": "Use GET, POST or DELETE on /_sandbox/faults"}, 405)
-
-    # -- misc -------------------------------------------------------------------------------
-    def _configuration(self) -> dict:
-        s = self.settings
-        out = {"uuid": "00000000-sandbox-" + s.version, "version": s.version, "edition": "OSS",
-               "commitId": "sandbox", "commitDate": "2026-01-01T00:00:00Z",
-               "chartDefaultDuration": "P30D", "isCustomDashboardsEnabled": False,
-               "isAnonymousUsageEnabled": False, "isUiAnonymousUsageEnabled": False,
-               "environment": {"name": "sandbox", "color": "#8405FF"},
-               "url": s.base_url + "/", "preview": {"initial": filesmod.PREVIEW_INITIAL_ROWS,
-                                                     "max": filesmod.PREVIEW_MAX_ROWS},
-               "systemNamespace": "system", "hiddenLabelsPrefixes": ["system."],
-               "isAiEnabled": False, "isBasicAuthInitialized": True, "pluginsHash": 0}
-        if self.gen == 2:
-            out.update({"isAiApiKeyConfigured": False, "isConcurrencyViewEnabled": False,
-                        "flowTemplate": "id: myflow\nnamespace: company.team\ntasks: []\n"})
-        else:
-            out["isTemplateEnabled"] = False
-        return out
-
-    def h_configs(self, request):
-        return _json(self._configuration())
-
-    def h_configs_login(self, request):
-        if self.gen == 1:
-            raise self._page_not_found()
-        return _json({"isBasicAuthInitialized": True})
-
-    def h_ping(self, request):
-        if self.gen == 1:
-            raise self._page_not_found()
-        return Response("pong", content_type="text/plain")
-
-    def h_login(self, request):
-        if self.gen == 1:
-            raise self._page_not_found()
-        try:
-            body = json.loads(request.get_data() or b"{}")
-            user, password = str(body["username"]), str(body["password"])
-        except (ValueError, KeyError, TypeError):
-            raise ApiError(422, "invalid-json", "Expected a JSON body {\"username\", \"password\"}",
-                           "Invalid JSON") from None
-        if self.settings.auth_required and not self._credentials_ok(user, password):
-            return self._unauthorized(request)
-        resp = _empty(204)
-        token = base64.b64encode(f"{user}:{password}".encode()).decode()
-        resp.set_cookie("BASIC_AUTH", token, path="/", httponly=True, samesite="Strict")
-        resp.set_cookie("kestraBasicAuthenticated", "true", path="/")
-        return resp

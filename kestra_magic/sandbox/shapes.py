@@ -7,12 +7,9 @@ per-task-run ids, ``deleted`` and execution ``outputs`` depending on the endpoin
 from __future__ import annotations
 
 import copy
-import datetime as dt
 
-from kestra_magic.sandbox.inputs import format_duration
+from kestra_magic.sandbox import states
 
-TERMINAL = frozenset({"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "RETRIED", "SKIPPED",
-                      "RESUBMITTED"})
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 
 _V2_TASKRUN_DROP = ("outputs", "executionId", "namespace", "flowId", "tenantId")
@@ -21,50 +18,13 @@ _LIGHT = ("tenantId", "id", "namespace", "flowId", "flowRevision", "inputs", "la
           "parentId", "originalId", "trigger", "scheduleDate", "kind", "loopRun")
 
 
-def now_iso() -> str:
-    """Now as a Java Instant string (UTC, ``Z``)."""
-    moment = dt.datetime.now(dt.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}Z"
-
-
-def parse_instant(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
-
-
-def is_terminal(state: str | None) -> bool:
-    return state in TERMINAL
-
-
-def stop_follow(execution: dict) -> bool:
-    """Kestra's follow stop condition: execution terminated and every task run terminated."""
-    if not is_terminal((execution.get("state") or {}).get("current")):
-        return False
-    return all(is_terminal((tr.get("state") or {}).get("current")) for tr in execution.get("taskRunList") or [])
-
-
 def shape_state(state: dict | None) -> dict | None:
-    """``startDate`` from the first history; ``endDate``/``duration`` once terminated or PAUSED."""
+    """Nulls dropped; ``startDate`` from the first history; ``endDate``/``duration`` once terminated
+    or PAUSED (recomputed, so a state changed by hand stays coherent)."""
     if not isinstance(state, dict):
         return state
-    out = {k: v for k, v in state.items() if v is not None}
-    histories = out.get("histories") or []
-    if histories:
-        out["startDate"] = histories[0].get("date")
-        current = out.get("current")
-        if is_terminal(current) or current == "PAUSED":
-            out["endDate"] = histories[-1].get("date")
-            start, end = parse_instant(out["startDate"]), parse_instant(out["endDate"])
-            if start and end:
-                out["duration"] = format_duration(end - start)
-        else:
-            out.pop("endDate", None)
-            out.pop("duration", None)
+    out = {k: v for k, v in state.items() if v is not None and k not in ("endDate", "duration")}
+    out.update(states.dates(out))
     return out
 
 

@@ -1,8 +1,8 @@
 """Server-sent event streams: execution follow (start/progress/end) and log follow (never ends).
 
 Kestra marks events with the SSE ``id:`` field (no ``event:`` names) and one-line JSON data
-(kestra-api.md §2.5, §3). Streams wake on ``store.changed``, so an update goes out as soon as
-the engine saves it.
+(kestra-api.md §2.5, §3). Streams read through the backend and wake on the store's change
+notification, so an update goes out as soon as the engine saves it.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import json
 import time
 from typing import Callable, Iterator
 
-from kestra_magic.sandbox import shapes
+from kestra_magic.sandbox import shapes, states
 
 HEARTBEAT_SECONDS = 10.0     # an SSE comment line while idle, so dead clients are noticed
 LOOKUP_SECONDS = 1.0         # Kestra looks an unknown execution up for ~10 s; the store is immediate
@@ -20,7 +20,7 @@ def event(marker: str, data: dict) -> bytes:
     return f"id:{marker}\ndata:{json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
-def follow_execution(store, execution_id: str, generation: int, is_stopping: Callable[[], bool],
+def follow_execution(backend, execution_id: str, generation: int, is_stopping: Callable[[], bool],
                      limit: int | None = None) -> Iterator[bytes]:
     """``start`` stub, ``progress`` per update, ``end`` when the follow stop condition holds."""
     sent = 0
@@ -42,19 +42,14 @@ def follow_execution(store, execution_id: str, generation: int, is_stopping: Cal
     last = None
     idle_since = time.monotonic()
     while not is_stopping():
-        with store.lock:
-            ex = store.executions.get(execution_id)
-            if ex is not None and ex.get("deleted"):
-                ex = None
-            if ex is None:
-                if time.monotonic() > deadline:
-                    return      # Kestra ends the stream without `end` for an unknown execution
-                version = store.version
-                shaped = None
-            else:
-                shaped = shapes.execution(ex, generation, form="core" if generation == 2 else "full")
-                done = shapes.stop_follow(ex)
-                version = store.version
+        ex, version = backend.snapshot(execution_id)
+        if ex is None:
+            if time.monotonic() > deadline:
+                return      # Kestra ends the stream without `end` for an unknown execution
+            shaped = None
+        else:
+            shaped = shapes.execution(ex, generation, form="core" if generation == 2 else "full")
+            done = states.all_terminated(ex)
         if shaped is not None:
             text = json.dumps(shaped, sort_keys=True)
             if done:
@@ -71,13 +66,13 @@ def follow_execution(store, execution_id: str, generation: int, is_stopping: Cal
                 if limit is not None and sent >= limit:
                     return      # the fault: cut the stream right after its N-th event
                 idle_since = time.monotonic()
-        store.wait_for_change(version, timeout=0.25 if ex is None else 1.0)
+        backend.wait_for_change(version, timeout=0.25 if ex is None else 1.0)
         if time.monotonic() - idle_since > HEARTBEAT_SECONDS:
             idle_since = time.monotonic()
             yield b":\n\n"
 
 
-def follow_logs(store, execution_id: str, generation: int, keep: Callable[[dict], bool],
+def follow_logs(backend, execution_id: str, generation: int, keep: Callable[[dict], bool],
                 is_stopping: Callable[[], bool], limit: int | None = None) -> Iterator[bytes]:
     """``start`` (empty entry), then every stored and live matching entry as ``progress``; never ends."""
     sent = 0
@@ -90,11 +85,7 @@ def follow_logs(store, execution_id: str, generation: int, keep: Callable[[dict]
     index = 0
     idle_since = time.monotonic()
     while not is_stopping():
-        with store.lock:
-            entries = store.logs.get(execution_id, [])
-            fresh = entries[index:]
-            index = len(entries)
-            version = store.version
+        fresh, index, version = backend.logs_since(execution_id, index)
         for entry in fresh:
             if keep(entry):
                 if limit is not None and sent >= limit:
@@ -104,7 +95,7 @@ def follow_logs(store, execution_id: str, generation: int, keep: Callable[[dict]
                 if limit is not None and sent >= limit:
                     return
                 idle_since = time.monotonic()
-        store.wait_for_change(version, timeout=1.0)
+        backend.wait_for_change(version, timeout=1.0)
         if time.monotonic() - idle_since > HEARTBEAT_SECONDS:
             idle_since = time.monotonic()
             yield b":\n\n"

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from kestra_magic.sandbox import persist
-from kestra_magic.sandbox.engine_state import TERMINAL
+from kestra_magic.sandbox.states import TERMINAL
 from kestra_magic.sandbox.tracking import TaskRunList
 
 COMMIT_INTERVAL = 0.05           # seconds between group commits of the durable store

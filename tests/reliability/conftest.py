@@ -18,14 +18,14 @@ def _start(**kwargs):
 
 @pytest.fixture(scope="session")
 def rel_v1():
-    sb = _start(api=1)
+    sb = _start(api=1, auth=False)
     yield sb
     sb.stop()
 
 
 @pytest.fixture(scope="session")
 def rel_v2():
-    sb = _start(api=2)
+    sb = _start(api=2, auth=False)
     yield sb
     sb.stop()
 

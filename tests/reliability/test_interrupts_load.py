@@ -193,7 +193,7 @@ def sandbox_process(request):
     from tests.reliability.helpers import free_port
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "kestra_magic.sandbox", "--port", str(port),
-                             "--api", str(request.param)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--api", str(request.param), "--no-auth"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
     while True:

@@ -165,3 +165,35 @@ def test_executed_notebook_file_holds_no_secret(auth_v2, tmp_path, monkeypatch, 
     assert any(o.get("output_type") == "error" for o in outputs), "the failing cell did not fail"
     assert nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state"), \
         "no widget state was saved: the live widget part was not exercised"
+
+
+def test_sandbox_credential_never_appears_in_an_executed_notebook(tmp_path, ns):
+    """`%kestra_config --sandbox` starts a guarded sandbox (generated credential) and configures the
+    notebook's client with it: runs work with no extra step, and the saved .ipynb holds no trace of
+    the credential. Needs `%kestra_config --sandbox` to configure the client from
+    ``sb.client_settings()`` (the magic/km.sandbox change of the run layer)."""
+    import nbformat
+    from nbclient import NotebookClient
+    secret_file = tmp_path / "secret.txt"
+    flow = f"id: hello\nnamespace: {ns}\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi"
+    code = ["%load_ext kestra_magic", "%kestra_config --sandbox", "%kestra_config", "%config KestraMagic",
+            f"%%kestra_flow\n{flow}", f"ex = %kestra_run {ns}.hello\nex", "ex.state", "ex.logs()",
+            "import kestra_magic\nkestra_magic.client(), kestra_magic.client().configuration",
+            # how the test learns the secret it greps for; this cell has no output
+            "import kestra_magic as _km\n"
+            f"_ = open({str(secret_file)!r}, 'w').write(_km._sandbox.password)"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in code])
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True, store_widget_state=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    path = Path(tmp_path) / "executed.ipynb"
+    nbformat.write(nb, path)
+    password = secret_file.read_text()
+    assert len(password) >= 20, "the sandbox had no generated credential"
+    text = path.read_text()
+    basic = base64.b64encode(f"admin@kestra.io:{password}".encode()).decode()
+    for secret in (password, basic):
+        assert secret not in text, "the sandbox credential leaked into the executed notebook"
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"], \
+        [o.get("evalue") for o in outputs if o.get("output_type") == "error"]
+    assert any("SUCCESS" in json.dumps(o) for o in outputs), "the run did not happen"

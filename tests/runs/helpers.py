@@ -28,7 +28,7 @@ def serve_state(sb, ns: str, flow_id: str, state: str, *, when: str = "CREATED",
                 within: float = 20.0) -> threading.Thread:
     """In the background, move each of the next ``count`` executions of ``ns.flow_id`` that are in
     ``when`` to ``state`` (history and end date as the sandbox records them)."""
-    from kestra_magic.sandbox.engine_state import transition
+    from kestra_magic.sandbox.states import transition
 
     def flip() -> None:
         done: set = set()

@@ -78,7 +78,7 @@ def test_bad_flow_names_fail_before_any_request(shared):
 def test_every_run_method_raises_typed_errors_when_the_server_is_stopped(ns):
     from kestra_magic.sandbox import Sandbox
     sb = Sandbox(api=2).start()
-    c = KestraClient(Configuration(url=sb.url, retries=0, connect_timeout=2, read_timeout=5))
+    c = KestraClient(Configuration(**sb.client_settings(), retries=0, connect_timeout=2, read_timeout=5))
     try:
         c.flows.create_flow(PAUSING.format(ns=ns))
         c.flows.create_flow(OUT_FLOW.format(ns=ns))

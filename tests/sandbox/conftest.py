@@ -21,6 +21,8 @@ class Kapi:
         self.gen = sandbox.generation
         self.base = sandbox.url
         self.http = requests.Session()
+        if auth is None and sandbox.username:     # the sandbox's own credential; auth=False: none
+            auth = (sandbox.username, sandbox.password)
         if auth:
             self.http.auth = auth
 
@@ -109,20 +111,21 @@ def _specs():
 
 
 @pytest.fixture
-def kapi(sandbox):
-    k = Kapi(sandbox)
+def kapi(guarded_sandbox):
+    """The protocol suite's HTTP helper on each generation's guarded sandbox, with its credential."""
+    k = Kapi(guarded_sandbox)
     yield k
     k.http.close()
 
 
 @pytest.fixture
-def kapi1(sandbox_v1):
-    return Kapi(sandbox_v1)
+def kapi1(guarded_v1):
+    return Kapi(guarded_v1)
 
 
 @pytest.fixture
-def kapi2(sandbox_v2):
-    return Kapi(sandbox_v2)
+def kapi2(guarded_v2):
+    return Kapi(guarded_v2)
 
 
 def error_text(resp) -> str:
@@ -140,16 +143,16 @@ def error_text(resp) -> str:
 
 @pytest.fixture(scope="session")
 def authed():
-    """A 2.x sandbox requiring basic auth, for Kestra's official client (kestrapy)."""
+    """A 2.x sandbox with its default generated basic-auth credential, for Kestra's official client
+    (kestrapy): ``authed.username`` / ``authed.password``."""
     from kestra_magic.sandbox import Sandbox
-    from tests.conftest import PASSWORD, USERNAME
-    with Sandbox(api=2, username=USERNAME, password=PASSWORD) as sb:
+    with Sandbox(api=2) as sb:
+        assert sb.auth and sb.username and sb.password
         yield sb
 
 
 @pytest.fixture
 def kc(authed):
-    """kestrapy's KestraClient, unchanged, pointed at the ``authed`` sandbox."""
+    """kestrapy's KestraClient, unchanged, pointed at the ``authed`` sandbox with its credential."""
     from kestrapy import KestraClient
-    from tests.conftest import PASSWORD, USERNAME
-    return KestraClient(host=authed.url, username=USERNAME, password=PASSWORD, timeout=30)
+    return KestraClient(host=authed.url, username=authed.username, password=authed.password, timeout=30)

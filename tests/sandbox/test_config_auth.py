@@ -36,7 +36,7 @@ def test_version_override():
 
 
 def test_unauthenticated_requests_get_kestras_401(auth_sandbox):
-    k = Kapi(auth_sandbox)
+    k = Kapi(auth_sandbox, auth=False)
     resp = k.get("/flows/search")
     assert resp.status_code == 401
     assert resp.headers["WWW-Authenticate"] == "Basic"
@@ -52,7 +52,7 @@ def test_unauthenticated_requests_get_kestras_401(auth_sandbox):
 
 
 def test_open_probe_per_generation(auth_sandbox):
-    k = Kapi(auth_sandbox)
+    k = Kapi(auth_sandbox, auth=False)
     configs = k.get("/api/v1/configs")
     login = k.get("/api/v1/configs/login")
     if k.gen == 1:
@@ -68,12 +68,12 @@ def test_basic_auth_bearer_and_wrong_credentials(auth_sandbox):
     good = Kapi(auth_sandbox, auth=(USERNAME, PASSWORD))
     assert good.get("/flows/search").status_code == 200
     assert good.get("/api/v1/configs").status_code == 200
-    bearer = Kapi(auth_sandbox)
+    bearer = Kapi(auth_sandbox, auth=False)
     assert bearer.get("/flows/search", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
     assert bearer.get("/flows/search", headers={"Authorization": "Bearer nope"}).status_code == 401
     wrong = Kapi(auth_sandbox, auth=(USERNAME, "Wrong-Password1"))
     assert wrong.get("/flows/search").status_code == 401
-    garbage = Kapi(auth_sandbox)
+    garbage = Kapi(auth_sandbox, auth=False)
     assert garbage.get("/flows/search", headers={"Authorization": "Basic !!!notbase64"}).status_code == 401
     cookie = base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
     assert garbage.get("/flows/search", cookies={"BASIC_AUTH": cookie}).status_code == 200
@@ -82,7 +82,7 @@ def test_basic_auth_bearer_and_wrong_credentials(auth_sandbox):
 def test_recorded_requests_mask_secrets(auth_sandbox):
     k = Kapi(auth_sandbox, auth=(USERNAME, PASSWORD))
     k.get("/flows/search", params={"size": 1}, headers={"X-Probe": "recorded"})
-    Kapi(auth_sandbox).get("/flows/search", headers={"Authorization": f"Bearer {TOKEN}", "X-Probe": "bearer"})
+    Kapi(auth_sandbox, auth=False).get("/flows/search", headers={"Authorization": f"Bearer {TOKEN}", "X-Probe": "bearer"})
     recs = [r for r in auth_sandbox.requests if r.headers.get("X-Probe") in ("recorded", "bearer")]
     assert len(recs) == 2
     assert recs[0].method == "GET" and recs[0].path == "/api/v1/main/flows/search" and recs[0].query == {"size": ["1"]}

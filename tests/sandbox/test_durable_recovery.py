@@ -8,7 +8,8 @@ from __future__ import annotations
 import time
 
 from kestra_magic.sandbox import Sandbox
-from kestra_magic.sandbox.engine_state import new_state, parse_instant, transition
+from kestra_magic.sandbox.instants import parse_instant
+from kestra_magic.sandbox.states import new_state, transition
 from kestra_magic.sandbox.flows import parse
 from kestra_magic.sandbox.store import Store
 

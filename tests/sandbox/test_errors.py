@@ -56,7 +56,8 @@ def test_huge_bodies_get_413():
             def gen():
                 for _ in range(10):
                     yield b"y" * 1000
-            chunked = requests.post(sb.url + "/api/v1/main/flows", data=gen(), headers=YAML, timeout=10)
+            chunked = requests.post(sb.url + "/api/v1/main/flows", data=gen(), headers=YAML, timeout=10,
+                                    auth=(sb.username, sb.password))
             assert chunked.status_code in (413, 422) and chunked.status_code != 500
 
 

@@ -173,6 +173,19 @@ def test_labels_param(kapi, ns):
     assert dup.status_code == 409
 
 
+def test_create_answers_the_execution_as_created_and_runs_it_afterwards(kapi, ns):
+    # Kestra's ExecutionController.createExecution returns the execution it emitted to the queue
+    # (CREATED, one history entry) unless wait=true; the executor runs it afterwards.
+    kapi.create_flow(flow_yaml(ns, "c"))
+    ex = kapi.run(ns, "c")
+    assert ex["state"]["current"] == "CREATED"
+    assert [h["state"] for h in ex["state"]["histories"]] == ["CREATED"]
+    assert "taskRunList" not in ex and "endDate" not in ex["state"]
+    final = kapi.sse(f"/executions/{ex['id']}/follow")[-1][1]
+    assert final["state"]["current"] == "SUCCESS"
+    assert [h["state"] for h in final["state"]["histories"]] == ["CREATED", "RUNNING", "SUCCESS"]
+
+
 def test_wait_returns_the_finished_execution_with_outputs_per_generation(kapi, ns):
     body = """
     tasks:

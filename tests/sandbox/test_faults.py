@@ -13,8 +13,8 @@ from tests.sandbox.conftest import Kapi, flow_yaml
 
 @pytest.fixture
 def fsb():
-    """A private sandbox per test: faults are per server instance."""
-    with Sandbox(api=2) as sb:
+    """A private sandbox per test: faults are per server instance (open: plain requests below)."""
+    with Sandbox(api=2, auth=False) as sb:
         yield sb
 
 

@@ -1,12 +1,13 @@
-"""Input conversion helpers (no HTTP): Java-compatible durations and instants, nesting of dotted ids."""
+"""Input conversion (no HTTP) and the Java-compatible durations and instants it uses (``instants.py``),
+nesting of dotted ids."""
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
 
-from kestra_magic.sandbox.inputs import (FilePart, InputErrors, format_duration, format_instant,
-                                         parse_duration, resolve)
+from kestra_magic.sandbox.inputs import FilePart, InputErrors, resolve
+from kestra_magic.sandbox.instants import format_duration, format_instant, parse_duration
 
 
 @pytest.mark.parametrize("text,java", [("PT1H30M", "PT1H30M"), ("P2D", "PT48H"), ("PT0.5S", "PT0.5S"),
@@ -39,3 +40,19 @@ def test_resolve_nests_dotted_ids_and_reports_every_problem():
                  {"f": FilePart("d.csv", b"1")}, lambda i, n: f"kestra:///{i}/{n}")
     assert ok.values == {"a": {"b": 1, "c": "x"}, "f": "kestra:///f/d.csv", "need": "y", "bad": 2.5}
     assert ok.ignored == ["extra"] and ok.files["f"].data == b"1"
+
+
+def test_one_clock_and_one_state_machine():
+    """States and instants have one home each; histories get strictly increasing dates."""
+    from kestra_magic.sandbox import states
+    state = states.new_state()
+    for name in ("RUNNING", "PAUSED", "RUNNING", "SUCCESS"):
+        states.transition(state, name)
+    from kestra_magic.sandbox.instants import parse_instant
+    dates = [h["date"] for h in state["histories"]]
+    moments = [parse_instant(d) for d in dates]
+    assert moments == sorted(moments) and len(set(moments)) == len(moments)
+    assert state["endDate"] == dates[-1] and state["duration"].startswith("PT")
+    assert states.transition(state, "SUCCESS")["histories"][-1]["date"] == dates[-1]   # same state: no entry
+    assert parse_duration("PT-0.5S") == -dt.timedelta(milliseconds=500)
+    assert format_instant(dt.datetime(2026, 1, 2, 3, 4, 5, 120000, tzinfo=dt.timezone.utc)) == "2026-01-02T03:04:05.12Z"

@@ -6,7 +6,6 @@ import threading
 import time
 
 from tests.sandbox.kestrapy_support import SLOW
-from tests.conftest import PASSWORD, USERNAME
 
 from kestrapy import KestraClient
 
@@ -28,7 +27,7 @@ tasks:
 """
 
 def test_kestrapy_create_run_wait_follow_logs(authed, ns):
-    kc = KestraClient(host=authed.url, username=USERNAME, password=PASSWORD, timeout=30)
+    kc = KestraClient(host=authed.url, username=authed.username, password=authed.password, timeout=30)
     flow = kc.flows.create_flow(tenant="main", body=FLOW.format(ns=ns))
     assert flow.id == "greet" and flow.namespace == ns and flow.revision == 1
     ex = kc.executions.create_execution(tenant="main", namespace=ns, id="greet", wait=True,
@@ -58,7 +57,7 @@ def test_kestrapy_create_run_wait_follow_logs(authed, ns):
 
 
 def test_kestrapy_kill(authed, ns):
-    kc = KestraClient(host=authed.url, username=USERNAME, password=PASSWORD, timeout=30)
+    kc = KestraClient(host=authed.url, username=authed.username, password=authed.password, timeout=30)
     kc.flows.create_flow(tenant="main", body=SLOW.format(ns=ns))
     ex = kc.executions.create_execution(tenant="main", namespace=ns, id="slow")
     deadline = time.monotonic() + 10

@@ -2,7 +2,8 @@
 flowable ones the engine drives itself (Sequential, Parallel, If, ForEach, Loop, Subflow, Pause)."""
 from __future__ import annotations
 
-from kestra_magic.sandbox.engine_state import parse_duration, truthy
+from kestra_magic.sandbox.engine_state import truthy
+from kestra_magic.sandbox.instants import parse_duration
 from kestra_magic.sandbox.tasks.base import TaskFailure, task
 
 CORE = "io.kestra.plugin.core."
