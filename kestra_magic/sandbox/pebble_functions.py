@@ -1,0 +1,189 @@
+"""Pebble functions with Kestra's names and argument names (io.kestra.core.runners.pebble.functions).
+
+Functions that need the running execution (``render``, ``renderOnce``, ``currentEachOutput``,
+``kv``, ``printContext``) are built per render call by :func:`bound_functions` from the variables and
+the sandbox services given to ``expressions.render``.
+"""
+from __future__ import annotations
+
+import base64
+import os
+import random
+import uuid
+from typing import Any, Callable
+
+import jinja2
+
+from kestra_magic.sandbox import pebble_dates as dates
+from kestra_magic.sandbox.pebble_filters import from_json
+from kestra_magic.sandbox.pebble_values import to_text
+
+MAX_RENDER_ATTEMPTS = 100   # Kestra's VariableRenderer MAX_RENDERING_AMOUNT
+
+
+def secret_value(key: str) -> str:
+    """Kestra OSS reads secrets from SECRET_<KEY> environment variables holding the base64 value
+    (io.kestra.core.secret.SecretService: "Cannot find secret for key '...'")."""
+    if key is None:
+        raise ValueError("The 'secret' function expects an argument 'key'.")
+    raw = os.environ.get(f"SECRET_{key}")
+    if raw is None:
+        raise ValueError(f"Cannot find secret for key '{key}'. (set the environment variable SECRET_{key} "
+                         "to the base64-encoded value before starting the sandbox)")
+    try:
+        return base64.b64decode(raw, validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError(f"The secret '{key}' is not base64-encoded: Kestra reads SECRET_{key} as base64 "
+                         "(encode it with `base64 -w0`)") from None
+
+
+def known_secrets() -> list[str]:
+    """Every secret value the sandbox can hand out (decoded SECRET_* variables), longest first."""
+    values = []
+    for name, raw in os.environ.items():
+        if name.startswith("SECRET_") and raw:
+            try:
+                value = base64.b64decode(raw, validate=True).decode()
+            except (ValueError, UnicodeDecodeError):
+                continue
+            if value:
+                values.append(value)
+    return sorted(set(values), key=len, reverse=True)
+
+
+def mask_secrets(message: str) -> str:
+    """Kestra replaces secret values in logs by ``********`` (RunContextLogger, secrets rendered by
+    ``secret()``); the sandbox masks every value it could hand out through ``secret()``."""
+    for value in known_secrets():
+        if value in message:
+            message = message.replace(value, "********")
+    return message
+
+
+def _range(start: int, end: int, increment: int = 1) -> list[int]:
+    """Pebble's range is inclusive of ``end``."""
+    if increment == 0:
+        raise ValueError("The increment of the function range must be different than 0")
+    return list(range(start, end + (1 if increment > 0 else -1), increment))
+
+
+def _yaml(yaml: Any = None) -> Any:
+    """Kestra's ``yaml()`` (Jackson YAML): strings stay strings (no YAML 1.1 date/timestamp typing)."""
+    import yaml as pyyaml
+    if yaml is None:
+        raise ValueError("The 'yaml' function expects an argument 'yaml'.")
+    if not isinstance(yaml, str):
+        raise ValueError("The 'yaml' function expects an argument 'yaml' with type string.")
+
+    class _Loader(pyyaml.SafeLoader):
+        pass
+    _Loader.yaml_implicit_resolvers = {
+        ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for ch, resolvers in pyyaml.SafeLoader.yaml_implicit_resolvers.items()}
+    try:
+        return pyyaml.load(yaml, Loader=_Loader)   # noqa: S506 - a SafeLoader subclass
+    except pyyaml.YAMLError as exc:
+        raise ValueError(f"Invalid yaml: {str(exc).splitlines()[0]}") from None
+
+
+def _random_int(lower: Any, upper: Any) -> int:
+    low, high = int(lower), int(upper)
+    if low >= high:
+        raise ValueError("'lower' must be less than 'upper'")
+    return random.randrange(low, high)
+
+
+def _id() -> str:
+    """Kestra's IdUtils.create(): a random UUID in base62 (22 characters)."""
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    number, out = uuid.uuid4().int, ""
+    while number:
+        number, rem = divmod(number, 62)
+        out = alphabet[rem] + out
+    return out.rjust(22, "0")
+
+
+def _min(*values: Any) -> Any:
+    return min(values[0] if len(values) == 1 and isinstance(values[0], (list, tuple)) else values)
+
+
+def _max(*values: Any) -> Any:
+    return max(values[0] if len(values) == 1 and isinstance(values[0], (list, tuple)) else values)
+
+
+FUNCTIONS: dict[str, Callable] = {
+    "now": dates.now, "fromJson": lambda json=None: from_json(json), "secret": secret_value, "range": _range,
+    "yaml": _yaml, "uuid": lambda: str(uuid.uuid4()), "id": _id, "randomInt": _random_int,
+    "max": _max, "min": _min,
+}
+FUNCTIONS_1X_ONLY: dict[str, Callable] = {"json": lambda json=None: from_json(json)}   # removed in 2.0
+
+
+def bound_functions(variables: dict, render_text: Callable[[str, dict], str], kv: Any = None) -> dict:
+    """The functions that read the render call's variables or sandbox services."""
+
+    def render_object(value: Any, recursive: bool) -> Any:
+        if isinstance(value, str):
+            current = value
+            for _ in range(MAX_RENDER_ATTEMPTS if recursive else 1):
+                rendered = render_text(current, variables)
+                if rendered == current:
+                    return rendered
+                current = rendered
+            if recursive:
+                raise ValueError("Too many rendering attempts")
+            return current
+        if isinstance(value, dict):
+            return {k: render_object(v, recursive) for k, v in value.items()}
+        if isinstance(value, (list, tuple, set)):
+            return [render_object(v, recursive) for v in value]
+        return value
+
+    def render(toRender: Any = None, recursive: bool = True) -> Any:
+        if isinstance(toRender, jinja2.Undefined):
+            raise ValueError("The 'render' function expects an argument 'toRender'.")
+        if not isinstance(recursive, bool):
+            raise ValueError("The 'render' function expects an optional argument 'recursive' with type boolean.")
+        return render_object(toRender, recursive)
+
+    def render_once(toRender: Any = None) -> Any:
+        return render(toRender, recursive=False)
+
+    def current_each_output(outputs: Any = None) -> Any:
+        """The outputs of the current EachSequential/EachParallel iteration, descending through the
+        enclosing iterations' values (CurrentEachOutputFunction)."""
+        if outputs is None or isinstance(outputs, jinja2.Undefined):
+            raise ValueError("The 'currentEachOutput' function expects an argument 'outputs'.")
+        if not isinstance(outputs, dict):
+            raise ValueError("The 'currentEachOutput' function expects an argument 'outputs' with type map.")
+        for parent in reversed(list(variables.get("parents") or [])):
+            taskrun = parent.get("taskrun") if isinstance(parent, dict) else None
+            if taskrun is not None:
+                outputs = outputs.get(taskrun.get("value"))
+        taskrun = variables.get("taskrun") or {}
+        return outputs.get(taskrun.get("value")) if isinstance(outputs, dict) else None
+
+    def kv_function(key: Any = None, namespace: Any = None, errorOnMissing: bool = True) -> Any:
+        from kestra_magic.sandbox.kv import KVError
+        if key is None:
+            raise ValueError("The 'kv' function expects an argument 'key'.")
+        if kv is None:
+            raise ValueError("kv() needs the sandbox's KV store, which this render call was not given")
+        flow_ns = (variables.get("flow") or {}).get("namespace")
+        ns = namespace if namespace is not None else flow_ns
+        if ns is None:
+            raise ValueError("kv() needs a namespace (no flow in this context: pass namespace='...')")
+        # Kestra OSS reads any namespace (FlowService.checkAllowedNamespace restricts only in EE)
+        try:
+            found, value = kv.get(ns, str(key), inherit=namespace is None)
+        except KVError as exc:
+            raise ValueError(str(exc)) from None
+        if not found and errorOnMissing:
+            raise ValueError(f"The key '{key}' does not exist in the namespace '{ns}'.")
+        return value
+
+    def fetch_context() -> dict:
+        return {k: v for k, v in variables.items() if not callable(v)}
+
+    return {"render": render, "renderOnce": render_once, "currentEachOutput": current_each_output,
+            "kv": kv_function, "printContext": fetch_context, "fetchContext": fetch_context}
