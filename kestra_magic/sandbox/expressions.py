@@ -78,11 +78,15 @@ def _make_environment(generation: int) -> ImmutableSandboxedEnvironment:
         "map": lambda v: isinstance(v, dict), "iterable": lambda v: isinstance(v, (list, tuple, dict, str)),
         "json": _is_json,
     })
-    env.globals.update(FUNCTIONS)
+    functions = dict(FUNCTIONS, **(FUNCTIONS_1X_ONLY if generation < 2 else {}))  # json(): removed in 2.0
+    env.globals.update({FUNCTION_PREFIX + name: fn for name, fn in functions.items()})
     env.globals["null"] = None
-    if generation < 2:
-        env.globals.update(FUNCTIONS_1X_ONLY)  # the old json() function, removed in 2.0
+    env.pebble_functions = frozenset(functions) | _BOUND_FUNCTIONS
     return env
+
+
+_BOUND_FUNCTIONS = frozenset({"render", "renderOnce", "currentEachOutput", "kv", "printContext", "fetchContext",
+                              "read"})
 
 
 def _is_json(value: Any) -> bool:
@@ -105,25 +109,44 @@ def _environment(generation: int) -> ImmutableSandboxedEnvironment:
 
 
 # Pebble spellings Jinja2 does not know, rewritten outside string literals.
-_STRING_OR_WORD = re.compile(r"""('(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*")|(\bequals\b)|(\|\|)|(&&)""")
+_TOKENS = re.compile(r"""('(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*")|(\bequals\b)|(\|\|)|(&&)|\b([A-Za-z_]\w*)(?=\s*\()""")
+_RAW = re.compile(r"(\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\})", re.S)
+_TAG = re.compile(r"(\{\{.*?\}\}|\{%.*?%\})", re.S)
+FUNCTION_PREFIX = "__fn_"   # Pebble keeps functions apart from variables (a variable `yaml` and yaml())
 
 
-def _pebble_to_jinja(template: str) -> str:
-    if "?" in template or "elseif" in template:
-        template = _rewrite_operators(template)
-    if "equals" not in template and "||" not in template and "&&" not in template:
-        return template
-
+def _fix_tag(tag: str, functions: frozenset) -> str:
     def fix(m: re.Match) -> str:
         if m.group(1):
-            return m.group(1)
+            return m.group(1).replace("\r", "\\r")   # Jinja2 would normalise a raw CR in a literal
         if m.group(2):
             return "=="
-        return " or " if m.group(3) else " and "
+        if m.group(3) or m.group(4):
+            return " or " if m.group(3) else " and "
+        name = m.group(5)
+        before = tag[:m.start()].rstrip()
+        if name in functions and not before.endswith((".", "|")) and not re.search(r"\bis(\s+not)?$", before):
+            return FUNCTION_PREFIX + name
+        return name
+    return _TOKENS.sub(fix, tag)
 
-    # only inside {{ }} and {% %}
-    return re.sub(r"(\{\{.*?\}\}|\{%.*?%\})", lambda m: _STRING_OR_WORD.sub(fix, m.group(0)), template,
-                  flags=re.S)
+
+def _pebble_to_jinja(template: str, functions: frozenset = frozenset()) -> str:
+    """Pebble's syntax as Jinja2 reads it ({% raw %} blocks untouched)."""
+    out = []
+    for i, part in enumerate(_RAW.split(template)):
+        if i % 2:
+            out.append(part)
+            continue
+        if "?" in part or "elseif" in part:
+            part = _rewrite_operators(part)
+        pieces = _TAG.split(part)
+        for j, piece in enumerate(pieces):
+            if j % 2:
+                out.append(_fix_tag(piece, functions))
+            else:   # text between tags keeps its CRs (Jinja2 would normalise them)
+                out.append(piece.replace("\r", '{{ "\\r" }}') if "\r" in piece else piece)
+    return "".join(out)
 
 
 # Pebble operators Jinja2 lacks: `a ?? b` (null-coalescing), `a ??? b` (undefined-coalescing),
@@ -313,16 +336,17 @@ def render(template: str, context: dict, *, generation: int = 2,
     try:
         compiled = _TEMPLATE_CACHE.get(key)
         if compiled is None:
-            compiled = env.from_string(_pebble_to_jinja(template))
+            compiled = env.from_string(_pebble_to_jinja(template, env.pebble_functions))
             if len(_TEMPLATE_CACHE) < 4096:
                 _TEMPLATE_CACHE[key] = compiled
         variables = dict(context)
 
         def render_text(text: str, variables_: dict) -> Any:
             return render(text, variables_, generation=generation, read=read, kv=kv)
-        variables.update(bound_functions(variables, render_text, kv=kv))
+        bound = bound_functions(variables, render_text, kv=kv)
         if read is not None:
-            variables["read"] = lambda path=None: read(to_text(path))
+            bound["read"] = lambda path=None: read(to_text(path))
+        variables.update({FUNCTION_PREFIX + name: fn for name, fn in bound.items()})
         return compiled.render(variables)
     except ExpressionError:
         raise

@@ -482,11 +482,19 @@ def jq_filter(value: Any, expression: str | None = None) -> Any:
                          f"{str(exc).strip()}") from None
 
 
-_PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_ ./\-]*")
+# Jackson YAML's StringQuotingChecker: reserved words and strings with characters YAML would misread
+_YAML_RESERVED = {"true", "false", "yes", "no", "y", "n", "on", "off", "null", "~"}
 
 
-def _yaml_scalar(value: Any) -> str:
-    import yaml
+def _yaml_needs_quotes(value: str) -> bool:
+    if value.lower() in _YAML_RESERVED or value != value.strip():
+        return True
+    if value[0] in "-?:,[]{}#&*!|>'\"%@`" or value.endswith(":"):
+        return True
+    return ": " in value or " #" in value or any(ch in value for ch in "\t\r")
+
+
+def _yaml_scalar(value: Any, indent: int = 0) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -496,19 +504,15 @@ def _yaml_scalar(value: Any) -> str:
     if isinstance(value, (int, decimal.Decimal)):
         return str(value)
     if not isinstance(value, str):
-        return _yaml_scalar(to_text(value))
+        return _yaml_scalar(to_text(value), indent)
     if value == "":
         return '""'
-    if "\n" in value:
-        return json.dumps(value, ensure_ascii=False)
-    # MINIMIZE_QUOTES: plain when YAML would read the same string back, else double-quoted
-    try:
-        plain_ok = yaml.safe_load(value) == value and value.strip() == value and not value.startswith(
-            ("-", "?", ":", "#", "&", "*", "!", "|", ">", "'", '"', "%", "@", "`", "{", "[")) and ": " not in value \
-            and " #" not in value
-    except yaml.YAMLError:
-        plain_ok = False
-    return value if plain_ok else json.dumps(value, ensure_ascii=False)
+    if "\n" in value:   # MINIMIZE_QUOTES writes multi-line strings as literal blocks
+        pad = " " * (indent + 2)
+        body = value[:-1] if value.endswith("\n") else value
+        return ("|" if value.endswith("\n") else "|-") + "".join(f"\n{pad}{line}" if line else "\n"
+                                                               for line in body.split("\n"))
+    return json.dumps(value, ensure_ascii=False) if _yaml_needs_quotes(value) else value
 
 
 def _yaml_lines(value: Any, indent: int) -> list[str]:
@@ -524,7 +528,7 @@ def _yaml_lines(value: Any, indent: int) -> list[str]:
             elif isinstance(item, list) and item:
                 lines += [label, *_yaml_lines(item, indent)]
             else:
-                lines.append(f"{label} {_yaml_lines(item, 0)[0]}")
+                lines.append(f"{label} {_yaml_scalar(item, indent) if not isinstance(item, (dict, list)) else _yaml_lines(item, 0)[0]}")
         return lines
     if isinstance(value, list):
         if not value:
@@ -535,15 +539,14 @@ def _yaml_lines(value: Any, indent: int) -> list[str]:
             lines.append(f"{pad} - {inner[0].lstrip()}")
             lines += inner[1:]
         return lines
-    return [pad + _yaml_scalar(value)]
+    return [pad + _yaml_scalar(value, indent)]
 
 
 def to_yaml(value: Any) -> str:
     """Kestra's ``yaml`` filter (Jackson YAML, MINIMIZE_QUOTES and INDENT_ARRAYS, no ``---``)."""
     if value is None:
         return "null"
-    if isinstance(value, (dict, list)):
-        value = json.loads(to_json(value))
+    value = json.loads(to_json(value))   # dates as Jackson writes them (ISO with seconds)
     return "\n".join(_yaml_lines(value, 0)) + "\n"
 
 

@@ -111,12 +111,21 @@ def _max(*values: Any) -> Any:
     return max(values[0] if len(values) == 1 and isinstance(values[0], (list, tuple)) else values)
 
 
+_NO_ARGUMENT = object()
+
+
+def _from_json_function(json: Any = _NO_ARGUMENT) -> Any:
+    if json is _NO_ARGUMENT:
+        raise ValueError("The 'fromJson' function expects an argument 'json'.")
+    return from_json(json)
+
+
 FUNCTIONS: dict[str, Callable] = {
-    "now": dates.now, "fromJson": lambda json=None: from_json(json), "secret": secret_value, "range": _range,
+    "now": dates.now, "fromJson": _from_json_function, "secret": secret_value, "range": _range,
     "yaml": _yaml, "uuid": lambda: str(uuid.uuid4()), "id": _id, "randomInt": _random_int,
     "max": _max, "min": _min,
 }
-FUNCTIONS_1X_ONLY: dict[str, Callable] = {"json": lambda json=None: from_json(json)}   # removed in 2.0
+FUNCTIONS_1X_ONLY: dict[str, Callable] = {"json": _from_json_function}   # removed in 2.0
 
 
 def bound_functions(variables: dict, render_text: Callable[[str, dict], str], kv: Any = None) -> dict:
@@ -164,7 +173,7 @@ def bound_functions(variables: dict, render_text: Callable[[str, dict], str], kv
         return outputs.get(taskrun.get("value")) if isinstance(outputs, dict) else None
 
     def kv_function(key: Any = None, namespace: Any = None, errorOnMissing: bool = True) -> Any:
-        from kestra_magic.sandbox.kv import KVError
+        from kestra_magic.sandbox.kv import KVError, KVExpired
         if key is None:
             raise ValueError("The 'kv' function expects an argument 'key'.")
         if kv is None:
@@ -176,6 +185,10 @@ def bound_functions(variables: dict, render_text: Callable[[str, dict], str], kv
         # Kestra OSS reads any namespace (FlowService.checkAllowedNamespace restricts only in EE)
         try:
             found, value = kv.get(ns, str(key), inherit=namespace is None)
+        except KVExpired as exc:
+            if errorOnMissing:
+                raise ValueError(str(exc)) from None
+            return None
         except KVError as exc:
             raise ValueError(str(exc)) from None
         if not found and errorOnMissing:
