@@ -367,3 +367,23 @@ def render_value(value: Any, context: dict, **kw: Any) -> Any:
 
 
 format_java = format_pattern   # used by the serdes tasks
+
+
+_SINGLE = re.compile(r"\s*\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\s*", re.S)
+
+
+def render_typed(template: Any, context: dict, **kw: Any) -> Any:
+    """Kestra's ``renderTyped``: a string that is one ``{{ expression }}`` gives the expression's value
+    (a map stays a map, a number a number); anything else renders as text (``render_value``)."""
+    m = _SINGLE.fullmatch(template) if isinstance(template, str) else None
+    if m is None:
+        return render_value(template, context, **kw)
+    marker = object()
+    box: list = [marker]
+    holder = dict(context, __typed_sink=box.append)
+    # evaluate through the same renderer (functions, kv, read) and capture the value before printing
+    render("{{ __typed_sink(" + m.group("expr").strip() + ") }}", holder, **kw)
+    value = box[-1]
+    if isinstance(value, jinja2.Undefined):
+        return render(template, context, **kw)   # raises Kestra's "Unable to find" error
+    return value

@@ -51,12 +51,15 @@ def known_secrets() -> list[str]:
     return sorted(set(values), key=len, reverse=True)
 
 
+SECRET_MASK = "******"   # RunContextLogger.BaseAppender.replaceSecret (RunContextLoggerTest#secrets)
+
+
 def mask_secrets(message: str) -> str:
-    """Kestra replaces secret values in logs by ``********`` (RunContextLogger, secrets rendered by
-    ``secret()``); the sandbox masks every value it could hand out through ``secret()``."""
+    """Kestra replaces the values ``secret()`` handed out by ``******`` in the task's logs; the sandbox
+    masks every value it could hand out through ``secret()`` (a superset: they are secrets either way)."""
     for value in known_secrets():
         if value in message:
-            message = message.replace(value, "********")
+            message = message.replace(value, SECRET_MASK)
     return message
 
 
