@@ -376,6 +376,10 @@ def date_add(value: Any, amount: int, unit: str, format: str | None = None, time
              existingFormat: str | None = None, locale: str | None = None) -> str | None:
     if value is None:
         return None
+    try:
+        amount = int(str(amount)) if not isinstance(amount, int) else amount
+    except ValueError:
+        raise ValueError(f"The 'dateAdd' filter expects an integer 'amount', got '{amount}'") from None
     moment = convert(value, timeZone, existingFormat)
     unit = str(unit).upper()
     if unit in _TIME_UNITS:        # time-based units move the instant
@@ -430,3 +434,62 @@ def timestamp_nano(value: Any, timeZone: str | None = None, existingFormat: str 
 def now(format: str | None = None, timeZone: str | None = None, existingFormat: str | None = None,
         locale: str | None = None) -> str:
     return format_date(_dt.datetime.now(UTC), format, timeZone)
+
+
+# -- calendar functions (DateUtils.parseLocalDate: a date, or a date-time read in its own offset)
+
+def _given(value: Any, name: str) -> Any:
+    if value is None:
+        raise ValueError(f"The '{name}' function expects an argument 'date'.")
+    return value
+
+
+def _local(value: Any, name: str, need_time: bool = False) -> _dt.datetime:
+    value = _given(value, name)
+    if isinstance(value, _dt.datetime):
+        return value
+    if isinstance(value, _dt.date) and not need_time:
+        return _dt.datetime(value.year, value.month, value.day)
+    m = _ISO.fullmatch(str(value).strip())
+    if not m or (need_time and m.group(2) is None):
+        raise ValueError(f"The '{name}' function could not parse 'date': '{value}'")
+    day, time, offset, _ = m.groups()
+    return _dt.datetime.fromisoformat(f"{day}T{_micro(time)}" if time else day)
+
+
+def day_of_week(date: Any = None) -> str:
+    return _DAYS[_local(date, "dayOfWeek").weekday()].upper()
+
+
+def day_of_month(date: Any = None) -> int:
+    return _local(date, "dayOfMonth").day
+
+
+def month_of_year(date: Any = None) -> int:
+    return _local(date, "monthOfYear").month
+
+
+def hour_of_day(date: Any = None) -> int:
+    return _local(date, "hourOfDay", need_time=True).hour
+
+
+def is_weekend(date: Any = None) -> bool:
+    return _local(date, "isWeekend").weekday() >= 5
+
+
+def _instant(value: Any, name: str, arg: str) -> _dt.datetime:
+    if value is None:
+        raise ValueError(f"The '{name}' function expects a '{arg}' argument.")
+    if isinstance(value, _dt.datetime) and value.tzinfo is not None:
+        return value
+    m = _ISO.fullmatch(str(value).strip())
+    if not m or m.group(2) is None or m.group(3) is None:
+        raise ValueError(f"The '{name}' function could not parse '{arg}': '{value}' (an ISO date-time with an "
+                         "offset is expected)")
+    return _parse_iso(str(value).strip(), UTC, value)
+
+
+def is_date_between(date: Any = None, after: Any = None, before: Any = None) -> bool:
+    """isDateBetween(date, after, before): strictly after ``after`` and before ``before``, as instants."""
+    moment = _instant(date, "isDateBetween", "date")
+    return _instant(after, "isDateBetween", "after") < moment < _instant(before, "isDateBetween", "before")

@@ -344,6 +344,32 @@ def ends_with(value: Any, value_: Any = None, **kw: Any) -> bool:
     return value is not None and to_text(value).endswith(to_text(suffix))
 
 
+def regex_match(value: Any, regex: str | None = None) -> bool:
+    """regexMatch: whether ``regex`` is found anywhere in the value (Matcher.find)."""
+    if value is None:
+        return False
+    return re.search(_java_regex(regex), to_text(value)) is not None
+
+
+def regex_replace(value: Any, regex: str | None = None, replacement: str = "") -> Any:
+    if value is None:
+        return None
+    return re.sub(_java_regex(regex), _java_replacement(to_text(replacement)), to_text(value))
+
+
+def regex_extract(value: Any, regex: str | None = None, group: int = 0) -> Any:
+    if value is None:
+        return None
+    m = re.search(_java_regex(regex), to_text(value))
+    return m.group(int(group)) if m else None
+
+
+def _java_regex(regex: Any) -> str:
+    if regex is None:
+        raise ValueError("The filter expects an argument 'regex'.")
+    return str(regex)
+
+
 # -- collections ----------------------------------------------------------------------------
 
 def chunk(value: Any, size: Any = None) -> Any:
@@ -425,7 +451,9 @@ def slice_(value: Any, fromIndex: int = 0, toIndex: int | None = None) -> Any:
 
 def distinct(value: Any) -> Any:
     if value is None:
-        return None
+        return "null"   # DistinctFilterTest#toDistinctFilter: `null | distinct` prints "null"
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"'distinct' filter can only be applied to List. Actual type was: {_java_type(value)}")
     seen: list = []
     for item in value:
         if item not in seen:
@@ -598,6 +626,7 @@ FILTERS: dict[str, Callable] = {
     "indent": indent, "nindent": nindent, "chunk": chunk, "flatten": flatten,
     "distinct": distinct, "sort": lambda v: None if v is None else sorted(v),
     "rsort": lambda v: None if v is None else sorted(v, reverse=True),
-    "reverse": reverse, "merge": merge, "string": lambda v: None if v is None else to_text(v),
+    "reverse": reverse, "merge": merge,
+    "regexMatch": regex_match, "regexReplace": regex_replace, "regexExtract": regex_extract, "string": lambda v: None if v is None else to_text(v),
 }
 FILTERS_1X_ONLY: dict[str, Callable] = {"json": to_json}   # removed in Kestra 2.0 (use toJson)

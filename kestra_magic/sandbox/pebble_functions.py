@@ -127,6 +127,8 @@ FUNCTIONS: dict[str, Callable] = {
     "now": dates.now, "fromJson": _from_json_function, "secret": secret_value, "range": _range,
     "yaml": _yaml, "uuid": lambda: str(uuid.uuid4()), "id": _id, "randomInt": _random_int,
     "max": _max, "min": _min,
+    "dayOfWeek": dates.day_of_week, "dayOfMonth": dates.day_of_month, "monthOfYear": dates.month_of_year,
+    "hourOfDay": dates.hour_of_day, "isWeekend": dates.is_weekend, "isDateBetween": dates.is_date_between,
 }
 FUNCTIONS_1X_ONLY: dict[str, Callable] = {"json": _from_json_function}   # removed in 2.0
 
