@@ -111,3 +111,19 @@ def test_render_value_recurses_and_leaves_non_strings():
 def test_sandboxed_no_python_internals():
     with pytest.raises(ExpressionError):
         render("{{ ''.__class__.__mro__[1].__subclasses__() }}", {})
+
+
+def test_render_typed_keeps_the_value_of_a_single_expression():
+    """Kestra's renderTyped (used by kv.Set's value): one `{{ expr }}` gives the value itself."""
+    from kestra_magic.sandbox.expressions import render_typed
+    assert render_typed("{{ inputs.obj }}", CTX) == {"a": 1, "b": [1, 2]}
+    assert render_typed(" {{ inputs.n + 1 }} ", CTX) == 4
+    assert render_typed("n={{ inputs.n }}", CTX) == "n=3"
+    with pytest.raises(ExpressionError, match="Unable to find `missing`"):
+        render_typed("{{ inputs.missing }}", CTX)
+
+
+def test_functions_and_variables_live_apart():
+    """Pebble keeps functions apart from variables: a variable named like a function does not hide it."""
+    assert render("{{ yaml(yaml).a }} {{ now }}", {"yaml": "a: 1", "now": "var"}) == "1 var"
+    assert render("{% raw %}{{ yaml(x) }}{% endraw %}", {}) == "{{ yaml(x) }}"
