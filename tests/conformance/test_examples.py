@@ -507,3 +507,54 @@ tasks:
     assert ex["state"]["current"] == "SUCCESS"
     logs = [e for e in api.logs(ex["id"]) if e.get("taskId") == "echo"]
     assert len(logs) == 1 and logs[0]["level"] == "WARN" and logs[0]["message"].startswith("echo > ")
+
+
+def test_write_example(api):
+    """storage.Write example (write): content to a .txt file in internal storage; without ``extension``
+    Kestra's temp file is ``.tmp`` (WorkingDir.createTempFile)."""
+    ex = run(api, """
+id: write
+namespace: NS
+tasks:
+- id: write
+  type: io.kestra.plugin.core.storage.Write
+  content: Hello World
+  extension: .txt
+- id: plain
+  type: io.kestra.plugin.core.storage.Write
+  content: no extension
+""", "write")
+    assert ex["state"]["current"] == "SUCCESS"
+    uri = api.outputs(ex, "write")["uri"]
+    assert uri.endswith(".txt") and api.file(ex["id"], uri) == b"Hello World"
+    assert api.outputs(ex, "plain")["uri"].endswith(".tmp")
+
+
+def test_pause_human_in_the_loop(api):
+    """flow.Pause example (human_in_the_loop): the execution pauses after the first task and runs the
+    rest once resumed (the example's ``runner: PROCESS`` is the sandbox's only runner)."""
+    api.deploy("""
+id: human_in_the_loop
+namespace: NS
+tasks:
+  - id: before_approval
+    type: io.kestra.plugin.core.debug.Return
+    format: Output data that needs to be validated by a human
+  - id: pause
+    type: io.kestra.plugin.core.flow.Pause
+  - id: run_post_approval
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - echo "Manual approval received! Continuing the execution..."
+  - id: post_resume
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ task.id }} started on {{ taskrun.startDate }} after the Pause"
+""")
+    ex = api.wait(api.start("human_in_the_loop")["id"], states={"PAUSED"})
+    assert task_states(ex) == {"before_approval": "SUCCESS", "pause": "PAUSED"}
+    r = api.action("POST", ex["id"], "resume")
+    assert r.status_code in (200, 204), r.text
+    ex = api.wait(ex["id"])
+    assert ex["state"]["current"] == "SUCCESS"
+    assert "Manual approval received! Continuing the execution..." in messages(api, ex, "run_post_approval")
+    assert api.outputs(ex, "post_resume")["value"].startswith("post_resume started on ")

@@ -60,7 +60,8 @@ def output_values(props: dict, ctx) -> dict:
 def write(props: dict, ctx) -> dict:
     """Writes the rendered ``content`` to a new internal-storage file (``uri`` output)."""
     content = ctx.render(props["content"])
-    extension = str(ctx.render(props.get("extension") or ".ion"))
+    # no extension: Kestra's WorkingDir.createTempFile(bytes) -> Files.createTempFile(dir, null, null): ".tmp"
+    extension = str(ctx.render(props.get("extension") or ".tmp"))
     if not extension.startswith("."):
         extension = "." + extension
     data = content.encode("utf-8") if isinstance(content, str) else str(content).encode("utf-8")
