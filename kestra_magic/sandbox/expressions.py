@@ -73,6 +73,7 @@ def _make_environment(generation: int) -> ImmutableSandboxedEnvironment:
         env.filters.update(FILTERS_1X_ONLY)   # removed in Kestra 2.0
     env.filters["__coalesce"] = _coalesce
     env.filters["__undefined_coalesce"] = _undefined_coalesce
+    env.filters["__pebble_iter"] = _pebble_iter
     env.tests.update({
         "null": lambda v: v is None, "empty": lambda v: v is None or (hasattr(v, "__len__") and len(v) == 0),
         "map": lambda v: isinstance(v, dict), "iterable": lambda v: isinstance(v, (list, tuple, dict, str)),
@@ -109,13 +110,36 @@ def _environment(generation: int) -> ImmutableSandboxedEnvironment:
 
 
 # Pebble spellings Jinja2 does not know, rewritten outside string literals.
-_TOKENS = re.compile(r"""('(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*")|(\bequals\b)|(\|\|)|(&&)|\b([A-Za-z_]\w*)(?=\s*\()""")
+_TOKENS = re.compile(r"""('(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*")|(\bequals\b)|(\|\|)|(&&)|\b([A-Za-z_]\w*)(?=\s*\()"""
+                     r"""|(\bloop\.(?:index|revindex)\b)""")
 _RAW = re.compile(r"(\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\})", re.S)
 _TAG = re.compile(r"(\{\{.*?\}\}|\{%.*?%\})", re.S)
 FUNCTION_PREFIX = "__fn_"   # Pebble keeps functions apart from variables (a variable `yaml` and yaml())
 
 
+_FOR = re.compile(r"^(\{%-?\s*for\s+.+?\s+in\s+)(.+?)(\s*-?%\})$", re.S)
+
+
+class MapEntry:
+    """What Pebble's ``{% for e in map %}`` yields: a Map.Entry with ``key`` and ``value``."""
+    __slots__ = ("key", "value")
+
+    def __init__(self, key: Any, value: Any):
+        self.key, self.value = key, value
+
+    def __str__(self) -> str:
+        return f"{to_text(self.key)}={to_text(self.value)}"
+
+
+def _pebble_iter(value: Any) -> Any:
+    return [MapEntry(k, v) for k, v in value.items()] if isinstance(value, dict) else value
+
+
 def _fix_tag(tag: str, functions: frozenset) -> str:
+    loop = _FOR.match(tag)
+    if loop:   # Pebble iterates a map as entries (entry.key / entry.value)
+        tag = f"{loop.group(1)}({loop.group(2)}) | __pebble_iter{loop.group(3)}"
+
     def fix(m: re.Match) -> str:
         if m.group(1):
             return m.group(1).replace("\r", "\\r")   # Jinja2 would normalise a raw CR in a literal
@@ -123,6 +147,8 @@ def _fix_tag(tag: str, functions: frozenset) -> str:
             return "=="
         if m.group(3) or m.group(4):
             return " or " if m.group(3) else " and "
+        if m.group(6):
+            return m.group(6) + "0"   # Pebble's loop.index / loop.revindex count from 0
         name = m.group(5)
         before = tag[:m.start()].rstrip()
         if name in functions and not before.endswith((".", "|")) and not re.search(r"\bis(\s+not)?$", before):
@@ -280,7 +306,10 @@ def _rewrite_operators(template: str) -> str:
         name, rest = m.group(1), m.group(2)
         name = "elif" if name == "elseif" else name
         return "{%" + m.group(0)[2:m.start(1) - m.start(0)] + name + " " + _rewrite_expr(rest) + "%}"
+    def set_tag(m: re.Match) -> str:
+        return m.group(1) + _rewrite_expr(m.group(2)) + "%}"
     template = re.sub(r"\{\{(.*?)\}\}", expression, template, flags=re.S)
+    template = re.sub(r"(\{%-?\s*set\s+\w+\s*=)(.*?)%\}", set_tag, template, flags=re.S)
     return re.sub(r"\{%-?\s*(if|elseif|elif)\s(.*?)%\}", tag, template, flags=re.S)
 
 

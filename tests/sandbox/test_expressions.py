@@ -127,3 +127,15 @@ def test_functions_and_variables_live_apart():
     """Pebble keeps functions apart from variables: a variable named like a function does not hide it."""
     assert render("{{ yaml(yaml).a }} {{ now }}", {"yaml": "a: 1", "now": "var"}) == "1 var"
     assert render("{% raw %}{{ yaml(x) }}{% endraw %}", {}) == "{{ yaml(x) }}"
+
+
+@pytest.mark.parametrize("template, expected", [
+    # Pebble's for tag (pebbletemplates.io, tags/for): a map gives entries, loop.index counts from 0
+    ("{% for e in inputs.obj %}{{ e.key }}={{ e.value }};{% endfor %}", "a=1;b=[1,2];"),
+    ("{% for i in [7, 8] %}{{ loop.index }}/{{ loop.revindex }}{% if loop.last %}!{% endif %} {% endfor %}",
+     "0/1 1/0! "),
+    ('{% set x = inputs.missing ?? "dflt" %}{{ x }}', "dflt"),
+    ("{{ 'loop.index' }}", "loop.index"),
+])
+def test_pebble_tags(template, expected):
+    assert render(template, CTX) == expected
