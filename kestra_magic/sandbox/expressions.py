@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import jinja2
@@ -80,7 +81,7 @@ def _make_environment(generation: int) -> ImmutableSandboxedEnvironment:
         "json": _is_json,
     })
     functions = dict(FUNCTIONS, **(FUNCTIONS_1X_ONLY if generation < 2 else {}))  # json(): removed in 2.0
-    env.globals.update({FUNCTION_PREFIX + name: fn for name, fn in functions.items()})
+    env.globals[_GLOBAL_FUNCTIONS] = SimpleNamespace(**functions)   # one global: Jinja2 copies globals per render
     env.globals["null"] = None
     env.pebble_functions = frozenset(functions) | _BOUND_FUNCTIONS
     return env
@@ -114,7 +115,9 @@ _TOKENS = re.compile(r"""('(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*")|(\bequals\b)|(\|\
                      r"""|(\bloop\.(?:index|revindex)\b)""")
 _RAW = re.compile(r"(\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\})", re.S)
 _TAG = re.compile(r"(\{\{.*?\}\}|\{%.*?%\})", re.S)
-FUNCTION_PREFIX = "__fn_"   # Pebble keeps functions apart from variables (a variable `yaml` and yaml())
+# Pebble keeps functions apart from variables (a variable `yaml` and yaml()): a call `f(` becomes
+# `__kestra_fn.f(` (Kestra's functions, one namespace object) or `__kestra_fnx.f(` (bound to the render call)
+_GLOBAL_FUNCTIONS, _BOUND = "__kestra_fn", "__kestra_fnx"
 
 
 _FOR = re.compile(r"^(\{%-?\s*for\s+.+?\s+in\s+)(.+?)(\s*-?%\})$", re.S)
@@ -152,7 +155,7 @@ def _fix_tag(tag: str, functions: frozenset) -> str:
         name = m.group(5)
         before = tag[:m.start()].rstrip()
         if name in functions and not before.endswith((".", "|")) and not re.search(r"\bis(\s+not)?$", before):
-            return FUNCTION_PREFIX + name
+            return f"{_BOUND if name in _BOUND_FUNCTIONS else _GLOBAL_FUNCTIONS}.{name}"
         return name
     return _TOKENS.sub(fix, tag)
 
@@ -363,19 +366,22 @@ def render(template: str, context: dict, *, generation: int = 2,
     env = _environment(generation)
     key = (generation, template)
     try:
-        compiled = _TEMPLATE_CACHE.get(key)
-        if compiled is None:
-            compiled = env.from_string(_pebble_to_jinja(template, env.pebble_functions))
+        cached = _TEMPLATE_CACHE.get(key)
+        if cached is None:
+            source = _pebble_to_jinja(template, env.pebble_functions)
+            # the execution-bound functions are built per call only for templates that call one
+            cached = (env.from_string(source), _BOUND + "." in source)
             if len(_TEMPLATE_CACHE) < 4096:
-                _TEMPLATE_CACHE[key] = compiled
+                _TEMPLATE_CACHE[key] = cached
+        compiled, uses_bound = cached
         variables = dict(context)
-
-        def render_text(text: str, variables_: dict) -> Any:
-            return render(text, variables_, generation=generation, read=read, kv=kv)
-        bound = bound_functions(variables, render_text, kv=kv)
-        if read is not None:
-            bound["read"] = lambda path=None: read(to_text(path))
-        variables.update({FUNCTION_PREFIX + name: fn for name, fn in bound.items()})
+        if uses_bound:
+            def render_text(text: str, variables_: dict) -> Any:
+                return render(text, variables_, generation=generation, read=read, kv=kv)
+            bound = bound_functions(variables, render_text, kv=kv)
+            if read is not None:
+                bound["read"] = lambda path=None: read(to_text(path))
+            variables[_BOUND] = SimpleNamespace(**bound)
         return compiled.render(variables)
     except ExpressionError:
         raise
