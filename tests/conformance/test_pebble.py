@@ -335,6 +335,10 @@ ROWS = [
     Row("PebbleVariableRendererTest#autoJson", "{{ inta }}", "[1,2,3]", {"inta": [1, 2, 3]}),
     Row("PebbleVariableRendererTest#exception", "{{ missing is defined ? missing : missing2 }}",
         "Unable to find `missing2`", kind="err"),
+    Row("PebbleVariableRendererTest#macro", '{% block "post" %} content {% endblock %}{{ block("post") }}',
+        ExpressionError, kind="differs",
+        reason="Jinja2 names blocks without quotes and has no block() function; Pebble's block/macro "
+               "inheritance is not emulated"),
     Row("PebbleVariableRendererTest#numberFormat", '{{ var | numberFormat("#.##") }}', "1.23", {"var": 1.232654}),
     Row("PebbleVariableRendererTest#raw", "See some code {% raw %}{{ var }}{% endraw %}", "See some code {{ var }}",
         {"var": "1"}),
@@ -444,6 +448,10 @@ def kv_store(tmp_path_factory):
 
 
 def _check(row: Row, generation: int, kv=None) -> None:
+    if row.kind == "differs" and row.expected is ExpressionError:   # the sandbox knowingly fails here
+        with pytest.raises(ExpressionError):
+            render(row.template, row.context, generation=generation, kv=kv)
+        return
     if row.kind == "err":
         with pytest.raises(ExpressionError) as info:
             render(row.template, row.context, generation=generation, kv=kv)
