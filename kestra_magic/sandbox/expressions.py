@@ -88,7 +88,7 @@ def _make_environment(generation: int) -> ImmutableSandboxedEnvironment:
 
 
 _BOUND_FUNCTIONS = frozenset({"render", "renderOnce", "currentEachOutput", "kv", "printContext", "fetchContext",
-                              "read"})
+                              "read", "env"})
 
 
 def _is_json(value: Any) -> bool:
@@ -316,6 +316,10 @@ def _rewrite_operators(template: str) -> str:
     return re.sub(r"\{%-?\s*(if|elseif|elif)\s(.*?)%\}", tag, template, flags=re.S)
 
 
+def _no_read(path: Any = None) -> Any:
+    raise ValueError("read() reads internal-storage files during an execution only")
+
+
 def _coalesce(value: Any, other: Any) -> Any:
     return other if value is None or isinstance(value, jinja2.Undefined) else value
 
@@ -379,8 +383,7 @@ def render(template: str, context: dict, *, generation: int = 2,
             def render_text(text: str, variables_: dict) -> Any:
                 return render(text, variables_, generation=generation, read=read, kv=kv)
             bound = bound_functions(variables, render_text, kv=kv)
-            if read is not None:
-                bound["read"] = lambda path=None: read(to_text(path))
+            bound["read"] = (lambda path=None: read(to_text(path))) if read is not None else _no_read
             variables[_BOUND] = SimpleNamespace(**bound)
         return compiled.render(variables)
     except ExpressionError:

@@ -89,21 +89,44 @@ def _yaml(yaml: Any = None) -> Any:
         raise ValueError(f"Invalid yaml: {str(exc).splitlines()[0]}") from None
 
 
-def _random_int(lower: Any, upper: Any) -> int:
-    low, high = int(lower), int(upper)
-    if low >= high:
-        raise ValueError("'lower' must be less than 'upper'")
-    return random.randrange(low, high)
+def _random_int(lower: Any = None, upper: Any = None) -> int:
+    """randomInt(lower, upper): an integer in [lower, upper]; both integers (RandomIntFunction)."""
+    if lower is None or upper is None:
+        raise ValueError("The 'randomInt' function expects the arguments 'lower' and 'upper'.")
+    if any(isinstance(v, bool) or not isinstance(v, int) for v in (lower, upper)):
+        raise ValueError("The 'randomInt' function expects 'lower' and 'upper' to be integers.")
+    if lower > upper:
+        raise ValueError("In 'randomInt' function 'lower' must be lower than or equal to 'upper'.")
+    return random.randint(lower, upper)
+
+
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _base62(number: int, width: int) -> str:
+    out = ""
+    while number:
+        number, rem = divmod(number, 62)
+        out = _BASE62[rem] + out
+    return out.rjust(width, "0")
+
+
+def _nano_id(length: Any = 21, alphabet: str = "_-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") -> str:
+    import secrets
+    return "".join(secrets.choice(str(alphabet)) for _ in range(int(length)))
+
+
+def _ksuid() -> str:
+    """A KSUID: 4 bytes of seconds since 2014-05-13 then 16 random bytes, base62 on 27 characters."""
+    import os as _os
+    import time
+    stamp = int(time.time()) - 1400000000
+    return _base62(int.from_bytes(stamp.to_bytes(4, "big") + _os.urandom(16), "big"), 27)
 
 
 def _id() -> str:
     """Kestra's IdUtils.create(): a random UUID in base62 (22 characters)."""
-    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-    number, out = uuid.uuid4().int, ""
-    while number:
-        number, rem = divmod(number, 62)
-        out = alphabet[rem] + out
-    return out.rjust(22, "0")
+    return _base62(uuid.uuid4().int, 22)
 
 
 def _min(*values: Any) -> Any:
@@ -126,6 +149,7 @@ def _from_json_function(json: Any = _NO_ARGUMENT) -> Any:
 FUNCTIONS: dict[str, Callable] = {
     "now": dates.now, "fromJson": _from_json_function, "secret": secret_value, "range": _range,
     "yaml": _yaml, "uuid": lambda: str(uuid.uuid4()), "id": _id, "randomInt": _random_int,
+    "nanoId": _nano_id, "ksuid": _ksuid,
     "max": _max, "min": _min,
     "dayOfWeek": dates.day_of_week, "dayOfMonth": dates.day_of_month, "monthOfYear": dates.month_of_year,
     "hourOfDay": dates.hour_of_day, "isWeekend": dates.is_weekend, "isDateBetween": dates.is_date_between,
@@ -200,8 +224,16 @@ def bound_functions(variables: dict, render_text: Callable[[str, dict], str], kv
             raise ValueError(f"The key '{key}' does not exist in the namespace '{ns}'.")
         return value
 
+    def env(name: Any = None, default: Any = None) -> Any:
+        """env(name, default): the flow's environment variable (the ``envs`` map: ENV_<NAME>)."""
+        if name is None:
+            raise ValueError("The 'env' function expects an argument 'name'.")
+        envs = variables.get("envs") or {}
+        value = envs.get(name, envs.get(str(name).lower()))
+        return default if value in (None, "") else value
+
     def fetch_context() -> dict:
         return {k: v for k, v in variables.items() if not callable(v)}
 
     return {"render": render, "renderOnce": render_once, "currentEachOutput": current_each_output,
-            "kv": kv_function, "printContext": fetch_context, "fetchContext": fetch_context}
+            "kv": kv_function, "printContext": fetch_context, "fetchContext": fetch_context, "env": env}

@@ -404,6 +404,26 @@ ROWS = [
         {"input": "{{someOtherVar}}", "someOtherVar": "test"}),
     Row("RenderOncerFunctionTest#renderOnce two levels", "{{ renderOnce(input) }}", "{{yetAnotherVar}}",
         {"input": "{{someOtherVar}}", "someOtherVar": "{{yetAnotherVar}}", "yetAnotherVar": "test"}),
+    Row("EnvFunctionTest#shouldGetValueFromEnvironmentVariable", "{{ env('DATABASE_HOST') }}", "postgres",
+        {"envs": {"DATABASE_HOST": "postgres"}}),
+    Row("EnvFunctionTest#shouldGetValueFromDynamicEnvironmentVariableName", "{{ env(envName) }}", "postgres",
+        {"envs": {"DATABASE_HOST": "postgres"}, "envName": "DATABASE_HOST"}),
+    Row("EnvFunctionTest#shouldReturnDefaultForMissingEnvironmentVariable", "{{ env('DATABASE_PORT', '5432') }}", "5432",
+        {"envs": {"DATABASE_HOST": "postgres"}}),
+    Row("EnvFunctionTest#shouldReturnDefaultForEmptyEnvironmentVariable", "{{ env('DATABASE_HOST', 'localhost') }}",
+        "localhost", {"envs": {"DATABASE_HOST": ""}}),
+    Row("EnvFunctionTest#shouldReturnEmptyForMissingEnvironmentVariableWithoutDefault", "{{ env('DATABASE_HOST') }}",
+        "", {"envs": {}}),
+    Row("EnvFunctionTest#shouldFailWithoutNameArgument", "{{ env() }}",
+        "io.pebbletemplates.pebble.error.PebbleException: The 'env' function expects an argument 'name'. "
+        "({{ env() }}:1)", {"envs": {}}, "err"),
+    Row("RandomIntFunctionTest#testGenerateNumberSame", "{{ randomInt(lower, upper) }}", "10",
+        {"lower": 10, "upper": 10}),
+    Row("RandomIntFunctionTest#missingParameter", "{{randomInt(lower)}}", "", {"lower": 10}, "err"),
+    Row("RandomIntFunctionTest#testGenerateNumberPositiveString", "{{ randomInt(lower, upper) }}", "integers",
+        {"lower": "1", "upper": "10"}, "err"),
+    Row("RandomIntFunctionTest#testGenerateNumberUpperLessThanLower", "{{ randomInt(lower, upper) }}", "lower",
+        {"lower": 10, "upper": 1}, "err"),
     Row("CurrentEachOutputFunction (EachSequential)", "{{ currentEachOutput(outputs.each).value }}", "inner-b",
         {"outputs": {"each": {"a": {"b": {"value": "inner-b"}}}},
          "parents": [{"taskrun": {"value": "a"}}], "taskrun": {"value": "b"}}),
@@ -502,3 +522,18 @@ def test_secret_reads_base64_environment(monkeypatch):
     assert render("{{ secret('MY_PASSWORD') }}", {}) == "s3cr3t"
     with pytest.raises(ExpressionError, match="Cannot find secret for key 'NOPE'"):
         render("{{ secret('NOPE') }}", {})
+
+
+def test_generated_ids_and_random_numbers():
+    """NanoIDFuntionTest, KSUIDFunctionTest, RandomIntFunctionTest, UUIDFunctionTest, IDFunctionTest: shapes."""
+    import re
+    assert len(render("{{ nanoId() }}", {})) == 21
+    assert len(render("{{ nanoId(length) }}", {"length": 8})) == 8
+    odd = render("{{ nanoId(length,alphabet) }}", {"length": 21, "alphabet": ":;<=>?@"})
+    assert len(odd) == 21 and all(":" <= c <= "@" for c in odd)
+    first, second = render("{{ ksuid() }}", {}), render("{{ ksuid() }}", {})
+    assert re.fullmatch(r"[0-9A-Za-z]{27}", first) and first != second
+    for lower, upper in ((1, 10), (-10, -1)):
+        assert lower <= int(render("{{ randomInt(lower, upper) }}", {"lower": lower, "upper": upper})) <= upper
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", render("{{ uuid() }}", {}))
+    assert re.fullmatch(r"[0-9A-Za-z]{22}", render("{{ id() }}", {}))
