@@ -21,20 +21,23 @@ from kestra_magic.sandbox.pebble_values import to_text
 MAX_RENDER_ATTEMPTS = 100   # Kestra's VariableRenderer MAX_RENDERING_AMOUNT
 
 
-def secret_value(key: str) -> str:
-    """Kestra OSS reads secrets from SECRET_<KEY> environment variables holding the base64 value
-    (io.kestra.core.secret.SecretService: "Cannot find secret for key '...'")."""
+def secret_value(key: str = None) -> str:
+    """Kestra OSS reads secrets from SECRET_<KEY> environment variables holding the base64 value, the key
+    upper-cased, line breaks in the base64 text ignored (io.kestra.core.secret.SecretService;
+    SecretFunctionTest: secret('my_secret') reads SECRET_MY_SECRET)."""
     if key is None:
         raise ValueError("The 'secret' function expects an argument 'key'.")
     raw = os.environ.get(f"SECRET_{key}")
     if raw is None:
-        raise ValueError(f"Cannot find secret for key '{key}'. (set the environment variable SECRET_{key} "
-                         "to the base64-encoded value before starting the sandbox)")
+        raw = os.environ.get(f"SECRET_{str(key).upper()}")
+    if raw is None:
+        raise ValueError(f"Cannot find secret for key '{key}'. (set the environment variable "
+                         f"SECRET_{str(key).upper()} to the base64-encoded value before starting the sandbox)")
     try:
-        return base64.b64decode(raw, validate=True).decode()
+        return base64.b64decode("".join(raw.split()), validate=True).decode()
     except (ValueError, UnicodeDecodeError):
-        raise ValueError(f"The secret '{key}' is not base64-encoded: Kestra reads SECRET_{key} as base64 "
-                         "(encode it with `base64 -w0`)") from None
+        raise ValueError(f"The secret '{key}' is not base64-encoded: Kestra reads SECRET_{str(key).upper()} as "
+                         "base64 (encode it with `base64 -w0`)") from None
 
 
 def known_secrets() -> list[str]:
@@ -43,7 +46,7 @@ def known_secrets() -> list[str]:
     for name, raw in os.environ.items():
         if name.startswith("SECRET_") and raw:
             try:
-                value = base64.b64decode(raw, validate=True).decode()
+                value = base64.b64decode("".join(raw.split()), validate=True).decode()
             except (ValueError, UnicodeDecodeError):
                 continue
             if value:
@@ -196,7 +199,8 @@ def bound_functions(variables: dict, render_text: Callable[[str, dict], str], kv
             raise ValueError("The 'currentEachOutput' function expects an argument 'outputs' with type map.")
         for parent in reversed(list(variables.get("parents") or [])):
             taskrun = parent.get("taskrun") if isinstance(parent, dict) else None
-            if taskrun is not None:
+            # Kestra's parents carry `taskrun` only for task runs with a value (Execution.parents)
+            if taskrun is not None and taskrun.get("value") is not None and isinstance(outputs, dict):
                 outputs = outputs.get(taskrun.get("value"))
         taskrun = variables.get("taskrun") or {}
         return outputs.get(taskrun.get("value")) if isinstance(outputs, dict) else None

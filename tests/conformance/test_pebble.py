@@ -522,6 +522,14 @@ def test_secret_reads_base64_environment(monkeypatch):
     assert render("{{ secret('MY_PASSWORD') }}", {}) == "s3cr3t"
     with pytest.raises(ExpressionError, match="Cannot find secret for key 'NOPE'"):
         render("{{ secret('NOPE') }}", {})
+    # SecretFunctionTest#getSecret: the key upper-cased, a JSON secret, base64 wrapped over lines
+    monkeypatch.setenv("SECRET_MY_SECRET", base64.b64encode(b'{"secretKey": "secretValue"}').decode())
+    assert render("{{ fromJson(secret('my_secret')).secretKey }}", {}) == "secretValue"
+    long_value = "passwordveryveryveyrlong" * 5
+    wrapped = base64.encodebytes(long_value.encode()).decode()
+    assert "\n" in wrapped.strip()
+    monkeypatch.setenv("SECRET_NEW_LINE", wrapped)
+    assert render("{{ secret('new_line') }}", {}) == long_value
 
 
 def test_generated_ids_and_random_numbers():

@@ -427,3 +427,53 @@ tasks:
     # every execution an empty `inputs` map, so it names `invalid` (listed in docs/sandbox.md)
     assert any("Unable to find `invalid` used in the expression `{{inputs.invalid}}` at line 1" in e["message"]
                for e in logs_of(api, ex, "invalid"))
+
+
+# ---------------------------------------------------------------------------------------
+# currentEachOutput() (CurrentEachOutputFunctionTest#parallel, flows/valids/current-output.yaml), 1.x ForEach
+
+CURRENT_EACH = """
+id: current_each
+namespace: NS
+tasks:
+  - id: outer
+    type: io.kestra.plugin.core.flow.ForEach
+    values: '["a1", "a2"]'
+    tasks:
+      - id: middle
+        type: io.kestra.plugin.core.flow.ForEach
+        values: '["b1", "b2"]'
+        tasks:
+          - id: inner
+            type: io.kestra.plugin.core.flow.ForEach
+            values: '["c1", "c2"]'
+            tasks:
+              - id: make
+                type: io.kestra.plugin.core.debug.Return
+                format: "{{ parents[1].taskrun.value }}-{{ parents[0].taskrun.value }}-{{ taskrun.value }}"
+              - id: use
+                type: io.kestra.plugin.core.debug.Return
+                format: "return-{{ currentEachOutput(outputs.make).value }}"
+  - id: flat
+    type: io.kestra.plugin.core.flow.ForEach
+    values: '["d1", "d2"]'
+    tasks:
+      - id: make_flat
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ taskrun.value }}"
+      - id: use_flat
+        type: io.kestra.plugin.core.debug.Return
+        format: "return-{{ currentEachOutput(outputs.make_flat).value }}"
+"""
+
+
+def test_current_each_output_in_nested_foreach(api):
+    if api.gen == 2:
+        return   # ForEach is 1.x only (2.x rejects it naming Loop: tests/conformance/test_examples.py)
+    api.deploy(CURRENT_EACH)
+    ex = api.run("current_each")
+    assert ex["state"]["current"] == "SUCCESS", api.logs(ex["id"])
+    used = sorted(tr["outputs"]["value"] for tr in ex["taskRunList"] if tr["taskId"] == "use")
+    assert used == sorted(f"return-{a}-{b}-{c}" for a in ("a1", "a2") for b in ("b1", "b2") for c in ("c1", "c2"))
+    assert sorted(tr["outputs"]["value"] for tr in ex["taskRunList"] if tr["taskId"] == "use_flat") == \
+        ["return-d1", "return-d2"]

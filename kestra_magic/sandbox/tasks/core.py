@@ -131,7 +131,7 @@ def echo(props: dict, ctx) -> dict:
 
 
 @task(CORE + "trigger.Toggle", required=["trigger"], optional=["namespace", "flowId", "enabled"],
-      aliases=["io.kestra.core.tasks.triggers.Toggle"])
+      aliases=["io.kestra.core.tasks.trigger.Toggle"])
 def toggle(props: dict, ctx) -> dict:
     """Enables or disables a flow's trigger. The sandbox runs no triggers: it checks, as Kestra does
     (Toggle.run), that the flow and its trigger exist, and logs what Kestra would switch."""
