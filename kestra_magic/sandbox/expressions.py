@@ -60,10 +60,25 @@ class _PebbleEnvironment(ImmutableSandboxedEnvironment):
             return obj[attribute]
         return super().getattr(obj, attribute)
 
+    intercepted_binops = frozenset({"/", "%"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        """Pebble divides integers as Java does (``5 / 2`` is 2, ``-5 / 2`` is -2, ``-5 % 2`` is -1)."""
+        if _java_int(left) and _java_int(right):
+            if right == 0:
+                raise ZeroDivisionError("/ by zero")
+            quotient = abs(left) // abs(right) * (1 if (left >= 0) == (right >= 0) else -1)
+            return quotient if operator == "/" else left - quotient * right
+        return super().call_binop(context, operator, left, right)
+
     def getitem(self, obj: Any, argument: Any) -> Any:
         if isinstance(argument, jinja2.Undefined):
             return argument   # block[missing].child stays undefined (so `??` and `is defined` see it)
         return super().getitem(obj, argument)
+
+
+def _java_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _make_environment(generation: int) -> ImmutableSandboxedEnvironment:

@@ -139,3 +139,12 @@ def test_functions_and_variables_live_apart():
 ])
 def test_pebble_tags(template, expected):
     assert render(template, CTX) == expected
+
+
+@pytest.mark.parametrize("template, expected", [
+    # Pebble's OperatorUtils: integer operands stay integers (Java long arithmetic)
+    ("{{ 5 / 2 }}", "2"), ("{{ -5 / 2 }}", "-2"), ("{{ -5 % 2 }}", "-1"), ("{{ 5.0 / 2 }}", "2.5"),
+    ("{{ inputs.n / 2 }}", "1"),
+])
+def test_integer_division_is_javas(template, expected):
+    assert render(template, CTX) == expected
