@@ -182,7 +182,7 @@ def _pebble_to_jinja(template: str, functions: frozenset = frozenset()) -> str:
         if i % 2:
             out.append(part)
             continue
-        if "?" in part or "elseif" in part:
+        if "?" in part or "elseif" in part or "contains" in part:
             part = _rewrite_operators(part)
         pieces = _TAG.split(part)
         for j, piece in enumerate(pieces):
@@ -262,7 +262,7 @@ def _rewrite_groups(expr: str) -> str:
                     depth -= 1
                 j += 1
             inner = expr[i + 1:j - 1] if depth == 0 else expr[i + 1:]
-            if "?" in inner:
+            if "?" in inner or "contains" in inner:
                 pieces = []
                 for piece in _split_top(inner, ","):
                     named = _NAMED_ARG.match(piece)
@@ -276,9 +276,29 @@ def _rewrite_groups(expr: str) -> str:
     return "".join(out)
 
 
+_BOUNDARY = re.compile(r"\b(?:and|or|not)\b|[?:,]")
+
+
+def _rewrite_contains(expr: str) -> str:
+    """Pebble's ``a contains b`` (looser than comparisons, tighter than and/or) as ``(b) in (a)``."""
+    while True:
+        top = dict(_scan(expr))
+        at = next((m.start() for m in re.finditer(r"\bcontains\b", expr)
+                   if all(i in top for i in range(m.start(), m.end()))), None)
+        if at is None:
+            return expr
+        cuts = [m for m in _BOUNDARY.finditer(expr) if all(i in top for i in range(m.start(), m.end()))]
+        start = max((m.end() for m in cuts if m.end() <= at), default=0)
+        end = min((m.start() for m in cuts if m.start() >= at + len("contains")), default=len(expr))
+        left, right = expr[start:at], expr[at + len("contains"):end]
+        expr = f"{expr[:start]} (({right.strip()}) in ({left.strip()})) {expr[end:]}"
+
+
 def _rewrite_expr(expr: str) -> str:
-    if "?" in expr and ("(" in expr or "[" in expr):
+    if ("?" in expr or "contains" in expr) and ("(" in expr or "[" in expr):
         expr = _rewrite_groups(expr)
+    if "contains" in expr:
+        expr = _rewrite_contains(expr)
     top = dict(_scan(expr))
     for op, name in (("???", "__undefined_coalesce"), ("??", "__coalesce")):
         cuts, i = [], 0
@@ -323,12 +343,12 @@ def _rewrite_operators(template: str) -> str:
     def tag(m: re.Match) -> str:
         name, rest = m.group(1), m.group(2)
         name = "elif" if name == "elseif" else name
-        return "{%" + m.group(0)[2:m.start(1) - m.start(0)] + name + " " + _rewrite_expr(rest) + "%}"
+        return "{%" + m.group(0)[2:m.start(1) - m.start(0)] + name + " " + _rewrite_expr(rest) + m.group(3) + "%}"
     def set_tag(m: re.Match) -> str:
         return m.group(1) + _rewrite_expr(m.group(2)) + "%}"
     template = re.sub(r"\{\{(.*?)\}\}", expression, template, flags=re.S)
     template = re.sub(r"(\{%-?\s*set\s+\w+\s*=)(.*?)%\}", set_tag, template, flags=re.S)
-    return re.sub(r"\{%-?\s*(if|elseif|elif)\s(.*?)%\}", tag, template, flags=re.S)
+    return re.sub(r"\{%-?\s*(if|elseif|elif)\s(.*?)(-?)%\}", tag, template, flags=re.S)
 
 
 def _no_read(path: Any = None) -> Any:

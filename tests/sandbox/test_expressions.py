@@ -148,3 +148,13 @@ def test_pebble_tags(template, expected):
 ])
 def test_integer_division_is_javas(template, expected):
     assert render(template, CTX) == expected
+
+
+@pytest.mark.parametrize("template, expected", [
+    # Pebble's `contains` operator (lists, map keys, substrings), looser than comparisons
+    ("{{ inputs.obj.b contains 2 }}", "true"), ("{{ inputs.obj contains 'a' }}", "true"),
+    ("{{ inputs.name contains 'd' and inputs.n > 2 }}", "true"), ("{{ inputs.csv contains 'z' ? 1 : 0 }}", "0"),
+    ("a {%- if inputs.obj.b contains 1 -%} T {%- endif -%} b", "aTb"),
+])
+def test_contains_operator(template, expected):
+    assert render(template, CTX) == expected
