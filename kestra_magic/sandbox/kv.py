@@ -15,7 +15,7 @@ import re
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
 _KEY = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]*")
 _NAMESPACE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]*")
@@ -52,12 +52,25 @@ def value_type(value: Any) -> str:
 class KVStore:
     """Key-value pairs of every namespace, under ``root`` (``<storage_dir>/_kv``)."""
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, flow_namespaces: Callable[[], Iterable[str]] | None = None):
         self.root = Path(root)
+        self.flow_namespaces = flow_namespaces   # the namespaces that have flows (existence check)
 
     @classmethod
-    def under(cls, storage_dir: str | Path) -> "KVStore":
-        return cls(Path(storage_dir) / "_kv")
+    def under(cls, storage_dir: str | Path, flow_namespaces: Callable[[], Iterable[str]] | None = None) -> "KVStore":
+        return cls(Path(storage_dir) / "_kv", flow_namespaces)
+
+    def check_access(self, namespace: str, from_namespace: str | None) -> None:
+        """KVStoreService.get: a namespace other than the caller's or a parent of it must exist (hold a flow,
+        directly or below) or already hold keys; OSS allows every namespace otherwise."""
+        if from_namespace is not None and from_namespace.startswith(namespace):
+            return
+        if self.flow_namespaces is None:
+            return
+        if any(ns == namespace or ns.startswith(namespace) for ns in self.flow_namespaces()):
+            return
+        if not self.keys(namespace):
+            raise KVError(f"Cannot access the KV store. The namespace '{namespace}' does not exist.")
 
     def _path(self, namespace: str, key: str) -> Path:
         if not isinstance(namespace, str) or not _NAMESPACE.fullmatch(namespace):

@@ -217,6 +217,7 @@ def bound_functions(variables: dict, render_text: Callable[[str, dict], str], kv
             raise ValueError("kv() needs a namespace (no flow in this context: pass namespace='...')")
         # Kestra OSS reads any namespace (FlowService.checkAllowedNamespace restricts only in EE)
         try:
+            kv.check_access(ns, flow_ns)
             found, value = kv.get(ns, str(key), inherit=namespace is None)
         except KVExpired as exc:
             if errorOnMissing:

@@ -435,7 +435,8 @@ KV_ROWS = [
     Row("KvFunctionTest#shouldGetValueFromKVGivenExistingKeyWithInheritance", "{{ kv('my-key') }}",
         '{"field":"value"}', {"flow": {"namespace": "my.company.team"}}),
     Row("KvFunctionTest#shouldNotGetValueFromKVWithGivenNamespaceAndInheritance",
-        "{{ kv('my-key', namespace='kv.inherited') }}", "does not exist in the namespace 'kv.inherited'",
+        "{{ kv('my-key', namespace='kv.inherited') }}",
+        "Cannot access the KV store. The namespace 'kv.inherited' does not exist.",
         {"flow": {"namespace": "my.company.team"}}, "err"),
     Row("KvFunctionTest#shouldGetValueFromKVGivenExistingAndNamespace", "{{ kv('my-key', namespace='kv') }}",
         '{"field":"value"}', {"flow": {"namespace": "io.kestra.tests"}}),
@@ -458,7 +459,8 @@ KV_ROWS = [
 
 @pytest.fixture(scope="module")
 def kv_store(tmp_path_factory):
-    store = KVStore(tmp_path_factory.mktemp("kv"))
+    # namespaces holding flows, for KVStoreService's existence check
+    store = KVStore(tmp_path_factory.mktemp("kv"), lambda: ["io.kestra.tests", "my.company.team"])
     store.put("io.kestra.tests", "my-key", {"field": "value"})
     store.put("my.company", "my-key", {"field": "value"})
     store.put("my", "my-key", {"field": "firstValue"})

@@ -152,6 +152,30 @@ tasks:
             in [e["message"] for e in logs_of(api, ex, "get")])
 
 
+def test_kv_namespace_must_exist(api):
+    """SetTest#shouldFailGivenNonExistingNamespace (KVStoreService.get): another namespace must hold a flow
+    or keys; a parent namespace of the flow's is always reachable."""
+    api.deploy("""
+id: kv_elsewhere
+namespace: NS
+tasks:
+  - id: parent
+    type: io.kestra.plugin.core.kv.Set
+    namespace: "{{ flow.namespace | split('\\\\.') | first }}"
+    key: up
+    value: "1"
+  - id: nowhere
+    type: io.kestra.plugin.core.kv.Set
+    namespace: not-found-anywhere
+    key: k
+    value: "1"
+""")
+    ex = api.run("kv_elsewhere")
+    assert [tr["state"]["current"] for tr in ex["taskRunList"]] == ["SUCCESS", "FAILED"]
+    assert "Cannot access the KV store. The namespace 'not-found-anywhere' does not exist." in \
+        [e["message"] for e in logs_of(api, ex, "nowhere")]
+
+
 def test_kv_ttl_expires(api):
     """SetTest#shouldSetKVGivenTTL; an expired key reads as missing (KvFunctionTest#shouldThrowOrGetEmptyIfExpired...)."""
     api.deploy("""

@@ -28,7 +28,17 @@ def sandbox_store(ctx):
 
 def kv_store(ctx) -> KVStore:
     """The KV store of the sandbox running ``ctx`` (under its store's storage directory)."""
-    return KVStore.under(sandbox_store(ctx).storage_dir)
+    store = sandbox_store(ctx)
+    return KVStore.under(store.storage_dir, lambda: {flow["namespace"] for flow in store.all_flows()})
+
+
+def _checked(ctx, namespace: str) -> KVStore:
+    kv = kv_store(ctx)
+    try:
+        kv.check_access(namespace, ctx.namespace)
+    except KVError as exc:
+        raise TaskFailure(str(exc)) from None
+    return kv
 
 
 def _namespace(props: dict, ctx) -> str:
@@ -77,7 +87,7 @@ def set_(props: dict, ctx) -> dict:
     overwrite = props.get("overwrite", True)
     overwrite = overwrite if isinstance(overwrite, bool) else str(ctx.render(overwrite)).lower() == "true"
     try:
-        kv_store(ctx).put(namespace, key, value, type_=(props.get("kvType") or None), ttl=ttl,
+        _checked(ctx, namespace).put(namespace, key, value, type_=(props.get("kvType") or None), ttl=ttl,
                           description=ctx.render(props.get("description")), overwrite=overwrite)
     except KVError as exc:
         raise TaskFailure(str(exc)) from None
@@ -94,7 +104,7 @@ def get(props: dict, ctx) -> dict:
     """Reads ``key`` into the ``value`` output (null when missing, unless ``errorOnMissing``)."""
     namespace, key = _namespace(props, ctx), str(ctx.render(props["key"]))
     try:
-        found, value = kv_store(ctx).get(namespace, key)
+        found, value = _checked(ctx, namespace).get(namespace, key)
     except KVError as exc:
         raise TaskFailure(str(exc)) from None
     if not found and _error_on_missing(props, ctx):
@@ -108,7 +118,7 @@ def get_keys(props: dict, ctx) -> dict:
     """Lists the keys of ``namespace`` (starting with ``prefix``) into the ``keys`` output."""
     namespace = _namespace(props, ctx)
     prefix = ctx.render(props.get("prefix"))
-    keys = [e["key"] for e in kv_store(ctx).keys(namespace) if not prefix or e["key"].startswith(str(prefix))]
+    keys = [e["key"] for e in _checked(ctx, namespace).keys(namespace) if not prefix or e["key"].startswith(str(prefix))]
     return {"keys": keys}
 
 
@@ -117,7 +127,7 @@ def delete(props: dict, ctx) -> dict:
     """Deletes ``key``; the ``deleted`` output says whether it existed."""
     namespace, key = _namespace(props, ctx), str(ctx.render(props["key"]))
     try:
-        deleted = kv_store(ctx).delete(namespace, key)
+        deleted = _checked(ctx, namespace).delete(namespace, key)
     except KVError as exc:
         raise TaskFailure(str(exc)) from None
     if not deleted and _error_on_missing(props, ctx):
