@@ -501,3 +501,34 @@ def test_current_each_output_in_nested_foreach(api):
     assert used == sorted(f"return-{a}-{b}-{c}" for a in ("a1", "a2") for b in ("b1", "b2") for c in ("c1", "c2"))
     assert sorted(tr["outputs"]["value"] for tr in ex["taskRunList"] if tr["taskId"] == "use_flat") == \
         ["return-d1", "return-d2"]
+
+
+def test_state_shared_by_namespace(api):
+    """StateNamespaceTest#run (1.x): ``namespace: true`` shares a state between the namespace's flows; the
+    flow-scoped state of another flow stays empty."""
+    if api.gen == 2:
+        return   # state.* is 1.x only; 2.x's rejection is tested above
+    api.deploy("""
+id: state_writer
+namespace: NS
+tasks:
+  - id: set
+    type: io.kestra.plugin.core.state.Set
+    namespace: true
+    data:
+      john: doe
+""")
+    api.deploy("""
+id: state_reader
+namespace: NS
+tasks:
+  - id: shared
+    type: io.kestra.plugin.core.state.Get
+    namespace: true
+  - id: own
+    type: io.kestra.plugin.core.state.Get
+""")
+    assert api.outputs(api.run("state_writer"), "set")["count"] == 1
+    ex = api.run("state_reader")
+    assert api.outputs(ex, "shared") == {"count": 1, "data": {"john": "doe"}}
+    assert api.outputs(ex, "own")["count"] == 0
