@@ -22,7 +22,6 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from kestra_magic.sandbox.pebble_dates import format_pattern
 from kestra_magic.sandbox.pebble_filters import FILTERS, FILTERS_1X_ONLY
 from kestra_magic.sandbox.pebble_functions import FUNCTIONS, FUNCTIONS_1X_ONLY, bound_functions
-from kestra_magic.sandbox.pebble_values import to_json as _to_json
 from kestra_magic.sandbox.pebble_values import to_text
 
 __all__ = ["ExpressionError", "render", "render_value", "has_expression", "to_text"]

@@ -16,7 +16,6 @@ import jinja2
 
 from kestra_magic.sandbox import pebble_dates as dates
 from kestra_magic.sandbox.pebble_filters import from_json
-from kestra_magic.sandbox.pebble_values import to_text
 
 MAX_RENDER_ATTEMPTS = 100   # Kestra's VariableRenderer MAX_RENDERING_AMOUNT
 
