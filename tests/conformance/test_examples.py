@@ -558,3 +558,58 @@ tasks:
     assert ex["state"]["current"] == "SUCCESS"
     assert "Manual approval received! Continuing the execution..." in messages(api, ex, "run_post_approval")
     assert api.outputs(ex, "post_resume")["value"].startswith("post_resume started on ")
+
+
+@pytest.mark.parametrize("inputs, expected", [
+    ({"token": "t0k"}, "Bearer t0k"),
+    ({"username": "ada", "password": "pw"}, "Basic YWRhOnB3"),
+])
+def test_return_examples(api, inputs, expected):
+    """debug.Return examples: ``debug_value`` (full) and the ``compute_header`` task (``{%- elseif %}``,
+    ``is not empty``, string ``+`` and ``base64encode`` in a folded scalar)."""
+    ex = run(api, """
+id: debug_value
+namespace: NS
+inputs:
+  - id: token
+    type: STRING
+    required: false
+  - id: username
+    type: STRING
+    required: false
+  - id: password
+    type: STRING
+    required: false
+tasks:
+  - id: return
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ task.id }} > {{ taskrun.startDate }}"
+  - id: compute_header
+    type: io.kestra.plugin.core.debug.Return
+    format: >-
+      {%- if inputs.token is not empty -%}
+      Bearer {{ inputs.token }}
+      {%- elseif inputs.username is not empty and inputs.password is not empty -%}
+      Basic {{ (inputs.username + ':' + inputs.password) | base64encode }}
+      {%- endif -%}
+""", "debug_value", inputs)
+    assert ex["state"]["current"] == "SUCCESS", api.logs(ex["id"])
+    assert api.outputs(ex, "return")["value"].startswith("return > ")
+    assert api.outputs(ex, "compute_header")["value"] == expected
+
+
+def test_sleep_example(api):
+    """flow.Sleep example (sleep; its PT5S shortened): the task run lasts the duration."""
+    ex = run(api, """
+id: sleep
+namespace: NS
+tasks:
+  - id: sleep
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: "PT0.5S"
+""", "sleep")
+    assert ex["state"]["current"] == "SUCCESS"
+    import datetime as dt
+    tr = ex["taskRunList"][0]
+    start, end = (dt.datetime.fromisoformat(tr["state"][k].replace("Z", "+00:00")) for k in ("startDate", "endDate"))
+    assert end - start >= dt.timedelta(seconds=0.5)
