@@ -60,6 +60,11 @@ class KVStore:
     def under(cls, storage_dir: str | Path, flow_namespaces: Callable[[], Iterable[str]] | None = None) -> "KVStore":
         return cls(Path(storage_dir) / "_kv", flow_namespaces)
 
+    @classmethod
+    def for_store(cls, store: Any) -> "KVStore":
+        """The KV store of a sandbox ``Store`` (its ``storage_dir``; its flows' namespaces exist)."""
+        return cls.under(store.storage_dir, lambda: {flow["namespace"] for flow in store.all_flows()})
+
     def check_access(self, namespace: str, from_namespace: str | None) -> None:
         """KVStoreService.get: a namespace other than the caller's or a parent of it must exist (hold a flow,
         directly or below) or already hold keys; OSS allows every namespace otherwise."""

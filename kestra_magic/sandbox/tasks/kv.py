@@ -28,8 +28,7 @@ def sandbox_store(ctx):
 
 def kv_store(ctx) -> KVStore:
     """The KV store of the sandbox running ``ctx`` (under its store's storage directory)."""
-    store = sandbox_store(ctx)
-    return KVStore.under(store.storage_dir, lambda: {flow["namespace"] for flow in store.all_flows()})
+    return KVStore.for_store(sandbox_store(ctx))
 
 
 def _checked(ctx, namespace: str) -> KVStore:
