@@ -3,25 +3,26 @@
 Kestra renders task properties with Pebble; the subset people write daily
 (``{{ inputs.x }}``, filters, ``{% if %}``/``{% for %}``, ``~`` concatenation) is
 also valid Jinja2, so we reuse Jinja2's sandboxed engine instead of writing a
-Pebble parser, and add Kestra's filters, functions and output rules on top:
-maps and lists print as JSON (Kestra's ``JsonWriter``), ``null`` prints as an
-empty string, booleans as ``true``/``false``. Anything that cannot be rendered
-raises :class:`ExpressionError` naming the expression, never an empty string.
+Pebble parser, rewrite the Pebble operators Jinja2 lacks (``??``, ``???``, ``a ? b : c``,
+``equals``, ``elseif``), and add Kestra's filters (sandbox/pebble_filters.py), functions
+(sandbox/pebble_functions.py), dates (sandbox/pebble_dates.py) and output rules
+(sandbox/pebble_values.py). Anything that cannot be rendered raises :class:`ExpressionError`
+naming the expression, never an empty string.
 """
 from __future__ import annotations
 
-import base64
-import datetime as _dt
-import decimal
-import hashlib
 import json
-import os
 import re
-import urllib.parse
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from kestra_magic.sandbox.pebble_dates import format_pattern
+from kestra_magic.sandbox.pebble_filters import FILTERS, FILTERS_1X_ONLY
+from kestra_magic.sandbox.pebble_functions import FUNCTIONS, FUNCTIONS_1X_ONLY, bound_functions
+from kestra_magic.sandbox.pebble_values import to_text
 
 __all__ = ["ExpressionError", "render", "render_value", "has_expression", "to_text"]
 
@@ -43,379 +44,10 @@ def has_expression(text: Any) -> bool:
     return isinstance(text, str) and bool(_EXPR.search(text))
 
 
-# ---------------------------------------------------------------------------------------
-# How values print (Kestra's JsonWriter rules)
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
-        return _iso(value)
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, (set, tuple)):
-        return list(value)
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    if isinstance(value, jinja2.Undefined):
-        return None
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def _to_json(value: Any) -> str:
-    return json.dumps(value, default=_json_default, separators=(",", ":"), ensure_ascii=False)
-
-
-def _iso(value: Any) -> str:
-    if isinstance(value, _dt.datetime):
-        if value.tzinfo is not None and value.utcoffset() == _dt.timedelta(0):
-            return value.astimezone(_dt.timezone.utc).isoformat().replace("+00:00", "Z")
-        return value.isoformat()
-    return value.isoformat()
-
-
-def to_text(value: Any) -> str:
-    """How Kestra prints a value inside ``{{ }}``."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list, tuple)):
-        return _to_json(value)
-    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
-        return _iso(value)
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
-        return repr(value)  # 1.0 like Java's Double.toString
-    return str(value)
-
-
 def _finalize(value: Any) -> Any:
     if isinstance(value, jinja2.Undefined):
         return value  # str() on it raises the undefined error
     return to_text(value)
-
-
-# ---------------------------------------------------------------------------------------
-# Dates: Java DateTimeFormatter patterns -> strftime
-
-_JAVA_TOKENS = [
-    ("yyyy", "%Y"), ("uuuu", "%Y"), ("yy", "%y"), ("MMMM", "%B"), ("MMM", "%b"), ("MM", "%m"),
-    ("dd", "%d"), ("HH", "%H"), ("hh", "%I"), ("mm", "%M"), ("ss", "%S"), ("SSSSSS", "%f"),
-    ("SSS", "%~3f"), ("EEEE", "%A"), ("EEE", "%a"), ("a", "%p"), ("XXX", "%~XXX"), ("xxx", "%~XXX"),
-    ("Z", "%z"), ("z", "%Z"), ("D", "%j"), ("M", "%~M"), ("d", "%~d"), ("H", "%~H"), ("y", "%Y"),
-]
-_NAMED_FORMATS = {
-    "iso": "yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "iso8601": "yyyy-MM-dd'T'HH:mm:ss.SSSXXX",
-    "iso_sec": "yyyy-MM-dd'T'HH:mm:ssXXX", "iso_milli": "yyyy-MM-dd'T'HH:mm:ss.SSSXXX",
-    "sql": "yyyy-MM-dd HH:mm:ss.SSS", "sql_seconds": "yyyy-MM-dd HH:mm:ss",
-    "iso_date": "yyyy-MM-dd", "iso_date_time": "yyyy-MM-dd'T'HH:mm:ss.SSSXXX",
-}
-
-
-def _format_java(value: _dt.datetime, pattern: str) -> str:
-    """Format like Java's DateTimeFormatter (``[...]`` optional sections print only when the
-    value has the fields they need: an offset for X/x/Z/z)."""
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "[":
-            end = pattern.find("]", i + 1)
-            end = len(pattern) if end < 0 else end
-            inner = pattern[i + 1:end]
-            if value.tzinfo is not None or not re.search(r"[XxZz]", inner):
-                out.append(_format_java(value, inner))
-            i = end + 1
-            continue
-        if ch == "'":
-            end = pattern.find("'", i + 1)
-            end = len(pattern) if end < 0 else end
-            out.append(pattern[i + 1:end] if end > i + 1 else "'")
-            i = end + 1
-            continue
-        for token, code in _JAVA_TOKENS:
-            if pattern.startswith(token, i):
-                out.append(_strf(value, code))
-                i += len(token)
-                break
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
-
-
-def _strf(value: _dt.datetime, code: str) -> str:
-    if code == "%~3f":
-        return f"{value.microsecond // 1000:03d}"
-    if code == "%~XXX":
-        off = value.utcoffset()
-        if off is None or off == _dt.timedelta(0):
-            return "Z"
-        s = value.strftime("%z")
-        return f"{s[:3]}:{s[3:]}"
-    if code == "%~M":
-        return str(value.month)
-    if code == "%~d":
-        return str(value.day)
-    if code == "%~H":
-        return str(value.hour)
-    return value.strftime(code)
-
-
-def _to_datetime(value: Any, tz: str | None = None) -> _dt.datetime:
-    if isinstance(value, _dt.datetime):
-        result = value
-    elif isinstance(value, _dt.date):
-        result = _dt.datetime(value.year, value.month, value.day, tzinfo=_dt.timezone.utc)
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = value / 1000 if abs(value) > 1e11 else value  # epoch millis or seconds
-        result = _dt.datetime.fromtimestamp(seconds, _dt.timezone.utc)
-    elif isinstance(value, str):
-        text = value.strip()
-        if text.endswith("Z"):
-            text = text[:-1] + "+00:00"
-        text = re.sub(r"\[.*\]$", "", text)  # ZonedDateTime's [Region] suffix
-        try:
-            result = _dt.datetime.fromisoformat(text)
-        except ValueError:
-            raise ValueError(f"'{value}' is not a date (expected an ISO-8601 date or date-time)") from None
-    else:
-        raise ValueError(f"{type(value).__name__} value '{value}' is not a date")
-    if tz:
-        from zoneinfo import ZoneInfo
-        zone = _dt.timezone.utc if tz.upper() == "UTC" else ZoneInfo(tz)
-        result = (result if result.tzinfo else result.replace(tzinfo=_dt.timezone.utc)).astimezone(zone)
-    return result
-
-
-def _date(value: Any, format: str = "yyyy-MM-dd'T'HH:mm:ss.SSSXXX", existingFormat: str | None = None,
-          timeZone: str | None = None, locale: str | None = None) -> str:
-    if existingFormat and isinstance(value, str):
-        value = _dt.datetime.strptime(value, _format_to_strptime(existingFormat))
-    moment = _to_datetime(value, timeZone)
-    return _format_java(moment, _NAMED_FORMATS.get(format, format))
-
-
-def _format_to_strptime(pattern: str) -> str:
-    pattern = _NAMED_FORMATS.get(pattern, pattern)
-    out, i = [], 0
-    while i < len(pattern):
-        for token, code in _JAVA_TOKENS:
-            if pattern.startswith(token, i):
-                out.append({"%~3f": "%f", "%~XXX": "%z", "%~M": "%m", "%~d": "%d", "%~H": "%H"}.get(code, code))
-                i += len(token)
-                break
-        else:
-            out.append(pattern[i] if pattern[i] != "'" else "")
-            i += 1
-    return "".join(out)
-
-
-_UNITS = {"NANOS": "microseconds", "MICROS": "microseconds", "MILLIS": "milliseconds", "SECONDS": "seconds",
-          "MINUTES": "minutes", "HOURS": "hours", "DAYS": "days", "WEEKS": "weeks"}
-
-
-def _date_add(value: Any, amount: int, unit: str = "DAYS", **kw: Any) -> str:
-    moment = _to_datetime(value, kw.get("timeZone"))
-    unit = unit.upper()
-    if unit in ("MONTHS", "YEARS"):
-        months = amount * (12 if unit == "YEARS" else 1) + moment.month - 1
-        year, month = moment.year + months // 12, months % 12 + 1
-        import calendar
-        day = min(moment.day, calendar.monthrange(year, month)[1])
-        moment = moment.replace(year=year, month=month, day=day)
-    elif unit in _UNITS:
-        moment = moment + _dt.timedelta(**{_UNITS[unit]: amount})
-    else:
-        raise ValueError(f"unknown unit '{unit}' (use DAYS, HOURS, MINUTES, SECONDS, WEEKS, MONTHS or YEARS)")
-    return _iso(moment)
-
-
-def _timestamp(value: Any, **kw: Any) -> int:
-    return int(_to_datetime(value, kw.get("timeZone")).timestamp())
-
-
-# ---------------------------------------------------------------------------------------
-# Filters and functions (Kestra's names; Pebble's argument conventions)
-
-def _from_json(value: Any) -> Any:
-    if value is None:
-        return None
-    if not isinstance(value, (str, bytes)):
-        return value
-    try:
-        return json.loads(value)
-    except ValueError as exc:
-        raise ValueError(f"invalid JSON '{str(value)[:60]}': {exc}") from None
-
-
-def _number(value: Any, type_: str | None = None) -> Any:
-    if isinstance(value, bool):
-        raise ValueError(f"'{value}' is not a number")
-    if isinstance(value, (int, float, decimal.Decimal)) and type_ is None:
-        return value
-    text = str(value).strip()
-    kind = (type_ or "").upper()
-    try:
-        if kind in ("INT", "INTEGER", "LONG"):
-            return int(float(text)) if re.fullmatch(r"[-+]?\d+\.0*", text) else int(text)
-        if kind in ("FLOAT", "DOUBLE"):
-            return float(text)
-        if kind == "BIGDECIMAL":
-            return decimal.Decimal(text)
-        if re.fullmatch(r"[-+]?\d+", text):
-            return int(text)
-        return float(text)
-    except (ValueError, decimal.InvalidOperation):
-        raise ValueError(f"'{value}' is not a number") from None
-
-
-def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
-    """Pebble's default: applies to missing, null and empty values."""
-    if isinstance(value, jinja2.Undefined) or value is None:
-        return default_value
-    if isinstance(value, (str, list, dict, tuple)) and len(value) == 0:
-        return default_value
-    return value
-
-
-def _replace(value: Any, old: Any, new: Any = None, regexp: bool = False) -> str:
-    text = to_text(value)
-    if isinstance(old, dict):  # Pebble: replace({'a': 'b', ...})
-        for key, repl in old.items():
-            text = text.replace(str(key), to_text(repl))
-        return text
-    if new is None:
-        raise ValueError("replace needs a map ({'old': 'new'}) or two arguments ('old', 'new')")
-    if regexp:
-        return re.sub(old, to_text(new), text)
-    return text.replace(str(old), to_text(new))
-
-
-def _split(value: Any, delimiter: str = ",", limit: int | None = None) -> list[str]:
-    text = to_text(value)
-    # Pebble's split takes a regex, like Java's String.split
-    parts = re.split(delimiter if len(delimiter) > 1 else re.escape(delimiter), text,
-                     maxsplit=(limit - 1) if limit and limit > 0 else 0)
-    if not limit:
-        while parts and parts[-1] == "":
-            parts.pop()
-    return parts
-
-
-def _slice(value: Any, start: int = 0, end: int | None = None) -> Any:
-    return value[start:end]
-
-
-def _join(value: Any, separator: str = "") -> str:
-    if isinstance(value, str):
-        return value
-    return separator.join(to_text(v) for v in value)
-
-
-def _length(value: Any) -> int:
-    if value is None:
-        return 0
-    return len(value)
-
-
-def _b64encode(value: Any) -> str:
-    data = value if isinstance(value, bytes) else to_text(value).encode()
-    return base64.b64encode(data).decode()
-
-
-def _b64decode(value: Any) -> str:
-    try:
-        return base64.b64decode(to_text(value), validate=True).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise ValueError(f"'{to_text(value)[:40]}' is not valid base64") from None
-
-
-def _keys(value: dict) -> list:
-    return list(value.keys())
-
-
-def _values(value: dict) -> list:
-    return list(value.values())
-
-
-def _first(value: Any) -> Any:
-    if isinstance(value, str):
-        return value[:1]
-    return next(iter(value), None)
-
-
-def _last(value: Any) -> Any:
-    if isinstance(value, str):
-        return value[-1:]
-    items = list(value)
-    return items[-1] if items else None
-
-
-def _slugify(value: Any) -> str:
-    text = to_text(value).lower()
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
-
-
-def _yaml(value: Any) -> str:
-    import yaml
-    return yaml.safe_dump(json.loads(_to_json(value)), sort_keys=False)
-
-
-def _abbreviate(value: Any, length: int) -> str:
-    text = to_text(value)
-    return text if len(text) <= length else text[: max(length - 3, 0)] + "..."
-
-
-def _number_format(value: Any, pattern: str) -> str:
-    decimals = len(pattern.split(".", 1)[1]) if "." in pattern else 0
-    grouping = "," if "," in pattern else ""
-    return format(float(value), f"{grouping}.{decimals}f")
-
-
-def _now(**kw: Any) -> _dt.datetime:
-    moment = _dt.datetime.now(_dt.timezone.utc)
-    tz = kw.get("timeZone")
-    return _to_datetime(moment, tz) if tz else moment
-
-
-def _secret(name: str) -> str:
-    """Kestra OSS reads secrets from SECRET_<NAME> environment variables (base64)."""
-    raw = os.environ.get(f"SECRET_{name}")
-    if raw is None:
-        raise ValueError(f"Cannot find secret for key '{name}' (set the environment variable SECRET_{name} "
-                         "to the base64-encoded value before starting the sandbox)")
-    try:
-        return base64.b64decode(raw).decode()
-    except (ValueError, UnicodeDecodeError):
-        return raw
-
-
-def _range(start: int, end: int, step: int = 1) -> list[int]:
-    """Pebble's range is inclusive of ``end``."""
-    return list(range(start, end + (1 if step > 0 else -1), step))
-
-
-def _distinct(value: Any) -> list:
-    seen: list = []
-    for item in value:
-        if item not in seen:
-            seen.append(item)
-    return seen
-
-
-def _sort(value: Any) -> list:
-    return sorted(value)
-
-
-def _reverse(value: Any) -> Any:
-    if isinstance(value, str):
-        return value[::-1]
-    return list(reversed(list(value)))
-
-
-def _merge(value: Any, other: Any) -> Any:
-    if isinstance(value, dict):
-        return {**value, **other}
-    return list(value) + list(other)
 
 
 class _PebbleEnvironment(ImmutableSandboxedEnvironment):
@@ -427,50 +59,50 @@ class _PebbleEnvironment(ImmutableSandboxedEnvironment):
             return obj[attribute]
         return super().getattr(obj, attribute)
 
+    intercepted_binops = frozenset({"/", "%"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        """Pebble divides integers as Java does (``5 / 2`` is 2, ``-5 / 2`` is -2, ``-5 % 2`` is -1)."""
+        if _java_int(left) and _java_int(right):
+            if right == 0:
+                raise ZeroDivisionError("/ by zero")
+            quotient = abs(left) // abs(right) * (1 if (left >= 0) == (right >= 0) else -1)
+            return quotient if operator == "/" else left - quotient * right
+        return super().call_binop(context, operator, left, right)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(argument, jinja2.Undefined):
+            return argument   # block[missing].child stays undefined (so `??` and `is defined` see it)
+        return super().getitem(obj, argument)
+
+
+def _java_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
 
 def _make_environment(generation: int) -> ImmutableSandboxedEnvironment:
     env = _PebbleEnvironment(undefined=_KestraUndefined, finalize=_finalize, autoescape=False,
-                                        keep_trailing_newline=True)
-    filters: dict[str, Callable] = {
-        "upper": lambda v: to_text(v).upper(), "lower": lambda v: to_text(v).lower(),
-        "trim": lambda v: to_text(v).strip(), "default": _default, "d": _default,
-        "toJson": _to_json, "fromJson": _from_json, "date": _date, "number": _number,
-        "length": _length, "join": _join, "split": _split, "replace": _replace,
-        "base64encode": _b64encode, "base64decode": _b64decode, "keys": _keys, "values": _values,
-        "first": _first, "last": _last, "slice": _slice, "slugify": _slugify, "yaml": _yaml,
-        "capitalize": lambda v: to_text(v)[:1].upper() + to_text(v)[1:],
-        "title": lambda v: to_text(v).title(), "abs": abs, "abbreviate": _abbreviate,
-        "numberFormat": _number_format, "dateAdd": _date_add, "timestamp": _timestamp,
-        "startsWith": lambda v, p: to_text(v).startswith(p), "endsWith": lambda v, p: to_text(v).endswith(p),
-        "substringBefore": lambda v, s: to_text(v).split(s, 1)[0],
-        "substringAfter": lambda v, s: to_text(v).split(s, 1)[1] if s in to_text(v) else "",
-        "substringBeforeLast": lambda v, s: to_text(v).rsplit(s, 1)[0],
-        "substringAfterLast": lambda v, s: to_text(v).rsplit(s, 1)[1] if s in to_text(v) else "",
-        "sha256": lambda v: hashlib.sha256(to_text(v).encode()).hexdigest(),
-        "md5": lambda v: hashlib.md5(to_text(v).encode()).hexdigest(),
-        "sha1": lambda v: hashlib.sha1(to_text(v).encode()).hexdigest(),
-        "urlencode": lambda v: urllib.parse.quote(to_text(v), safe=""),
-        "urldecode": lambda v: urllib.parse.unquote(to_text(v)),
-        "distinct": _distinct, "sort": _sort, "reverse": _reverse, "merge": _merge,
-        "string": to_text, "escapeChar": lambda v, *a: to_text(v).replace("'", "\\'"),
-    }
+                             keep_trailing_newline=True)
+    env.filters.update(FILTERS)
     if generation < 2:
-        filters["json"] = _to_json   # removed in Kestra 2.0 (use toJson)
-    filters["__coalesce"] = _coalesce
-    filters["__undefined_coalesce"] = _undefined_coalesce
-    env.filters.update(filters)
+        env.filters.update(FILTERS_1X_ONLY)   # removed in Kestra 2.0
+    env.filters["__coalesce"] = _coalesce
+    env.filters["__undefined_coalesce"] = _undefined_coalesce
+    env.filters["__pebble_iter"] = _pebble_iter
     env.tests.update({
         "null": lambda v: v is None, "empty": lambda v: v is None or (hasattr(v, "__len__") and len(v) == 0),
         "map": lambda v: isinstance(v, dict), "iterable": lambda v: isinstance(v, (list, tuple, dict, str)),
         "json": _is_json,
     })
-    env.globals.update({
-        "now": _now, "fromJson": _from_json, "secret": _secret, "range": _range,
-        "null": None, "max": max, "min": min,
-    })
-    if generation < 2:
-        env.globals["json"] = _from_json  # the old json() function, removed in 2.0
+    functions = dict(FUNCTIONS, **(FUNCTIONS_1X_ONLY if generation < 2 else {}))  # json(): removed in 2.0
+    env.globals[_GLOBAL_FUNCTIONS] = SimpleNamespace(**functions)   # one global: Jinja2 copies globals per render
+    env.globals["null"] = None
+    env.pebble_functions = frozenset(functions) | _BOUND_FUNCTIONS
     return env
+
+
+_BOUND_FUNCTIONS = frozenset({"render", "renderOnce", "currentEachOutput", "kv", "printContext", "fetchContext",
+                              "read", "env"})
 
 
 def _is_json(value: Any) -> bool:
@@ -493,25 +125,71 @@ def _environment(generation: int) -> ImmutableSandboxedEnvironment:
 
 
 # Pebble spellings Jinja2 does not know, rewritten outside string literals.
-_STRING_OR_WORD = re.compile(r"""('(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*")|(\bequals\b)|(\|\|)|(&&)""")
+_TOKENS = re.compile(r"""('(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*")|(\bequals\b)|(\|\|)|(&&)|\b([A-Za-z_]\w*)(?=\s*\()"""
+                     r"""|(\bloop\.(?:index|revindex)\b)""")
+_RAW = re.compile(r"(\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\})", re.S)
+_TAG = re.compile(r"(\{\{.*?\}\}|\{%.*?%\})", re.S)
+# Pebble keeps functions apart from variables (a variable `yaml` and yaml()): a call `f(` becomes
+# `__kestra_fn.f(` (Kestra's functions, one namespace object) or `__kestra_fnx.f(` (bound to the render call)
+_GLOBAL_FUNCTIONS, _BOUND = "__kestra_fn", "__kestra_fnx"
 
 
-def _pebble_to_jinja(template: str) -> str:
-    if "?" in template or "elseif" in template:
-        template = _rewrite_operators(template)
-    if "equals" not in template and "||" not in template and "&&" not in template:
-        return template
+_FOR = re.compile(r"^(\{%-?\s*for\s+.+?\s+in\s+)(.+?)(\s*-?%\})$", re.S)
+
+
+class MapEntry:
+    """What Pebble's ``{% for e in map %}`` yields: a Map.Entry with ``key`` and ``value``."""
+    __slots__ = ("key", "value")
+
+    def __init__(self, key: Any, value: Any):
+        self.key, self.value = key, value
+
+    def __str__(self) -> str:
+        return f"{to_text(self.key)}={to_text(self.value)}"
+
+
+def _pebble_iter(value: Any) -> Any:
+    return [MapEntry(k, v) for k, v in value.items()] if isinstance(value, dict) else value
+
+
+def _fix_tag(tag: str, functions: frozenset) -> str:
+    loop = _FOR.match(tag)
+    if loop:   # Pebble iterates a map as entries (entry.key / entry.value)
+        tag = f"{loop.group(1)}({loop.group(2)}) | __pebble_iter{loop.group(3)}"
 
     def fix(m: re.Match) -> str:
         if m.group(1):
-            return m.group(1)
+            return m.group(1).replace("\r", "\\r")   # Jinja2 would normalise a raw CR in a literal
         if m.group(2):
             return "=="
-        return " or " if m.group(3) else " and "
+        if m.group(3) or m.group(4):
+            return " or " if m.group(3) else " and "
+        if m.group(6):
+            return m.group(6) + "0"   # Pebble's loop.index / loop.revindex count from 0
+        name = m.group(5)
+        before = tag[:m.start()].rstrip()
+        if name in functions and not before.endswith((".", "|")) and not re.search(r"\bis(\s+not)?$", before):
+            return f"{_BOUND if name in _BOUND_FUNCTIONS else _GLOBAL_FUNCTIONS}.{name}"
+        return name
+    return _TOKENS.sub(fix, tag)
 
-    # only inside {{ }} and {% %}
-    return re.sub(r"(\{\{.*?\}\}|\{%.*?%\})", lambda m: _STRING_OR_WORD.sub(fix, m.group(0)), template,
-                  flags=re.S)
+
+def _pebble_to_jinja(template: str, functions: frozenset = frozenset()) -> str:
+    """Pebble's syntax as Jinja2 reads it ({% raw %} blocks untouched)."""
+    out = []
+    for i, part in enumerate(_RAW.split(template)):
+        if i % 2:
+            out.append(part)
+            continue
+        if "?" in part or "elseif" in part or "contains" in part:
+            part = _rewrite_operators(part)
+        pieces = _TAG.split(part)
+        for j, piece in enumerate(pieces):
+            if j % 2:
+                out.append(_fix_tag(piece, functions))
+            else:   # text between tags keeps its CRs (Jinja2 would normalise them)
+                out.append(piece.replace("\r", '{{ "\\r" }}') if "\r" in piece else piece)
+    return "".join(out)
 
 
 # Pebble operators Jinja2 lacks: `a ?? b` (null-coalescing), `a ??? b` (undefined-coalescing),
@@ -540,7 +218,86 @@ def _scan(expr: str):
         i += 1
 
 
+def _split_top(expr: str, sep: str) -> list[str]:
+    cuts = [i for i, ch in _scan(expr) if ch == sep]
+    return [expr[a + 1 if a >= 0 else 0:b] for a, b in zip([-1, *cuts], [*cuts, len(expr)])]
+
+
+_NAMED_ARG = re.compile(r"^(\s*[A-Za-z_]\w*\s*=)(?!=)(.*)$", re.S)
+
+
+def _rewrite_groups(expr: str) -> str:
+    """Rewrite the operators inside ``(...)`` and ``[...]`` (arguments one by one, named ones too)."""
+    out, i, quote = [], 0, None
+    while i < len(expr):
+        ch = expr[i]
+        if quote:
+            out.append(ch)
+            if ch == "\\" and i + 1 < len(expr):
+                out.append(expr[i + 1])
+                i += 2
+                continue
+            if ch == quote:
+                quote = None
+            i += 1
+            continue
+        if ch in "'\"":
+            quote = ch
+        if ch in "([":
+            close = {"(": ")", "[": "]"}[ch]
+            depth, j, q = 1, i + 1, None
+            while j < len(expr) and depth:
+                c = expr[j]
+                if q:
+                    if c == "\\":
+                        j += 1
+                    elif c == q:
+                        q = None
+                elif c in "'\"":
+                    q = c
+                elif c in "([{":
+                    depth += 1
+                elif c in ")]}":
+                    depth -= 1
+                j += 1
+            inner = expr[i + 1:j - 1] if depth == 0 else expr[i + 1:]
+            if "?" in inner or "contains" in inner:
+                pieces = []
+                for piece in _split_top(inner, ","):
+                    named = _NAMED_ARG.match(piece)
+                    pieces.append(named.group(1) + _rewrite_expr(named.group(2)) if named else _rewrite_expr(piece))
+                inner = ",".join(pieces)
+            out.append(ch + inner + (close if depth == 0 else ""))
+            i = j
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+_BOUNDARY = re.compile(r"\b(?:and|or|not)\b|[?:,]")
+
+
+def _rewrite_contains(expr: str) -> str:
+    """Pebble's ``a contains b`` (looser than comparisons, tighter than and/or) as ``(b) in (a)``."""
+    while True:
+        top = dict(_scan(expr))
+        at = next((m.start() for m in re.finditer(r"\bcontains\b", expr)
+                   if all(i in top for i in range(m.start(), m.end()))), None)
+        if at is None:
+            return expr
+        cuts = [m for m in _BOUNDARY.finditer(expr) if all(i in top for i in range(m.start(), m.end()))]
+        start = max((m.end() for m in cuts if m.end() <= at), default=0)
+        end = min((m.start() for m in cuts if m.start() >= at + len("contains")), default=len(expr))
+        left, right = expr[start:at], expr[at + len("contains"):end]
+        expr = f"{expr[:start]} (({right.strip()}) in ({left.strip()})) {expr[end:]}"
+
+
 def _rewrite_expr(expr: str) -> str:
+    if ("?" in expr or "contains" in expr) and ("(" in expr or "[" in expr):
+        expr = _rewrite_groups(expr)
+    if "contains" in expr:
+        expr = _rewrite_contains(expr)
     top = dict(_scan(expr))
     for op, name in (("???", "__undefined_coalesce"), ("??", "__coalesce")):
         cuts, i = [], 0
@@ -585,9 +342,16 @@ def _rewrite_operators(template: str) -> str:
     def tag(m: re.Match) -> str:
         name, rest = m.group(1), m.group(2)
         name = "elif" if name == "elseif" else name
-        return "{%" + m.group(0)[2:m.start(1) - m.start(0)] + name + " " + _rewrite_expr(rest) + "%}"
+        return "{%" + m.group(0)[2:m.start(1) - m.start(0)] + name + " " + _rewrite_expr(rest) + m.group(3) + "%}"
+    def set_tag(m: re.Match) -> str:
+        return m.group(1) + _rewrite_expr(m.group(2)) + "%}"
     template = re.sub(r"\{\{(.*?)\}\}", expression, template, flags=re.S)
-    return re.sub(r"\{%-?\s*(if|elseif|elif)\s(.*?)%\}", tag, template, flags=re.S)
+    template = re.sub(r"(\{%-?\s*set\s+\w+\s*=)(.*?)%\}", set_tag, template, flags=re.S)
+    return re.sub(r"\{%-?\s*(if|elseif|elif)\s(.*?)(-?)%\}", tag, template, flags=re.S)
+
+
+def _no_read(path: Any = None) -> Any:
+    raise ValueError("read() reads internal-storage files during an execution only")
 
 
 def _coalesce(value: Any, other: Any) -> Any:
@@ -598,46 +362,68 @@ def _undefined_coalesce(value: Any, other: Any) -> Any:
     return other if isinstance(value, jinja2.Undefined) else value
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, jinja2.UndefinedError):
-        m = re.search(r"'([^']+)' is undefined", str(exc))
-        if m:
-            return f"Unable to find `{m.group(1)}`"
-        m = re.search(r"has no attribute '([^']+)'", str(exc))
-        if m:
-            return f"Unable to find `{m.group(1)}`"
-        return str(exc)
+def _template_line(exc: BaseException) -> int:
+    """The template line an error happened on (Jinja2 rewrites tracebacks to template lines)."""
     if isinstance(exc, jinja2.TemplateSyntaxError):
-        return f"Syntax error ({exc.message}) at line {exc.lineno}"
+        return exc.lineno or 1
+    line, tb = 1, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _describe(exc: BaseException, template: str) -> str:
+    """Kestra's wording (VariableRenderer.properPebbleException): a missing variable or attribute is
+    "Unable to find `name` used in the expression `...` at line N"; other errors are Pebble's message
+    followed by "(template:line)". The template is shown on one line."""
+    shown = " ".join(template.strip().splitlines())
+    line = _template_line(exc)
+    if isinstance(exc, jinja2.UndefinedError):
+        m = re.search(r"'([^']+)' is undefined", str(exc)) or re.search(r"has no attribute '([^']+)'", str(exc)) \
+            or re.search(r"has no element '?([^']+?)'?$", str(exc))
+        if m:
+            return f"Unable to find `{m.group(1)}` used in the expression `{shown}` at line {line}"
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return f"Syntax error ({exc.message}) in the expression `{shown}` at line {line}"
     text = str(exc) or type(exc).__name__
-    return text
+    return f"io.pebbletemplates.pebble.error.PebbleException: {text} ({shown}:{line})"
 
 
 def render(template: str, context: dict, *, generation: int = 2,
-           read: Callable[[str], str] | None = None) -> str:
+           read: Callable[[str], str] | None = None, kv: Any = None) -> str:
     """Render one Pebble template string with ``context`` (inputs, outputs, vars, ...).
 
-    ``read`` implements Kestra's ``read(uri)`` function (internal storage); ``generation``
-    picks the 1.x or 2.x set of filters (``json`` was removed in 2.0).
+    ``read`` implements Kestra's ``read(uri)`` function (internal storage), ``kv`` (a
+    ``sandbox.kv.KVStore``) the ``kv()`` function; ``generation`` picks the 1.x or 2.x set of
+    filters and functions (``json`` was removed in 2.0).
     """
     if not isinstance(template, str) or not has_expression(template):
         return template
     env = _environment(generation)
     key = (generation, template)
     try:
-        compiled = _TEMPLATE_CACHE.get(key)
-        if compiled is None:
-            compiled = env.from_string(_pebble_to_jinja(template))
+        cached = _TEMPLATE_CACHE.get(key)
+        if cached is None:
+            source = _pebble_to_jinja(template, env.pebble_functions)
+            # the execution-bound functions are built per call only for templates that call one
+            cached = (env.from_string(source), _BOUND + "." in source)
             if len(_TEMPLATE_CACHE) < 4096:
-                _TEMPLATE_CACHE[key] = compiled
+                _TEMPLATE_CACHE[key] = cached
+        compiled, uses_bound = cached
         variables = dict(context)
-        if read is not None:
-            variables["read"] = lambda uri: read(to_text(uri))
+        if uses_bound:
+            def render_text(text: str, variables_: dict) -> Any:
+                return render(text, variables_, generation=generation, read=read, kv=kv)
+            bound = bound_functions(variables, render_text, kv=kv)
+            bound["read"] = (lambda path=None: read(to_text(path))) if read is not None else _no_read
+            variables[_BOUND] = SimpleNamespace(**bound)
         return compiled.render(variables)
     except ExpressionError:
         raise
     except Exception as exc:  # anything a template can throw becomes one clear message
-        raise ExpressionError(f"{_describe(exc)} used in the expression `{template.strip()}`") from None
+        raise ExpressionError(_describe(exc, template)) from None
 
 
 def render_value(value: Any, context: dict, **kw: Any) -> Any:
@@ -652,4 +438,24 @@ def render_value(value: Any, context: dict, **kw: Any) -> Any:
     return value
 
 
-format_java = _format_java   # used by the serdes tasks
+format_java = format_pattern   # used by the serdes tasks
+
+
+_SINGLE = re.compile(r"\s*\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\s*", re.S)
+
+
+def render_typed(template: Any, context: dict, **kw: Any) -> Any:
+    """Kestra's ``renderTyped``: a string that is one ``{{ expression }}`` gives the expression's value
+    (a map stays a map, a number a number); anything else renders as text (``render_value``)."""
+    m = _SINGLE.fullmatch(template) if isinstance(template, str) else None
+    if m is None:
+        return render_value(template, context, **kw)
+    marker = object()
+    box: list = [marker]
+    holder = dict(context, __typed_sink=box.append)
+    # evaluate through the same renderer (functions, kv, read) and capture the value before printing
+    render("{{ __typed_sink(" + m.group("expr").strip() + ") }}", holder, **kw)
+    value = box[-1]
+    if isinstance(value, jinja2.Undefined):
+        return render(template, context, **kw)   # raises Kestra's "Unable to find" error
+    return value

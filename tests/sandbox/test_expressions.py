@@ -111,3 +111,50 @@ def test_render_value_recurses_and_leaves_non_strings():
 def test_sandboxed_no_python_internals():
     with pytest.raises(ExpressionError):
         render("{{ ''.__class__.__mro__[1].__subclasses__() }}", {})
+
+
+def test_render_typed_keeps_the_value_of_a_single_expression():
+    """Kestra's renderTyped (used by kv.Set's value): one `{{ expr }}` gives the value itself."""
+    from kestra_magic.sandbox.expressions import render_typed
+    assert render_typed("{{ inputs.obj }}", CTX) == {"a": 1, "b": [1, 2]}
+    assert render_typed(" {{ inputs.n + 1 }} ", CTX) == 4
+    assert render_typed("n={{ inputs.n }}", CTX) == "n=3"
+    with pytest.raises(ExpressionError, match="Unable to find `missing`"):
+        render_typed("{{ inputs.missing }}", CTX)
+
+
+def test_functions_and_variables_live_apart():
+    """Pebble keeps functions apart from variables: a variable named like a function does not hide it."""
+    assert render("{{ yaml(yaml).a }} {{ now }}", {"yaml": "a: 1", "now": "var"}) == "1 var"
+    assert render("{% raw %}{{ yaml(x) }}{% endraw %}", {}) == "{{ yaml(x) }}"
+
+
+@pytest.mark.parametrize("template, expected", [
+    # Pebble's for tag (pebbletemplates.io, tags/for): a map gives entries, loop.index counts from 0
+    ("{% for e in inputs.obj %}{{ e.key }}={{ e.value }};{% endfor %}", "a=1;b=[1,2];"),
+    ("{% for i in [7, 8] %}{{ loop.index }}/{{ loop.revindex }}{% if loop.last %}!{% endif %} {% endfor %}",
+     "0/1 1/0! "),
+    ('{% set x = inputs.missing ?? "dflt" %}{{ x }}', "dflt"),
+    ("{{ 'loop.index' }}", "loop.index"),
+])
+def test_pebble_tags(template, expected):
+    assert render(template, CTX) == expected
+
+
+@pytest.mark.parametrize("template, expected", [
+    # Pebble's OperatorUtils: integer operands stay integers (Java long arithmetic)
+    ("{{ 5 / 2 }}", "2"), ("{{ -5 / 2 }}", "-2"), ("{{ -5 % 2 }}", "-1"), ("{{ 5.0 / 2 }}", "2.5"),
+    ("{{ inputs.n / 2 }}", "1"),
+])
+def test_integer_division_is_javas(template, expected):
+    assert render(template, CTX) == expected
+
+
+@pytest.mark.parametrize("template, expected", [
+    # Pebble's `contains` operator (lists, map keys, substrings), looser than comparisons
+    ("{{ inputs.obj.b contains 2 }}", "true"), ("{{ inputs.obj contains 'a' }}", "true"),
+    ("{{ inputs.name contains 'd' and inputs.n > 2 }}", "true"), ("{{ inputs.csv contains 'z' ? 1 : 0 }}", "0"),
+    ("a {%- if inputs.obj.b contains 1 -%} T {%- endif -%} b", "aTb"),
+])
+def test_contains_operator(template, expected):
+    assert render(template, CTX) == expected

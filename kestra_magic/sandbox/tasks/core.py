@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kestra_magic.sandbox.engine_state import truthy
 from kestra_magic.sandbox.instants import parse_duration
+from kestra_magic.sandbox.pebble_functions import mask_secrets
 from kestra_magic.sandbox.tasks.base import TaskFailure, task
 
 CORE = "io.kestra.plugin.core."
@@ -18,7 +19,7 @@ def log(props: dict, ctx) -> dict:
         raise TaskFailure(f"Invalid level '{level}': use one of {', '.join(LEVELS)}")
     messages = props["message"] if isinstance(props["message"], list) else [props["message"]]
     for message in messages:
-        ctx.log(level, ctx.render(message) if isinstance(message, str) else str(message))
+        ctx.log(level, mask_secrets(ctx.render(message) if isinstance(message, str) else str(message)))
     return {}
 
 
@@ -60,7 +61,8 @@ def output_values(props: dict, ctx) -> dict:
 def write(props: dict, ctx) -> dict:
     """Writes the rendered ``content`` to a new internal-storage file (``uri`` output)."""
     content = ctx.render(props["content"])
-    extension = str(ctx.render(props.get("extension") or ".ion"))
+    # no extension: Kestra's WorkingDir.createTempFile(bytes) -> Files.createTempFile(dir, null, null): ".tmp"
+    extension = str(ctx.render(props.get("extension") or ".tmp"))
     if not extension.startswith("."):
         extension = "." + extension
     data = content.encode("utf-8") if isinstance(content, str) else str(content).encode("utf-8")
@@ -118,3 +120,34 @@ task(CORE + "flow.Switch", required=["value"], optional=["cases", "defaults", *_
 task(CORE + "flow.WorkingDirectory", required=["tasks"],
      optional=["inputFiles", "outputFiles", "namespaceFiles", "cache", *_HANDLERS], flowable=True,
      aliases=["io.kestra.core.tasks.flows.WorkingDirectory"])(None)
+
+
+@task(CORE + "debug.Echo", required=["format"], optional=["level"], generations=[1],
+      aliases=["io.kestra.core.tasks.debugs.Echo"],
+      removed_message=("Invalid type: io.kestra.plugin.core.debug.Echo (Echo was removed in Kestra 2.0: use "
+                       "io.kestra.plugin.core.log.Log with `message`)"))
+def echo(props: dict, ctx) -> dict:
+    """Deprecated 1.x task: logs ``format`` at ``level`` (INFO by default), as Log does (Echo.run)."""
+    return log({"message": props["format"], "level": props.get("level")}, ctx)
+
+
+@task(CORE + "trigger.Toggle", required=["trigger"], optional=["namespace", "flowId", "enabled"],
+      aliases=["io.kestra.core.tasks.trigger.Toggle"])
+def toggle(props: dict, ctx) -> dict:
+    """Enables or disables a flow's trigger. The sandbox runs no triggers: it checks, as Kestra does
+    (Toggle.run), that the flow and its trigger exist, and logs what Kestra would switch."""
+    from kestra_magic.sandbox.tasks.kv import sandbox_store
+    namespace = str(ctx.render(props.get("namespace") or ctx.namespace))
+    flow_id = str(ctx.render(props.get("flowId") or ctx.flow_id))
+    trigger = str(ctx.render(props["trigger"]))
+    enabled = props.get("enabled", False)
+    enabled = enabled if isinstance(enabled, bool) else str(ctx.render(enabled)).strip().lower() == "true"
+    flow = sandbox_store(ctx).get_flow(namespace, flow_id)
+    if flow is None:
+        raise TaskFailure(f"Unable to find flow {namespace}.{flow_id}. Make sure the flow exists and the current "
+                          "execution is authorized to access it.")
+    if not any(isinstance(t, dict) and t.get("id") == trigger for t in flow.get("triggers") or []):
+        raise TaskFailure(f"Unable to find trigger {trigger} for the flow {namespace}.{flow_id}")
+    ctx.log("INFO", f"Trigger {trigger} of {namespace}.{flow_id} {'enabled' if enabled else 'disabled'} "
+                    "(the sandbox does not run triggers)")
+    return {}

@@ -25,6 +25,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from kestra_magic.sandbox.pebble_functions import mask_secrets
 from kestra_magic.sandbox.tasks.base import TaskFailure, TaskResult, task
 
 _COMMON = ["beforeCommands", "containerImage", "taskRunner", "docker", "env", "inputFiles", "outputFiles",
@@ -272,13 +273,13 @@ def run_commands(props: dict, ctx, build) -> TaskResult:
                         vars_.update(message["outputs"])
                     for entry in message.get("logs") or []:
                         level = str(entry.get("level", "INFO")).upper()
-                        ctx.log(level if level in _LEVELS else "INFO", str(entry.get("message", "")))
+                        ctx.log(level if level in _LEVELS else "INFO", mask_secrets(str(entry.get("message", ""))))
                     continue
             if is_err:
                 stderr_seen.set()
-                ctx.log("WARN", line)
+                ctx.log("WARN", mask_secrets(line))
             else:
-                ctx.log("INFO", line)
+                ctx.log("INFO", mask_secrets(line))
         stream.close()
 
     try:
