@@ -235,19 +235,18 @@ class Engine:
         self.store.save_execution(execution)
         self.start(execution["id"])
 
-    def wait_terminal(self, execution_id: str, run: Run) -> dict:
-        """Block until the execution ends (or ``run`` is killed); returns its last copy."""
-        last = self.store.version if hasattr(self.store, "version") else 0
-        while True:
-            ex = self.store.get_execution(execution_id)
-            if ex is None or ex["state"]["current"] in TERMINAL:
-                return ex
-            if run.killed.is_set():
-                return ex
-            with self.store.lock:
-                if getattr(self.store, "version", None) == last:
-                    self.store.changed.wait(0.5)
-                last = getattr(self.store, "version", 0)
+    def wait_terminal(self, execution_id: str, run: Run) -> dict | None:
+        """Block until the execution ends (or ``run`` is killed); returns its last copy.
+
+        Looks at the state only while waiting (a copy per store change would make a big
+        subflow quadratic); copies the execution once, at the end."""
+        with self.store.lock:
+            while True:
+                ex = self.store.executions.get(execution_id)
+                if ex is None or ex["state"]["current"] in TERMINAL or run.killed.is_set():
+                    break
+                self.store.changed.wait(0.5)
+        return self.store.get_execution(execution_id)
 
 
 def _breakpoints(value: Any) -> list[dict]:

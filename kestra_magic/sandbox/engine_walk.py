@@ -32,6 +32,15 @@ _ACTIVE = frozenset({"RUNNING", "KILLING", "PAUSED", "BREAKPOINT"})   # counted 
 # ---------------------------------------------------------------------------------------
 # Per-execution runtime state
 
+def tr_key(task_id: str, parent: str | None, value: Any) -> tuple:
+    """How a task run is matched on re-entry (restart, replay): task id, parent task run, value."""
+    try:
+        hash(value)
+    except TypeError:
+        value = json.dumps(value, sort_keys=True, default=str)
+    return task_id, parent, value
+
+
 class Run:
     """What the engine keeps in memory about one running execution."""
 
@@ -53,6 +62,22 @@ class Run:
         self._released: dict[str, dict] = {}     # task run id -> the onResume inputs it got
         self._bp_released = False
         self.base: dict = {}
+        # Indexes over the stored taskRunList, so that each task-run step is O(1) whatever the
+        # size of the execution (a 20 000-iteration Loop must not scan its task runs per step):
+        self.tr_pos: dict[str, int] = {}         # task run id -> position in taskRunList
+        self.tr_key: dict[tuple, str] = {}       # (taskId, parentTaskRunId, value) -> first task run id
+        self.index(execution.get("taskRunList") or [])
+
+    def index(self, trs: list) -> None:
+        """(Re)build the task-run indexes from the stored list (at start, or after an outside change)."""
+        self.tr_pos = {}
+        self.tr_key = {}
+        for pos, tr in enumerate(trs):
+            self.add_index(tr, pos)
+
+    def add_index(self, tr: dict, pos: int) -> None:
+        self.tr_pos[tr["id"]] = pos
+        self.tr_key.setdefault(tr_key(tr["taskId"], tr.get("parentTaskRunId"), tr.get("value")), tr["id"])
 
     def kill(self) -> None:
         with self.lock:
@@ -221,11 +246,21 @@ class Walker:
 
     def update_tr(self, run: Run, tr_id: str, fn) -> None:
         def apply(ex: dict) -> None:
-            for tr in reversed(ex.get("taskRunList") or []):   # recent task runs are updated most
-                if tr["id"] == tr_id:
-                    fn(tr)
-                    return
+            tr = self._stored_tr(run, ex, tr_id)
+            if tr is not None:
+                fn(tr)
         self.update(run, apply)
+
+    @staticmethod
+    def _stored_tr(run: Run, ex: dict, tr_id: str) -> dict | None:
+        """The stored task run ``tr_id`` of ``ex`` (caller holds the store lock), through the index."""
+        trs = ex.get("taskRunList") or []
+        pos = run.tr_pos.get(tr_id)
+        if pos is not None and pos < len(trs) and trs[pos]["id"] == tr_id:
+            return trs[pos]
+        run.index(trs)   # the list changed outside the engine (it never does while a run walks)
+        pos = run.tr_pos.get(tr_id)
+        return trs[pos] if pos is not None else None
 
     def log(self, run: Run, level: str, message: str, *, task_id: str | None = None,
             task_run_id: str | None = None, attempt: int | None = None) -> None:
@@ -254,18 +289,25 @@ class Walker:
         iteration = scope.iteration if iteration is None else iteration
         if iteration is not None:
             tr["iteration"] = iteration
-        self.update(run, lambda ex: ex.setdefault("taskRunList", []).append(copy.deepcopy(tr)))
+
+        def append(ex: dict) -> None:
+            trs = ex.setdefault("taskRunList", [])
+            trs.append(copy.deepcopy(tr))
+            run.add_index(tr, len(trs) - 1)
+        self.update(run, append)
         return tr
 
     def existing_tr(self, run: Run, task_id: str, scope: Scope, value: Any = None) -> dict | None:
+        """A copy of the task run this task already has in ``scope`` (restart, replay), or None."""
         parent = scope.parent_tr["id"] if scope.parent_tr else None
         value = scope.value if value is None else value
-        with self.store.lock:   # no deep copy of the whole execution: big ForEach loops stay linear
+        tr_id = run.tr_key.get(tr_key(task_id, parent, value))
+        if tr_id is None:
+            return None
+        with self.store.lock:   # one task run copied, never the whole execution
             ex = self.store.executions.get(run.id) or {}
-            for tr in ex.get("taskRunList") or []:
-                if tr["taskId"] == task_id and tr.get("parentTaskRunId") == parent and tr.get("value") == value:
-                    return copy.deepcopy(tr)
-        return None
+            tr = self._stored_tr(run, ex, tr_id)
+            return copy.deepcopy(tr) if tr is not None else None
 
     def set_state(self, run: Run, tr_id: str, state: str, outputs: Any = None) -> None:
         def apply(tr: dict) -> None:
@@ -359,6 +401,7 @@ class Walker:
                 return
             self.update(run, lambda ex: (ex.setdefault("taskRunList", []), transition(ex["state"], "RUNNING")))
             run.execution = self.store.get_execution(run.id)
+            run.index(run.execution.get("taskRunList") or [])
             run.base = self.base_variables(run)
             root = Scope(outputs=run.outputs)
             for name in ("afterExecution",):
