@@ -7,7 +7,7 @@ import time
 
 from kestra_magic.sandbox import flows as flowsmod
 from kestra_magic.sandbox.engine import Engine
-from kestra_magic.sandbox.engine_state import TERMINAL, new_state
+from kestra_magic.sandbox.engine_state import TERMINAL, instant, new_state
 from kestra_magic.sandbox.engine_walk import convert_inputs
 from kestra_magic.sandbox.store import Store
 
@@ -50,12 +50,15 @@ class EngineHarness:
         if isinstance(flow, str):
             flow = self.flow(flow)
         ex_id = self.store.new_id()
-        all_labels = [{"key": str(k), "value": str(v)} for k, v in (labels or {}).items()]
+        flow_labels = flowsmod.labels_of(flow)   # the route puts the flow's labels on its executions
+        all_labels = [{"key": k, "value": v} for k, v in flow_labels.items() if not k.startswith("system.")]
+        all_labels += [{"key": str(k), "value": str(v)} for k, v in (labels or {}).items()]
         all_labels.append({"key": "system.correlationId", "value": ex_id})
         ex = {"id": ex_id, "namespace": flow["namespace"], "flowId": flow["id"], "flowRevision": flow["revision"],
               "tenantId": "main", "state": new_state("CREATED"),
               "inputs": convert_inputs(flow.get("inputs") or [], inputs or {}), "labels": all_labels,
-              "originalId": ex_id, "deleted": False, "metadata": {"attemptNumber": 1}}
+              "originalId": ex_id, "deleted": False,
+              "metadata": {"attemptNumber": 1, "originalCreatedDate": instant()}}
         if taskrun_list is not None:
             ex["taskRunList"] = taskrun_list
         self.store.save_execution(ex)
@@ -85,6 +88,12 @@ class EngineHarness:
 
     def logs(self, ex_id: str) -> list[dict]:
         return self.store.logs_for(ex_id)
+
+    def executions_of(self, flow_id: str) -> list[dict]:
+        """Every execution of the flow ``flow_id``, oldest first."""
+        with self.store.lock:
+            ids = [e["id"] for e in self.store.executions.values() if e["flowId"] == flow_id]
+        return sorted((self.store.get_execution(i) for i in ids), key=lambda e: e["state"]["histories"][0]["date"])
 
     def children(self, ex_id: str) -> list[dict]:
         with self.store.lock:
