@@ -713,7 +713,12 @@ class Walker:
         max_attempt = retry.get("maxAttempt", retry.get("maxAttempts"))
         if max_attempt is not None and number >= int(max_attempt):
             return None
-        return retry_delay(dict(retry, maxAttempt=None), number, parse_instant(str(created)), utcnow())
+        delay = retry_interval(retry, number)
+        if retry.get("maxDuration"):
+            limit = parse_instant(str(created)) + parse_duration(str(retry["maxDuration"]))
+            if utcnow() + dt.timedelta(seconds=delay) > limit:
+                return None
+        return delay
 
     def task_context(self, run: Run, task: dict, tr: dict, attempt: int, scope: Scope) -> TaskContext:
         return TaskContext(self, run, task, tr, attempt, scope)
@@ -866,25 +871,29 @@ def retry_delay(retry: dict, attempts: int, first_started, last_ended) -> float 
         return None
     if max_attempt is not None and attempts >= int(max_attempt):
         return None
-    kind = str(retry.get("type", "constant")).lower()
-    if kind == "exponential":
-        base = parse_duration(str(retry.get("interval", "PT1S"))).total_seconds()
-        factor = float(retry.get("delayFactor", 2))
-        delay = base * factor ** (attempts - 1)
-        if retry.get("maxInterval"):
-            delay = min(delay, parse_duration(str(retry["maxInterval"])).total_seconds())
-    elif kind == "random":
-        import random
-        low = parse_duration(str(retry.get("minInterval", "PT0S"))).total_seconds()
-        high = parse_duration(str(retry.get("maxInterval", "PT1S"))).total_seconds()
-        delay = random.uniform(low, high)
-    else:
-        delay = parse_duration(str(retry.get("interval", "PT1S"))).total_seconds()
+    delay = retry_interval(retry, attempts)
     if retry.get("maxDuration"):
         limit = first_started + parse_duration(str(retry["maxDuration"]))
         if last_ended + dt.timedelta(seconds=delay) > limit:
             return None
     return delay
+
+
+def retry_interval(retry: dict, attempts: int) -> float:
+    """The wait after ``attempts`` attempts, by the retry's ``type`` (constant, exponential, random)."""
+    kind = str(retry.get("type", "constant")).lower()
+    if kind == "exponential":
+        base = parse_duration(str(retry.get("interval", "PT1S"))).total_seconds()
+        delay = base * float(retry.get("delayFactor", 2)) ** (attempts - 1)
+        if retry.get("maxInterval"):
+            delay = min(delay, parse_duration(str(retry["maxInterval"])).total_seconds())
+        return delay
+    if kind == "random":
+        import random
+        low = parse_duration(str(retry.get("minInterval", "PT0S"))).total_seconds()
+        high = parse_duration(str(retry.get("maxInterval", "PT1S"))).total_seconds()
+        return random.uniform(low, high)
+    return parse_duration(str(retry.get("interval", "PT1S"))).total_seconds()
 
 
 def typed_output(spec: dict, value: Any) -> Any:

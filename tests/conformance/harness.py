@@ -86,6 +86,15 @@ class EngineHarness:
         """Create, start and wait for the end; the final execution."""
         return self.wait(self.create(flow, inputs, labels), timeout=timeout)
 
+    def wait_until(self, test, timeout: float = 30) -> None:
+        """Block until ``test()`` holds (checked on every store change)."""
+        deadline = time.monotonic() + timeout
+        while not test():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"condition still false after {timeout}s")
+            with self.store.lock:
+                self.store.changed.wait(0.2)
+
     def logs(self, ex_id: str) -> list[dict]:
         return self.store.logs_for(ex_id)
 
