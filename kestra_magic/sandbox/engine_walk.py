@@ -65,6 +65,7 @@ class Run:
         self._bp_released = False
         self.base: dict = {}
         self.retry_in: float | None = None       # CREATE_NEW_EXECUTION: seconds until the new execution
+        self.notes: dict = {}                    # what a drive function hands to a later one (ForEachItem)
         # Indexes over the stored taskRunList, so that each task-run step is O(1) whatever the
         # size of the execution (a 20 000-iteration Loop must not scan its task runs per step):
         self.tr_pos: dict[str, int] = {}         # task run id -> position in taskRunList
@@ -403,6 +404,14 @@ class Walker:
         if not path.is_file():
             raise ValueError(f"Unable to read the file '{uri}': it does not exist in internal storage")
         return path.read_text(encoding="utf-8")
+
+    def sibling_outputs(self, run: Run, scope: Scope, task_id: str) -> Any:
+        """The outputs registered by ``task_id`` in ``scope`` (under its iteration path), or None."""
+        with run.lock:
+            node = scope.outputs.get(task_id)
+            for key in scope.path:
+                node = node.get(str(key)) if isinstance(node, dict) else None
+            return node
 
     def register(self, run: Run, scope: Scope, task_id: str, outputs: Any) -> None:
         if outputs is None:

@@ -532,3 +532,93 @@ def test_working_directory_input_files(engine):
     uri = task_runs(ex, "wd")[0]["outputs"]["outputFiles"]["input.txt"]
     assert engine.store.file_path(uri).read_text() == "Hello World"
     assert attempts(ex, "read") == 1
+
+
+# -- ForEachItem -----------------------------------------------------------------------------------
+
+def test_for_each_item_one_subflow_per_batch(engine):
+    # ForEachItemCaseTest.forEachItem (for-each-item.yaml + for-each-item-subflow.yaml): 102 lines in
+    # batches of 4 -> 26 subflow executions; 4 task runs (each, each_split, each_items, each_merge);
+    # each_items has 1 SUCCESS attempt, numberOfBatches 26, iterations CREATED 0 / RUNNING 0 / SUCCESS 26;
+    # the subflows' `items` input is the batch file, their correlation id the parent's id
+    engine.flow("""
+        id: per-batch
+        namespace: conf.flowable
+        inputs:
+          - id: items
+            type: STRING
+        tasks:
+          - id: per-item
+            type: io.kestra.plugin.core.log.Log
+            message: "{{ inputs.items }}"
+        """)
+    lines = "\\n".join(f"line {n}" for n in range(102))
+    ex = engine.run(f"""
+        id: for-each-item
+        namespace: conf.flowable
+        tasks:
+          - id: write
+            type: io.kestra.plugin.core.storage.Write
+            content: "{lines}"
+            extension: .txt
+          - id: each
+            type: io.kestra.plugin.core.flow.ForEachItem
+            items: "{{{{ outputs.write.uri }}}}"
+            batch:
+              rows: 4
+            namespace: conf.flowable
+            flowId: per-batch
+            wait: true
+            transmitFailed: true
+            inputs:
+              items: "{{{{ taskrun.items }}}}"
+        """, timeout=120)
+    assert ex["state"]["current"] == "SUCCESS"
+    trs = task_runs(ex)[1:]
+    assert [tr["taskId"] for tr in trs] == ["each", "each_split", "each_items", "each_merge"]
+    items = trs[2]
+    assert [a["state"]["current"] for a in items["attempts"]] == ["SUCCESS"]
+    assert items["outputs"]["numberOfBatches"] == 26
+    assert {k: items["outputs"]["iterations"][k] for k in ("CREATED", "RUNNING", "SUCCESS")} == \
+        {"CREATED": 0, "RUNNING": 0, "SUCCESS": 26}
+    children = engine.children(ex["id"])
+    assert len(children) == 26 and {c["state"]["current"] for c in children} == {"SUCCESS"}
+    first = min(children, key=lambda c: c["state"]["histories"][0]["date"])
+    assert first["inputs"]["items"].startswith(f"kestra:///conf/flowable/for-each-item/executions/{ex['id']}/tasks/each_split/")
+    assert engine.store.file_path(first["inputs"]["items"]).read_text() == "line 0\nline 1\nline 2\nline 3\n"
+    assert {lb["value"] for c in children for lb in c["labels"] if lb["key"] == "system.correlationId"} == {ex["id"]}
+
+
+def test_for_each_item_failed_batch_fails_the_task(engine):
+    # TaskWithAllowWarningTest.executableTask_ForEachItem's counterpart: a failing subflow fails
+    # `<id>_items` (transmitFailed) and the execution
+    engine.flow("""
+        id: batch-fails
+        namespace: conf.flowable
+        inputs:
+          - id: items
+            type: STRING
+        tasks:
+          - id: fail
+            type: io.kestra.plugin.core.execution.Fail
+        """)
+    ex = engine.run("""
+        id: for-each-item-fail
+        namespace: conf.flowable
+        tasks:
+          - id: write
+            type: io.kestra.plugin.core.storage.Write
+            content: "a\\nb\\nc"
+          - id: each
+            type: io.kestra.plugin.core.flow.ForEachItem
+            items: "{{ outputs.write.uri }}"
+            batch:
+              partitions: 2
+            namespace: conf.flowable
+            flowId: batch-fails
+            inputs:
+              items: "{{ taskrun.items }}"
+        """)
+    assert ex["state"]["current"] == "FAILED"
+    assert states(ex, "each_items") == ["FAILED"] and states(ex, "each_merge") == []
+    assert task_runs(ex, "each_items")[0]["outputs"]["iterations"]["FAILED"] == 2

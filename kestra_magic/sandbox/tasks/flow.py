@@ -25,7 +25,7 @@ from typing import Any
 
 from kestra_magic.sandbox.engine_state import SUCCESSFUL, instant, new_state, parse_duration, truthy, utcnow, worst
 from kestra_magic.sandbox.expressions import to_text
-from kestra_magic.sandbox.tasks.base import TaskFailure, TaskResult, flowable
+from kestra_magic.sandbox.tasks.base import TaskFailure, TaskResult, flowable, task as runnable
 
 CORE = "io.kestra.plugin.core.flow."
 OLD = "io.kestra.core.tasks.flows."
@@ -346,27 +346,10 @@ def subflow(w, run, task, tr, scope):
     end state; outputs ``executionId``, ``state`` and the task's rendered ``outputs`` over the
     child's task outputs, even when the child failed; labels: the child flow's, the parent
     execution's non-system ones with ``inheritLabels``, the task's, and the parent's correlation id)."""
-    from kestra_magic.sandbox.engine_walk import convert_inputs
     variables = w.variables(run, task, tr, scope)
-    props = {k: w.render(run, task.get(k), variables) for k in ("namespace", "flowId", "inputs", "labels", "revision",
-                                                                "scheduleDate")}
     wait_end = truthy(w.render(run, task.get("wait", True), variables))
     transmit = truthy(w.render(run, task.get("transmitFailed", True), variables))
-    revision = int(props["revision"]) if props.get("revision") not in (None, "") else None
-    flow = w.store.get_flow(props["namespace"], props["flowId"], revision)
-    if flow is None:
-        raise TaskFailure(f"Unable to find flow '{props['namespace']}'.'{props['flowId']}'"
-                          + (f" with revision {revision}" if revision else ""))
-    try:
-        inputs = convert_inputs(flow.get("inputs") or [], props.get("inputs") or {})
-    except ValueError as exc:
-        raise TaskFailure(f"Invalid inputs for subflow {props['namespace']}.{props['flowId']}: {exc}") from None
-    child = child_execution(w, run, task, tr, flow, inputs, props)
-    with run.lock:
-        run.children.add(child["id"])
-    w.log(run, "INFO", f"Subflow execution {child['id']} of {flow['namespace']}.{flow['id']} created",
-          task_id=task["id"], task_run_id=tr["id"], attempt=None)
-    w.engine.create_child(child)
+    _, child = start_child(w, run, task, tr, scope, task.get("inputs") or {})
     outputs: dict = {"executionId": child["id"]}
     if not wait_end:
         return outputs
@@ -386,6 +369,34 @@ def subflow(w, run, task, tr, scope):
         failure.outputs = outputs
         raise failure
     return TaskResult(outputs, "WARNING" if child_state == "WARNING" else "SUCCESS")
+
+
+def start_child(w, run, task: dict, tr: dict, scope, inputs: dict, extra: dict | None = None) -> tuple[dict, dict]:
+    """Create and start one child execution of the task's ``namespace``/``flowId`` with
+    ``inputs`` rendered (``extra`` variables added); (the flow, the child) — Subflow, ForEachItem."""
+    from kestra_magic.sandbox.engine_walk import convert_inputs
+    variables = w.variables(run, task, tr, scope)
+    for key, value in (extra or {}).items():
+        variables[key] = {**variables.get(key, {}), **value} if isinstance(value, dict) else value
+    props = {k: w.render(run, task.get(k), variables) for k in ("namespace", "flowId", "labels", "revision",
+                                                                "scheduleDate")}
+    props["inputs"] = w.render(run, inputs, variables)
+    revision = int(props["revision"]) if props.get("revision") not in (None, "") else None
+    flow = w.store.get_flow(props["namespace"], props["flowId"], revision)
+    if flow is None:
+        raise TaskFailure(f"Unable to find flow '{props['namespace']}'.'{props['flowId']}'"
+                          + (f" with revision {revision}" if revision else ""))
+    try:
+        typed = convert_inputs(flow.get("inputs") or [], props.get("inputs") or {})
+    except ValueError as exc:
+        raise TaskFailure(f"Invalid inputs for subflow {props['namespace']}.{props['flowId']}: {exc}") from None
+    child = child_execution(w, run, task, tr, flow, typed, props)
+    with run.lock:
+        run.children.add(child["id"])
+    w.log(run, "INFO", f"Subflow execution {child['id']} of {flow['namespace']}.{flow['id']} created",
+          task_id=task["id"], task_run_id=tr["id"], attempt=None)
+    w.engine.create_child(child)
+    return flow, child
 
 
 def child_task_outputs(w, run, task: dict, child: dict) -> dict:
@@ -434,3 +445,108 @@ def child_execution(w, run, task: dict, tr: dict, flow: dict, inputs: dict, prop
         child["scheduleDate"] = props["scheduleDate"]
     return child
 
+
+
+# -- ForEachItem: split a file into batches, one subflow execution per batch ---------------------
+
+ITEMS = "io.kestra.plugin.core.flow.ForEachItem"
+_SPLIT, _RUN, _MERGE = ITEMS + "$ForEachItemSplit", ITEMS + "$ForEachItemExecutable", ITEMS + "$ForEachItemMergeOutputs"
+
+
+@flowable(ITEMS, required=["items", "namespace", "flowId"],
+          optional=["batch", "inputs", "wait", "transmitFailed", "inheritLabels", "labels", "revision",
+                    "scheduleDate", "errors"], aliases=["io.kestra.core.tasks.flows.ForEachItem"])
+def for_each_item(w, run, task, tr, scope):
+    """Three child task runs, as Kestra makes them: ``<id>_split`` (the batches, ``batch.rows``
+    lines each, or ``batch.partitions`` parts), ``<id>_items`` (one subflow execution per batch,
+    ``{{ taskrun.items }}`` = the batch's URI; outputs ``numberOfBatches`` and ``iterations``
+    counted per end state) and ``<id>_merge`` (the subflows' outputs in one ION file)
+    (ForEachItemCaseTest.forEachItem: for-each-item.yaml, 4 task runs, 26 batches of 4 rows)."""
+    children = [{"id": f"{task['id']}_split", "type": _SPLIT, "forEachItem": task},
+                {"id": f"{task['id']}_items", "type": _RUN, "forEachItem": task},
+                {"id": f"{task['id']}_merge", "type": _MERGE, "forEachItem": task}]
+    return w.block(run, children, scope.under(tr, task), task.get("errors"))
+
+
+def _bytes(text: str) -> int:
+    import re
+    m = re.fullmatch(r"\s*(\d+)\s*([KMG]?B?)\s*", str(text).upper())
+    if not m:
+        raise TaskFailure(f"Invalid batch.bytes '{text}': use a size like 10KB or 1MB")
+    return int(m.group(1)) * {"": 1, "B": 1, "KB": 1024, "K": 1024, "MB": 1024 ** 2, "M": 1024 ** 2,
+                              "GB": 1024 ** 3, "G": 1024 ** 3}[m.group(2)]
+
+
+@runnable(_SPLIT, optional=["forEachItem"], generations=())   # internal: not for flows
+def for_each_item_split(props: dict, ctx) -> dict:
+    spec = props["forEachItem"]
+    lines = ctx.read_text(str(ctx.render(spec["items"]))).splitlines(keepends=True)
+    batch = spec.get("batch") or {}
+    if batch.get("partitions") is not None:
+        parts = max(1, int(ctx.render(batch["partitions"])))
+        size = -(-len(lines) // parts) if lines else 1
+        batches = [lines[i:i + size] for i in range(0, len(lines), size)]
+    elif batch.get("bytes") is not None:
+        limit, batches, current, used = _bytes(ctx.render(batch["bytes"])), [], [], 0
+        for line in lines:
+            if current and used + len(line.encode()) > limit:
+                batches.append(current)
+                current, used = [], 0
+            current.append(line)
+            used += len(line.encode())
+        if current:
+            batches.append(current)
+    else:
+        rows = max(1, int(ctx.render(batch.get("rows", 1))))
+        batches = [lines[i:i + rows] for i in range(0, len(lines), rows)]
+    uris = [ctx.put_file(f"{n}.txt", "".join(b).encode()) for n, b in enumerate(batches, start=1)]
+    return {"splits": ctx.put_file("splits.txt", "\n".join(uris).encode())}
+
+
+@flowable(_RUN, optional=["forEachItem"], executable=True, generations=())
+def for_each_item_run(w, run, task, tr, scope):
+    spec = task["forEachItem"]
+    split_tr = w.sibling_outputs(run, scope, f"{spec['id']}_split") or {}
+    uris = [u for u in w.read(split_tr["splits"]).splitlines() if u] if split_tr.get("splits") else []
+    variables = w.variables(run, task, tr, scope)
+    wait_end = truthy(w.render(run, spec.get("wait", True), variables))
+    transmit = truthy(w.render(run, spec.get("transmitFailed", True), variables))
+    children = []
+    for n, uri in enumerate(uris, start=1):
+        _, child = start_child(w, run, spec, tr, scope, spec.get("inputs") or {},
+                               extra={"taskrun": {"items": uri, "iteration": n}})
+        children.append(child["id"])
+    counts = {"CREATED": len(children) if not wait_end else 0, "RUNNING": 0, "SUCCESS": 0}
+    outputs = {"numberOfBatches": len(uris), "iterations": counts}
+    if not wait_end:
+        return outputs
+    finals = []
+    for child_id in children:
+        final = w.engine.wait_terminal(child_id, run)
+        if run.killed.is_set():
+            for other in children:
+                w.engine.kill(other)
+            raise TaskFailure("Task was killed")
+        state = final["state"]["current"] if final else "FAILED"
+        counts[state] = counts.get(state, 0) + 1
+        finals.append(final or {})
+    with run.lock:   # for <id>_merge (not an output of this task run in Kestra)
+        run.notes[(spec["id"], scope.path)] = [f.get("outputs") for f in finals if f.get("outputs") is not None]
+    failed = [s for s in ("FAILED", "KILLED") if counts.get(s)]
+    if failed and transmit:
+        failure = TaskFailure(f"{sum(counts[s] for s in failed)} of {len(children)} subflow executions ended in "
+                              f"{' or '.join(failed)}")
+        failure.outputs = outputs
+        raise failure
+    return TaskResult(outputs, "WARNING" if counts.get("WARNING") else "SUCCESS")
+
+
+@flowable(_MERGE, optional=["forEachItem"], executable=True, generations=())
+def for_each_item_merge(w, run, task, tr, scope):
+    import json as _json
+    with run.lock:
+        merged = run.notes.pop((task["forEachItem"]["id"], scope.path), None) or []
+    if not merged:
+        return {}
+    ctx = w.task_context(run, task, tr, 0, scope)
+    return {"subflowOutputs": ctx.put_file("outputs.ion", "\n".join(_json.dumps(m) for m in merged).encode())}
