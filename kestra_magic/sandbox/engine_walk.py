@@ -261,6 +261,9 @@ class EngineOps(Protocol):
     def is_forced(self, execution_id: str) -> bool:
         """True when the execution was force-run past its flow's concurrency limit."""
 
+    def resume(self, execution_id: str, inputs: dict | None = None) -> None:
+        """Resume a PAUSED execution (the Resume task); EngineConflict when it is not paused."""
+
 
 class Walker:
     """Walks one execution's flow on the execution's thread; flowable tasks are driven by the

@@ -622,3 +622,47 @@ def test_for_each_item_failed_batch_fails_the_task(engine):
     assert ex["state"]["current"] == "FAILED"
     assert states(ex, "each_items") == ["FAILED"] and states(ex, "each_merge") == []
     assert task_runs(ex, "each_items")[0]["outputs"]["iterations"]["FAILED"] == 2
+
+
+# -- execution.Resume ------------------------------------------------------------------------------
+
+def test_resume_task_resumes_a_paused_execution(engine):
+    # ResumeTest.resume (pause.yaml + resume-execution.yaml): the resuming execution SUCCESS,
+    # the paused one then ends
+    paused_id = engine.create("""
+        id: waits
+        namespace: conf.flowable
+        tasks:
+          - id: pause
+            type: io.kestra.plugin.core.flow.Pause
+          - id: after
+            type: io.kestra.plugin.core.debug.Return
+            format: after
+        """)
+    engine.wait(paused_id, until=lambda ex: ex["state"]["current"] == "PAUSED")
+    resumer = engine.run("""
+        id: resumer
+        namespace: conf.flowable
+        inputs:
+          - id: executionId
+            type: STRING
+        tasks:
+          - id: resume
+            type: io.kestra.plugin.core.execution.Resume
+            executionId: "{{ inputs.executionId }}"
+        """, inputs={"executionId": paused_id})
+    assert resumer["state"]["current"] == "SUCCESS"
+    paused = engine.wait(paused_id)
+    assert paused["state"]["current"] == "SUCCESS" and states(paused, "after") == ["SUCCESS"]
+
+
+def test_resume_task_on_a_running_execution_fails(engine):
+    ex = engine.run("""
+        id: resume-self
+        namespace: conf.flowable
+        tasks:
+          - id: resume
+            type: io.kestra.plugin.core.execution.Resume
+        """)
+    assert ex["state"]["current"] == "FAILED"
+    assert any("is not paused" in e["message"] for e in engine.logs(ex["id"]))

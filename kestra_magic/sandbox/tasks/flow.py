@@ -550,3 +550,29 @@ def for_each_item_merge(w, run, task, tr, scope):
         return {}
     ctx = w.task_context(run, task, tr, 0, scope)
     return {"subflowOutputs": ctx.put_file("outputs.ion", "\n".join(_json.dumps(m) for m in merged).encode())}
+
+
+# -- execution.Resume: resumes a PAUSED execution (needs the engine) ------------------------------
+
+@flowable("io.kestra.plugin.core.execution.Resume", optional=["namespace", "flowId", "executionId", "inputs"],
+          aliases=["io.kestra.core.tasks.executions.Resume"], executable=True)
+def resume(w, run, task, tr, scope):
+    """Resumes the execution ``executionId`` (default: this one) with ``inputs``; ``namespace``/
+    ``flowId`` must match it when given (Resume.java; ResumeTest.resume: resume-execution.yaml
+    SUCCESS, the paused execution then ends)."""
+    from kestra_magic.sandbox.engine_errors import EngineConflict, EngineInvalid
+    variables = w.variables(run, task, tr, scope)
+    target = str(w.render(run, task.get("executionId"), variables) or run.id)
+    ex = w.store.get_execution(target)
+    if ex is None:
+        raise TaskFailure(f"No execution found for execution id {target}")
+    for key, field in (("namespace", "namespace"), ("flowId", "flowId")):
+        wanted = w.render(run, task.get(key), variables)
+        if wanted and wanted != ex[field]:
+            raise TaskFailure(f"Execution {target} is not an execution of {key} '{wanted}'")
+    inputs = w.render(run, task.get("inputs"), variables)
+    try:
+        w.engine.resume(target, inputs if isinstance(inputs, dict) else None)
+    except (EngineConflict, EngineInvalid) as exc:
+        raise TaskFailure(str(exc)) from None
+    return {}
