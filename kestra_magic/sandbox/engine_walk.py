@@ -66,6 +66,9 @@ class Run:
         self.base: dict = {}
         self.retry_in: float | None = None       # CREATE_NEW_EXECUTION: seconds until the new execution
         self.notes: dict = {}                    # what a drive function hands to a later one (ForEachItem)
+        self.root: Scope | None = None           # the flow's top-level scope
+        self.end_state: str | None = None        # an SLA violation's end (FAILED/CANCELLED) instead of KILLED
+        self.finished = threading.Event()        # the walk is over (SLA timers stop)
         # Indexes over the stored taskRunList, so that each task-run step is O(1) whatever the
         # size of the execution (a 20 000-iteration Loop must not scan its task runs per step):
         self.tr_pos: dict[str, int] = {}         # task run id -> position in taskRunList
@@ -430,7 +433,9 @@ class Walker:
 
     # -- the execution ---------------------------------------------------------------------
     def execute(self, run: Run) -> None:
+        from kestra_magic.sandbox import engine_sla
         from kestra_magic.sandbox.engine import schedule_delay
+        timers: list = []
         try:
             delay = schedule_delay(run.execution)
             if delay:
@@ -446,6 +451,10 @@ class Walker:
             run.index(run.execution.get("taskRunList") or [])
             run.base = self.base_variables(run)
             root = Scope(outputs=run.outputs)
+            run.root = root
+            if run.flow.get("sla"):
+                timers = engine_sla.start_timers(self, run)
+                engine_sla.check_assertions(self, run, self.variables(run, None, None, root))
             for name in ("afterExecution",):
                 if run.flow.get(name):
                     self.log(run, "WARN", f"`{name}` tasks are not run by the sandbox")
@@ -456,7 +465,8 @@ class Walker:
                 return
             self.wait_api_pause(run)
             if run.killed.is_set():
-                self.update(run, self.mark_killed)
+                self.update(run, self.mark_killed if run.end_state is None
+                            else lambda ex: self.mark_terminal(ex, run.end_state))
                 return
             outputs = None
             if state in ("SUCCESS", "WARNING") and run.flow.get("outputs"):
@@ -475,6 +485,9 @@ class Walker:
             self.log(run, "ERROR", f"Sandbox engine error: {type(exc).__name__}: {exc}")
             self.update(run, lambda ex: self.mark_terminal(ex, "FAILED"))
         finally:
+            run.finished.set()
+            for timer in timers:
+                timer.cancel()
             self.engine.forget(run)
 
     def retry_as_new_execution(self, run: Run) -> None:
@@ -589,6 +602,9 @@ class Walker:
         if not isinstance(task, dict) or task.get("disabled") is True:
             return None
         self.wait_api_pause(run)
+        if run.flow.get("sla") and not run.killed.is_set():
+            from kestra_magic.sandbox import engine_sla
+            engine_sla.check_assertions(self, run, self.variables(run, None, None, run.root or scope))
         if run.killed.is_set():
             return "KILLED"
         existing = self.existing_tr(run, task["id"], scope)

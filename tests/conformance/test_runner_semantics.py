@@ -254,3 +254,67 @@ def test_disabled_tasks_have_no_task_run(engine):
         """)
     assert ex["state"]["current"] == "SUCCESS"
     assert [tr["taskId"] for tr in task_runs(ex)] == ["on"]
+
+
+# -- SLA (SLATestCase over sla-max-duration-*.yaml, sla-execution-condition.yaml) ------------------
+
+@pytest.mark.parametrize("sleep, limit, end", [
+    ("PT2S", "PT0.3S", "FAILED"),     # SLATestCase.maxDurationSLAShouldFail
+    ("PT0.1S", "PT10S", "SUCCESS"),   # SLATestCase.maxDurationSLAShouldPass
+])
+def test_sla_max_duration(engine, sleep, limit, end):
+    ex = engine.run(f"""
+        id: sla-duration
+        namespace: conf.semantics
+        sla:
+          - id: maxDuration
+            type: MAX_DURATION
+            behavior: FAIL
+            duration: {limit}
+        tasks:
+          - id: sleep
+            type: io.kestra.plugin.core.flow.Sleep
+            duration: {sleep}
+        """)
+    assert ex["state"]["current"] == end
+    if end == "FAILED":
+        messages = [e["message"] for e in engine.logs(ex["id"])]
+        assert any(m.startswith("Execution failed due to SLA 'maxDuration' violated: execution duration of")
+                   for m in messages)
+
+
+SLA_ASSERT = """
+id: sla-assert
+namespace: conf.semantics
+inputs:
+  - id: string
+    type: SELECT
+    values: [PASS, CANCEL, LABEL]
+    defaults: PASS
+sla:
+  - id: condition
+    type: EXECUTION_ASSERTION
+    behavior: CANCEL
+    assert: "{{ inputs.string != 'CANCEL' }}"
+  - id: condition
+    type: EXECUTION_ASSERTION
+    behavior: NONE
+    assert: "{{ inputs.string != 'LABEL' }}"
+    labels:
+      sla: violated
+tasks:
+  - id: return
+    type: io.kestra.plugin.core.debug.Return
+    format: "true"
+"""
+
+
+@pytest.mark.parametrize("value, end, labelled", [
+    ("PASS", "SUCCESS", False),       # SLATestCase.executionConditionSLAShouldPass
+    ("CANCEL", "CANCELLED", False),   # SLATestCase.executionConditionSLAShouldCancel
+    ("LABEL", "SUCCESS", True),       # SLATestCase.executionConditionSLAShouldLabel
+])
+def test_sla_execution_assertion(engine, value, end, labelled):
+    ex = engine.run(SLA_ASSERT, inputs={"string": value})
+    assert ex["state"]["current"] == end
+    assert ({"key": "sla", "value": "violated"} in ex["labels"]) is labelled
