@@ -92,3 +92,62 @@ def test_subflow_wait_does_not_copy_the_child_per_change(harness, monkeypatch):
     assert len(task_runs(child)) == 301 and child["state"]["current"] == "SUCCESS"
     assert ex["taskRunList"][0]["outputs"]["state"] == "SUCCESS"
     assert copies.count(child["id"]) <= 5, f"the child was copied {copies.count(child['id'])} times"
+
+
+RESTARTABLE = """
+id: restartable
+namespace: test.direct
+inputs:
+  - id: fail
+    type: STRING
+    defaults: "yes"
+tasks:
+  - id: first
+    type: io.kestra.plugin.core.debug.Return
+    format: one
+  - id: second
+    type: io.kestra.plugin.core.execution.Fail
+    condition: "{{ inputs.fail == 'yes' }}"
+errors:
+  - id: handler
+    type: io.kestra.plugin.core.debug.Return
+    format: handled
+"""
+
+
+def test_restart_keeps_the_successful_task_runs(harness):
+    ex = harness.run(RESTARTABLE)
+    assert ex["state"]["current"] == "FAILED" and states(ex, "handler") == ["SUCCESS"]
+    first_id = task_runs(ex, "first")[0]["id"]
+    second_id = task_runs(ex, "second")[0]["id"]
+    assert harness.engine.restart(ex["id"]) == ex["id"]
+    again = harness.wait(ex["id"])
+    assert again["metadata"]["attemptNumber"] == 2
+    assert [tr["id"] for tr in task_runs(again, "first")] == [first_id]          # kept, not re-run
+    assert [tr["id"] for tr in task_runs(again, "second")] == [second_id]        # same task run...
+    assert len(task_runs(again, "second")[0]["attempts"]) == 2                    # ...one more attempt
+    assert "RESTARTED" in [h["state"] for h in again["state"]["histories"]]
+    assert len(task_runs(again, "handler")) == 1                                  # handlers re-run once
+
+
+def test_replay_from_a_task_run_copies_what_came_before(harness):
+    ex = harness.run(RESTARTABLE)
+    second = task_runs(ex, "second")[0]
+    new_id = harness.engine.replay(ex["id"], second["id"])
+    replayed = harness.wait(new_id)
+    assert replayed["id"] != ex["id"] and replayed["originalId"] == ex["id"]
+    assert {tr["executionId"] for tr in task_runs(replayed)} == {new_id}
+    kept = task_runs(replayed, "first")[0]
+    assert kept["id"] != task_runs(ex, "first")[0]["id"] and kept["outputs"] == {"value": "one"}
+    assert len(task_runs(replayed, "second")[0]["attempts"]) == 1
+    original = harness.store.get_execution(ex["id"])
+    assert {"key": "system.replayed", "value": "true"} in original["labels"]
+
+
+def test_restart_on_another_revision_is_a_new_execution(harness):
+    ex = harness.run(RESTARTABLE)
+    harness.flow(RESTARTABLE.replace('defaults: "yes"', 'defaults: "no"'))
+    new_id = harness.engine.restart(ex["id"], revision=2)
+    fresh = harness.wait(new_id)
+    assert new_id != ex["id"] and fresh["parentId"] == ex["id"] and fresh["flowRevision"] == 2
+    assert {tr["executionId"] for tr in task_runs(fresh)} == {new_id}
