@@ -827,7 +827,9 @@ class Walker:
         state = "SUCCESS"
 
         def guarded(job):
-            if failed.is_set() or run.killed.is_set():
+            # with a limit, a failure starts no new job; without one Kestra created them all at
+            # once, so they all run (FlowableUtils.resolveParallelNexts; FinallyTest.parallelWithErrors)
+            if (limit > 0 and failed.is_set()) or run.killed.is_set():
                 return None
             result = job()
             if result in ("FAILED", "KILLED"):
