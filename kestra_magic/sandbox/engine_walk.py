@@ -327,9 +327,11 @@ class Walker:
         if iteration is not None:
             tr["iteration"] = iteration
 
-        def append(ex: dict) -> None:
+        stored = dict(tr, state={**tr["state"], "histories": [dict(h) for h in tr["state"]["histories"]]})
+
+        def append(ex: dict) -> None:   # the stored task run shares nothing mutable with ``tr``
             trs = ex.setdefault("taskRunList", [])
-            trs.append(copy.deepcopy(tr))
+            trs.append(stored)
             run.add_index(tr, len(trs) - 1)
         self.update(run, append)
         return tr
@@ -663,11 +665,15 @@ class Walker:
         first_attempt = attempt
         started = utcnow()
         retried = False
-        self.set_state(run, tr["id"], "RUNNING")
         outputs: Any = None
+        attempt_open = True   # the last attempt's end is written with the task run's (one store update)
+
+        def start(t: dict) -> None:
+            transition(t["state"], "RUNNING")
+            t.setdefault("attempts", []).append({"state": new_state("RUNNING")})
         while True:
-            self.update_tr(run, tr["id"], lambda t: t.setdefault("attempts", []).append(
-                {"state": new_state("RUNNING")}))
+            self.update_tr(run, tr["id"], start)
+            attempt_open = True
             tr_now = dict(tr, attempts=[{}] * attempt)   # attemptsCount: the attempts before this one
             ctx = TaskContext(self, run, task, tr_now, attempt, scope)
             run.track(ctx.cancelled)
@@ -696,7 +702,6 @@ class Walker:
                 state = "KILLED"
             outputs = jsonable(outputs)
             final_attempt_state = state
-            self.update_tr(run, tr["id"], lambda t: transition(t["attempts"][-1]["state"], final_attempt_state))
             if state == "FAILED" and isinstance(retry, dict) and not run.killed.is_set():
                 if str(retry.get("behavior") or "").upper() == "CREATE_NEW_EXECUTION":
                     delay = self.new_execution_delay(run, retry)
@@ -707,16 +712,17 @@ class Walker:
                     break
                 delay = retry_delay(retry, attempt - first_attempt + 1, started, utcnow())
                 if delay is not None:
-                    self.set_state(run, tr["id"], "RETRYING")
+                    self.update_tr(run, tr["id"], lambda t: (transition(t["attempts"][-1]["state"], final_attempt_state),
+                                                             transition(t["state"], "RETRYING")))
+                    attempt_open = False
                     if run.killed.wait(delay):
                         state = "KILLED"
                         break
-                    self.set_state(run, tr["id"], "RUNNING")
                     attempt += 1
                     continue
             break
         if retried:
-            self.set_state(run, tr["id"], "RETRIED", outputs=outputs if outputs else None)
+            self.finish_tr(run, tr["id"], "RETRIED", outputs, final_attempt_state if attempt_open else None)
             return "FAILED"
         if state == "SUCCESS" and attempt > first_attempt and isinstance(retry, dict) and retry.get("warningOnRetry"):
             state = "WARNING"
@@ -724,10 +730,21 @@ class Walker:
             state = "WARNING"
         if state == "WARNING" and task.get("allowWarning") is True:
             state = "SUCCESS"
-        self.set_state(run, tr["id"], state, outputs=outputs if outputs else None)
+        self.finish_tr(run, tr["id"], state, outputs, final_attempt_state if attempt_open else None)
         if state in SUCCESSFUL:
             self.register(run, scope, task["id"], outputs or {})
         return state
+
+    def finish_tr(self, run: Run, tr_id: str, state: str, outputs: Any, attempt_state: str | None) -> None:
+        """The task run's end in one store update: its last attempt's end (when still open),
+        its outputs and its final state."""
+        def apply(t: dict) -> None:
+            if attempt_state is not None and t.get("attempts"):
+                transition(t["attempts"][-1]["state"], attempt_state)
+            if outputs:
+                t["outputs"] = outputs
+            transition(t["state"], state)
+        self.update_tr(run, tr_id, apply)
 
     def new_execution_delay(self, run: Run, retry: dict) -> float | None:
         """Seconds before the new execution of a CREATE_NEW_EXECUTION retry, or None when the
