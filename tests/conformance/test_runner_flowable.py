@@ -666,3 +666,44 @@ def test_resume_task_on_a_running_execution_fails(engine):
         """)
     assert ex["state"]["current"] == "FAILED"
     assert any("is not paused" in e["message"] for e in engine.logs(ex["id"]))
+
+
+@pytest.mark.differs("ForEachItem's merged subflow outputs are JSON lines (Kestra writes ION)")
+def test_for_each_item_merges_subflow_outputs_as_json_lines(engine):
+    # ForEachItem$ForEachItemMergeOutputs: Kestra concatenates the subflows' outputs.ion files;
+    # the sandbox writes one JSON line per subflow execution's outputs (docs/sandbox.md)
+    engine.flow("""
+        id: batch-out
+        namespace: conf.flowable
+        inputs:
+          - id: items
+            type: STRING
+        tasks:
+          - id: count
+            type: io.kestra.plugin.core.debug.Return
+            format: "{{ read(inputs.items) | trim }}"
+        outputs:
+          - id: seen
+            type: STRING
+            value: "{{ outputs.count.value }}"
+        """)
+    ex = engine.run("""
+        id: for-each-item-out
+        namespace: conf.flowable
+        tasks:
+          - id: write
+            type: io.kestra.plugin.core.storage.Write
+            content: "x\\ny"
+          - id: each
+            type: io.kestra.plugin.core.flow.ForEachItem
+            items: "{{ outputs.write.uri }}"
+            namespace: conf.flowable
+            flowId: batch-out
+            inputs:
+              items: "{{ taskrun.items }}"
+        """)
+    assert ex["state"]["current"] == "SUCCESS"
+    uri = task_runs(ex, "each_merge")[0]["outputs"]["subflowOutputs"]
+    import json
+    lines = [json.loads(line) for line in engine.store.file_path(uri).read_text().splitlines()]
+    assert sorted(line["seen"] for line in lines) == ["x", "y"]
