@@ -536,7 +536,8 @@ def test_working_directory_input_files(engine):
 
 # -- ForEachItem -----------------------------------------------------------------------------------
 
-def test_for_each_item_one_subflow_per_batch(engine):
+def test_for_each_item_one_subflow_per_batch(engine1):
+    engine = engine1
     # ForEachItemCaseTest.forEachItem (for-each-item.yaml + for-each-item-subflow.yaml): 102 lines in
     # batches of 4 -> 26 subflow executions; 4 task runs (each, each_split, each_items, each_merge);
     # each_items has 1 SUCCESS attempt, numberOfBatches 26, iterations CREATED 0 / RUNNING 0 / SUCCESS 26;
@@ -589,7 +590,8 @@ def test_for_each_item_one_subflow_per_batch(engine):
     assert {lb["value"] for c in children for lb in c["labels"] if lb["key"] == "system.correlationId"} == {ex["id"]}
 
 
-def test_for_each_item_failed_batch_fails_the_task(engine):
+def test_for_each_item_failed_batch_fails_the_task(engine1):
+    engine = engine1
     # TaskWithAllowWarningTest.executableTask_ForEachItem's counterpart: a failing subflow fails
     # `<id>_items` (transmitFailed) and the execution
     engine.flow("""
@@ -669,7 +671,8 @@ def test_resume_task_on_a_running_execution_fails(engine):
 
 
 @pytest.mark.differs("ForEachItem's merged subflow outputs are JSON lines (Kestra writes ION)")
-def test_for_each_item_merges_subflow_outputs_as_json_lines(engine):
+def test_for_each_item_merges_subflow_outputs_as_json_lines(engine1):
+    engine = engine1
     # ForEachItem$ForEachItemMergeOutputs: Kestra concatenates the subflows' outputs.ion files;
     # the sandbox writes one JSON line per subflow execution's outputs (docs/sandbox.md)
     engine.flow("""
@@ -707,3 +710,19 @@ def test_for_each_item_merges_subflow_outputs_as_json_lines(engine):
     import json
     lines = [json.loads(line) for line in engine.store.file_path(uri).read_text().splitlines()]
     assert sorted(line["seen"] for line in lines) == ["x", "y"]
+
+
+def test_for_each_item_is_rejected_on_2x_naming_loop(engine2):
+    # Kestra 2.0 removed ForEachItem (kestra-api-2.md: "ForEach/ForEachItem removed (use Loop)")
+    with pytest.raises(FlowInvalid) as err:
+        engine2.flow("""
+            id: fei-2x
+            namespace: conf.flowable
+            tasks:
+              - id: each
+                type: io.kestra.plugin.core.flow.ForEachItem
+                items: "kestra:///x.txt"
+                namespace: conf.flowable
+                flowId: child
+            """)
+    assert "ForEachItem was removed in Kestra 2.0" in str(err.value) and "flow.Loop" in str(err.value)

@@ -455,7 +455,10 @@ _SPLIT, _RUN, _MERGE = ITEMS + "$ForEachItemSplit", ITEMS + "$ForEachItemExecuta
 
 @flowable(ITEMS, required=["items", "namespace", "flowId"],
           optional=["batch", "inputs", "wait", "transmitFailed", "inheritLabels", "labels", "revision",
-                    "scheduleDate", "errors"], aliases=["io.kestra.core.tasks.flows.ForEachItem"])
+                    "scheduleDate", "errors"], aliases=["io.kestra.core.tasks.flows.ForEachItem"],
+          generations=[1],   # kestra-api-2.md §flows: "ForEach/ForEachItem removed (use Loop)"
+          removed_message="Invalid type: io.kestra.plugin.core.flow.ForEachItem (ForEachItem was removed in Kestra "
+                          "2.0: use io.kestra.plugin.core.flow.Loop over the file's lines with a Subflow task)")
 def for_each_item(w, run, task, tr, scope):
     """Three child task runs, as Kestra makes them: ``<id>_split`` (the batches, ``batch.rows``
     lines each, or ``batch.partitions`` parts), ``<id>_items`` (one subflow execution per batch,
