@@ -23,7 +23,7 @@ from kestra_magic.sandbox.engine_state import (
     SUCCESSFUL, TERMINAL, format_duration, instant, new_state, parse_duration, parse_instant, transition, truthy,
     utcnow, worst,
 )
-from kestra_magic.sandbox.expressions import ExpressionError, render_value, to_text
+from kestra_magic.sandbox.expressions import ExpressionError, render_value
 from kestra_magic.sandbox.tasks.base import TaskDef, TaskFailure, TaskResult, lookup
 
 _LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]

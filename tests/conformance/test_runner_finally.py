@@ -91,7 +91,7 @@ def test_flowable_errors_and_finally(engine, case, failed):
 @pytest.mark.parametrize("failed", [False, True], ids=["ok", "failed"])
 def test_dag_errors_and_finally(engine, failed):
     # FinallyTest.dagWithoutErrors / dagWithErrors (finally-dag.yaml): 7 / 9 task runs
-    ex = engine.run(f"""
+    ex = engine.run("""
         id: finally-dag
         namespace: conf.finally
         inputs:
@@ -105,20 +105,20 @@ def test_dag_errors_and_finally(engine, failed):
               - task:
                   id: t1
                   type: io.kestra.plugin.core.log.Log
-                  message: "{{{{ task.id }}}}"
+                  message: "{{ task.id }}"
               - task:
                   id: t2
                   type: io.kestra.plugin.core.log.Log
-                  message: "{{{{ task.id }}}}"
+                  message: "{{ task.id }}"
                 dependsOn: [t1]
               - task:
                   id: t3
                   type: io.kestra.plugin.core.flow.If
-                  condition: "{{{{ inputs.failed == 'no' }}}}"
+                  condition: "{{ inputs.failed == 'no' }}"
                   then:
                     - id: ok
                       type: io.kestra.plugin.core.debug.Return
-                      format: "{{{{ task.id }}}}"
+                      format: "{{ task.id }}"
                   else:
                     - id: ko
                       type: io.kestra.plugin.core.execution.Fail

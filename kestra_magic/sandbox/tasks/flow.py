@@ -161,8 +161,9 @@ def for_each(w, run, task, tr, scope):
 
 
 @flowable(CORE + "EachSequential", required=["value", "tasks"], optional=HANDLERS, aliases=[OLD + "EachSequential"],
-          generations=[1], removed_message=_FOREACH_2X.replace("ForEach was", "EachSequential was")
-          .replace("core.flow.ForEach", "core.flow.EachSequential"))
+          generations=[1], removed_message="Invalid type: io.kestra.plugin.core.flow.EachSequential (EachSequential was "
+                                           "removed in Kestra 2.0: use io.kestra.plugin.core.flow.Loop and "
+                                           "{{ item.value }} instead of {{ taskrun.value }})")
 def each_sequential(w, run, task, tr, scope):
     """Deprecated 1.x ForEach with ``value`` (EachSequentialTest.sequential: each-sequential.yaml)."""
     return each(w, run, task, tr, scope, values_of(w, run, task, tr, scope, "value"), 1)
@@ -170,8 +171,9 @@ def each_sequential(w, run, task, tr, scope):
 
 @flowable(CORE + "EachParallel", required=["value", "tasks"], optional=["concurrent", *HANDLERS],
           aliases=[OLD + "EachParallel"], generations=[1],
-          removed_message=_FOREACH_2X.replace("ForEach was", "EachParallel was")
-          .replace("core.flow.ForEach", "core.flow.EachParallel").replace("Loop and", "Loop (concurrencyLimit: 0) and"))
+          removed_message="Invalid type: io.kestra.plugin.core.flow.EachParallel (EachParallel was removed in Kestra "
+                          "2.0: use io.kestra.plugin.core.flow.Loop with concurrencyLimit: 0 and {{ item.value }} "
+                          "instead of {{ taskrun.value }})")
 def each_parallel(w, run, task, tr, scope):
     """Deprecated 1.x ForEach with ``value`` and ``concurrent`` (0: all at once)."""
     limit = int(w.render(run, task.get("concurrent", 0), w.variables(run, task, tr, scope)) or 0)
