@@ -726,3 +726,50 @@ def test_for_each_item_is_rejected_on_2x_naming_loop(engine2):
                 flowId: child
             """)
     assert "ForEachItem was removed in Kestra 2.0" in str(err.value) and "flow.Loop" in str(err.value)
+
+
+def test_pauses_in_each_parallel_resume_on_their_own(engine1):
+    # PauseTest.runParallelDelay (each-parallel-pause.yml): 3 Pause tasks with a delay in an
+    # EachParallel, each with a child: 7 task runs, SUCCESS
+    ex = engine1.run("""
+        id: each-parallel-pause
+        namespace: conf.flowable
+        tasks:
+          - id: each
+            type: io.kestra.plugin.core.flow.EachParallel
+            value: ["toto", "tata", "titi"]
+            tasks:
+              - id: pause
+                type: io.kestra.plugin.core.flow.Pause
+                delay: PT0.2S
+                tasks:
+                  - id: log
+                    type: io.kestra.plugin.core.log.Log
+                    message: Hello World
+        """)
+    assert ex["state"]["current"] == "SUCCESS"
+    assert len(task_runs(ex)) == 7
+
+
+def test_pause_then_resume_runs_its_tasks(engine):
+    # PauseTest.run (pause.yaml): PAUSED with 1 task run; resumed, SUCCESS
+    ex_id = engine.create("""
+        id: pause-resume
+        namespace: conf.flowable
+        tasks:
+          - id: pause
+            type: io.kestra.plugin.core.flow.Pause
+            tasks:
+              - id: subtask
+                type: io.kestra.plugin.core.log.Log
+                message: after the resume
+          - id: last
+            type: io.kestra.plugin.core.debug.Return
+            format: last
+        """)
+    paused = engine.wait(ex_id, until=lambda ex: ex["state"]["current"] == "PAUSED")
+    assert len(task_runs(paused)) == 1 and task_runs(paused)[0]["state"]["current"] == "PAUSED"
+    engine.engine.resume(ex_id, {})
+    done = engine.wait(ex_id)
+    assert done["state"]["current"] == "SUCCESS"
+    assert [tr["taskId"] for tr in task_runs(done)] == ["pause", "subtask", "last"]

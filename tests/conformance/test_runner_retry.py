@@ -306,3 +306,48 @@ def test_allow_warning_on_a_subflow(engine):
         """)
     assert ex["state"]["current"] == "SUCCESS"
     assert len(task_runs(ex)) == 2
+
+
+def test_allow_failure_with_retry(engine):
+    # TaskWithAllowFailureTest.runnableTask (task-allow-failure-runnable.yml): WARNING, 2 task runs,
+    # 3 attempts on the failing task
+    ex = engine.run("""
+        id: allow-failure-retry
+        namespace: conf.retry
+        tasks:
+          - id: fail
+            type: io.kestra.plugin.core.execution.Fail
+            allowFailure: true
+            retry: {type: constant, interval: PT0.02S, maxAttempt: 3}
+          - id: log
+            type: io.kestra.plugin.core.log.Log
+            message: allowed
+        """)
+    assert ex["state"]["current"] == "WARNING"
+    assert len(task_runs(ex)) == 2 and attempts(ex, "fail") == 3
+
+
+def test_allow_failure_on_a_subflow(engine):
+    # TaskWithAllowFailureTest.executableTask_Flow (task-allow-failure-executable-flow.yml): WARNING, 2 task runs
+    engine.flow("""
+        id: fails
+        namespace: conf.retry
+        tasks:
+          - id: fail
+            type: io.kestra.plugin.core.execution.Fail
+        """)
+    ex = engine.run("""
+        id: allow-failure-subflow
+        namespace: conf.retry
+        tasks:
+          - id: call
+            type: io.kestra.plugin.core.flow.Subflow
+            allowFailure: true
+            namespace: conf.retry
+            flowId: fails
+          - id: log
+            type: io.kestra.plugin.core.log.Log
+            message: allowed
+        """)
+    assert ex["state"]["current"] == "WARNING"
+    assert len(task_runs(ex)) == 2 and states(ex, "call") == ["WARNING"]
