@@ -400,6 +400,8 @@ class Walker:
         if scope.item is not None:
             variables["item"] = scope.item
         variables["render"] = lambda text: self.render(run, text, variables)
+        # Kestra's errorLogs(): the execution's ERROR log entries (for `errors` handlers)
+        variables["errorLogs"] = lambda: [dict(e) for e in self.store.logs_for(run.id) if e.get("level") == "ERROR"]
         return variables
 
     def render(self, run: Run, value: Any, variables: dict) -> Any:

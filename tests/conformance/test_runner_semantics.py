@@ -23,7 +23,10 @@ def test_errors_block_with_nested_parallels(engine):
         errors:
           - id: t2
             type: io.kestra.plugin.core.log.Log
-            message: handling
+            message: |
+              {%- for log in errorLogs() -%}
+              - task: {{ log.taskId }}, message: {{ log.message }}
+              {%- endfor -%}
           - id: t3
             type: io.kestra.plugin.core.flow.Parallel
             tasks:
@@ -42,7 +45,8 @@ def test_errors_block_with_nested_parallels(engine):
         """)
     assert ex["state"]["current"] == "FAILED"
     assert len(task_runs(ex)) == 7
-    assert "Task failure" in [e["message"] for e in engine.logs(ex["id"]) if e.get("taskId") == "failed"]
+    # the errors handler lists the execution's error logs with errorLogs()
+    assert "- task: failed, message: Task failure" in [e["message"] for e in engine.logs(ex["id"])]
     assert "last: t3-t1-t1-t1-last" in [e["message"] for e in engine.logs(ex["id"])]
 
 
