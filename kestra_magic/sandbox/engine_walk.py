@@ -400,6 +400,8 @@ class Walker:
         if scope.item is not None:
             variables["item"] = scope.item
         variables["render"] = lambda text: self.render(run, text, variables)
+        # Kestra's currentEachOutput(outputs.x): x's outputs of the current iteration (by value path)
+        variables["currentEachOutput"] = lambda value: current_each_output(value, scope.path)
         # Kestra's errorLogs(): the execution's ERROR log entries (for `errors` handlers)
         variables["errorLogs"] = lambda: [dict(e) for e in self.store.logs_for(run.id) if e.get("level") == "ERROR"]
         return variables
@@ -906,6 +908,15 @@ def jsonable(value: Any) -> Any:
     if hasattr(value, "item"):
         return jsonable(value.item())
     return str(value)
+
+
+def current_each_output(value: Any, path: tuple) -> Any:
+    """``outputs.x`` narrowed to the current iteration: indexed by each enclosing loop value it
+    is keyed by (Kestra CurrentEachOutputFunction; CurrentEachOutputFunctionTest: current-output.yaml)."""
+    for key in path:
+        if isinstance(value, dict) and str(key) in value:
+            value = value[str(key)]
+    return value
 
 
 def retry_delay(retry: dict, attempts: int, first_started, last_ended) -> float | None:

@@ -322,3 +322,46 @@ def test_sla_execution_assertion(engine, value, end, labelled):
     ex = engine.run(SLA_ASSERT, inputs={"string": value})
     assert ex["state"]["current"] == end
     assert ({"key": "sla", "value": "violated"} in ex["labels"]) is labelled
+
+
+def test_current_each_output(engine1):
+    # CurrentEachOutputFunctionTest.parallel (current-output.yaml): currentEachOutput(outputs.x) is
+    # x's output of the current iteration, through three nested loops and one
+    ex = engine1.run("""
+        id: current-output
+        namespace: conf.semantics
+        tasks:
+          - id: l1
+            type: io.kestra.plugin.core.flow.ForEach
+            values: '["v11", "v12"]'
+            tasks:
+              - id: l2
+                type: io.kestra.plugin.core.flow.ForEach
+                values: '["v21", "v22"]'
+                tasks:
+                  - id: l3
+                    type: io.kestra.plugin.core.flow.ForEach
+                    values: '["v31", "v32"]'
+                    tasks:
+                      - id: out3
+                        type: io.kestra.plugin.core.debug.Return
+                        format: "{{ parents[1].taskrun.value }}-{{ parents[0].taskrun.value }}-{{ taskrun.value }}"
+                      - id: ret3
+                        type: io.kestra.plugin.core.debug.Return
+                        format: "return-{{ currentEachOutput(outputs['out3']).value }}"
+          - id: m1
+            type: io.kestra.plugin.core.flow.ForEach
+            values: '["v41", "v42"]'
+            tasks:
+              - id: out1
+                type: io.kestra.plugin.core.debug.Return
+                format: "{{ taskrun.value }}"
+              - id: ret1
+                type: io.kestra.plugin.core.debug.Return
+                format: "return-{{ currentEachOutput(outputs['out1']).value }}"
+        """)
+    assert ex["state"]["current"] == "SUCCESS"
+    assert sorted(tr["outputs"]["value"] for tr in task_runs(ex, "ret3")) == sorted(
+        f"return-{a}-{b}-{c}" for a in ("v11", "v12") for b in ("v21", "v22") for c in ("v31", "v32"))
+    assert {tr["value"]: tr["outputs"]["value"] for tr in task_runs(ex, "ret1")} == \
+        {"v41": "return-v41", "v42": "return-v42"}
