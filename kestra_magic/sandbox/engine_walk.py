@@ -178,6 +178,7 @@ class TaskContext:
         self.cancelled = threading.Event()
         self._tr = tr
         self._workdir: Path | None = None
+        self.log_lines: list[str] = []   # logToFile: this attempt's log lines
 
     def variables(self, **extra: Any) -> dict:
         variables = self._walker.variables(self._run, self.task, self._tr, self._scope)
@@ -190,6 +191,9 @@ class TaskContext:
     def log(self, level: str, message: str) -> None:
         floor = str(self.task.get("logLevel") or "TRACE").upper()   # the task's minimum log level
         if _LEVELS.index(level.upper()) < _LEVELS.index(floor if floor in _LEVELS else "TRACE"):
+            return
+        if self.task.get("logToFile") is True:   # the attempt's log file instead of log entries
+            self.log_lines.append(f"{instant()} {level.upper()} {message}")
             return
         self._walker.log(self._run, level, message, task_id=self.task_id, task_run_id=self.task_run_id,
                          attempt=self.attempt)
@@ -702,6 +706,9 @@ class Walker:
             finally:
                 run.untrack(ctx.cancelled)
                 ctx.cleanup()
+            if ctx.log_lines:   # logToFile (LogToFileTest: one line per entry, in the attempt's logFile)
+                log_file = ctx.put_file(f"{attempt}.log", ("\n".join(ctx.log_lines) + "\n").encode())
+                self.update_tr(run, tr["id"], lambda t: t["attempts"][-1].__setitem__("logFile", log_file))
             if run.killed.is_set() and state == "FAILED":
                 state = "KILLED"
             outputs = jsonable(outputs)

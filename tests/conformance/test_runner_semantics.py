@@ -365,3 +365,23 @@ def test_current_each_output(engine1):
         f"return-{a}-{b}-{c}" for a in ("v11", "v12") for b in ("v21", "v22") for c in ("v31", "v32"))
     assert {tr["value"]: tr["outputs"]["value"] for tr in task_runs(ex, "ret1")} == \
         {"v41": "return-v41", "v42": "return-v42"}
+
+
+def test_log_to_file(engine):
+    # LogToFileTest.task (log-to-file.yaml): 1 task run SUCCESS, 1 attempt whose logFile holds one
+    # line with the level and the message (and no log entry)
+    ex = engine.run("""
+        id: log-to-file
+        namespace: conf.semantics
+        tasks:
+          - id: hello
+            type: io.kestra.plugin.core.log.Log
+            message: Hello World!
+            logToFile: true
+        """)
+    assert ex["state"]["current"] == "SUCCESS" and len(task_runs(ex)) == 1
+    attempts_ = task_runs(ex)[0]["attempts"]
+    assert len(attempts_) == 1
+    lines = engine.store.file_path(attempts_[0]["logFile"]).read_text().splitlines()
+    assert len(lines) == 1 and "INFO" in lines[0] and "Hello World!" in lines[0]
+    assert "Hello World!" not in [e["message"] for e in engine.logs(ex["id"])]
