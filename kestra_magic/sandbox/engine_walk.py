@@ -153,9 +153,13 @@ class Scope:
     retry: dict | None = None       # the nearest enclosing flowable's retry (its children use it)
 
     def under(self, tr: dict, task: dict, **changes: Any) -> "Scope":
-        parent = {"taskrun": {"id": tr["id"], "value": tr.get("value")}, "task": {"id": task["id"]}}
+        # Kestra's `parents`: nearest first, `{taskrun: {value}}` for each parent task run that has
+        # a value, the others left out (Execution.parents; WorkingDirectoryTest.taskRunNested)
+        parents = self.parents
+        if tr.get("value") is not None:
+            parents = [{"taskrun": {"value": tr["value"]}}, *self.parents]
         changes.setdefault("retry", task.get("retry") or self.retry)
-        return replace(self, parent_tr=tr, parents=[parent, *self.parents], **changes)
+        return replace(self, parent_tr=tr, parents=parents, **changes)
 
 
 # ---------------------------------------------------------------------------------------
@@ -398,6 +402,8 @@ class Walker:
             if scope.iteration is not None:
                 taskrun["iteration"] = scope.iteration
             variables["taskrun"] = taskrun
+            if scope.workdir is not None:   # inside a WorkingDirectory (RunContextInitializer.forWorkingDirectory)
+                variables["workerTaskrun"] = taskrun
         if scope.parents:
             variables["parent"] = scope.parents[0]
             variables["parents"] = scope.parents

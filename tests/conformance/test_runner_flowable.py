@@ -773,3 +773,60 @@ def test_pause_then_resume_runs_its_tasks(engine):
     done = engine.wait(ex_id)
     assert done["state"]["current"] == "SUCCESS"
     assert [tr["taskId"] for tr in task_runs(done)] == ["pause", "subtask", "last"]
+
+
+def test_working_directory_taskrun_value(engine1):
+    # WorkingDirectoryTest.taskRun (working-directory-taskrun.yml): 3 task runs, the child sees
+    # the loop's taskrun.value
+    ex = engine1.run("""
+        id: wd-taskrun
+        namespace: conf.flowable
+        tasks:
+          - id: parallel
+            type: io.kestra.plugin.core.flow.ForEach
+            concurrencyLimit: 0
+            values: ["1"]
+            tasks:
+              - id: wd
+                type: io.kestra.plugin.core.flow.WorkingDirectory
+                tasks:
+                  - id: log-taskrun
+                    type: io.kestra.plugin.core.debug.Return
+                    format: "{{ taskrun.value }}"
+        """)
+    assert ex["state"]["current"] == "SUCCESS" and len(task_runs(ex)) == 3
+    assert task_runs(ex, "log-taskrun")[0]["outputs"]["value"] == "1"
+
+
+def test_working_directory_worker_taskrun_and_parents(engine1):
+    # WorkingDirectoryTest.taskRunNested (working-directory-taskrun-nested.yml): 6 task runs;
+    # `parent` renders {"taskrun":{"value":"1"}}; `workerTaskrun` is the task's own taskrun
+    ex = engine1.run("""
+        id: wd-nested
+        namespace: conf.flowable
+        tasks:
+          - id: parallel
+            type: io.kestra.plugin.core.flow.ForEach
+            concurrencyLimit: 0
+            values: ["1"]
+            tasks:
+              - id: seq
+                type: io.kestra.plugin.core.flow.Sequential
+                tasks:
+                  - id: wd
+                    type: io.kestra.plugin.core.flow.WorkingDirectory
+                    tasks:
+                      - id: log-taskrun
+                        type: io.kestra.plugin.core.debug.Return
+                        format: "{{ workerTaskrun.id }}"
+                      - id: log-workerparents
+                        type: io.kestra.plugin.core.debug.Return
+                        format: "{{ parents }}"
+                      - id: log-workerparent
+                        type: io.kestra.plugin.core.debug.Return
+                        format: "{{ parent }}"
+        """)
+    assert ex["state"]["current"] == "SUCCESS" and len(task_runs(ex)) == 6
+    assert '{"taskrun":{"value":"1"}}' in task_runs(ex, "log-workerparent")[0]["outputs"]["value"].replace(" ", "")
+    own = task_runs(ex, "log-taskrun")[0]
+    assert own["outputs"]["value"] == own["id"]
