@@ -1,16 +1,22 @@
-"""How the sandbox engine's cost grows with the size of an execution.
+"""How the sandbox engine's cost grows with the number of task runs of one execution.
 
 Runs, over HTTP against an in-process sandbox, a flow whose ForEach (1.x) / Loop (2.x) has
-N iterations of one Return task, for a small N (the baseline) and for k x N, and prints the
-wall time per task run side by side with the ratio. A ratio near 1 means the engine is
-linear in the number of task runs (each update must not copy the whole execution).
+N iterations of one Return task, as a client would (create, then poll GET /executions/{id}
+until terminal), for N = 1k .. 20k, and prints the wall time per task run at each size with
+the ratio to the 1k baseline (goal: <= 1.5x at 20k), then the size and time of
+GET /executions/{id} at the largest size (clients poll it).
 
-Usage: python bench/engine_scaling.py [--n 100] [--factor 4] [--api 2] [--rounds 3]
+``--backend memory`` runs the default in-memory store; ``--backend sqlite`` passes a data
+directory to the sandbox (the durable store); ``--backend both`` prints the two side by side.
+
+Usage: python bench/engine_scaling.py [--sizes 1000,2000,5000,10000,20000] [--api 2]
+       [--backend memory|sqlite|both] [--poll 0.25] [--rounds 1]
 """
 from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 
 FLOW = """
@@ -30,42 +36,72 @@ tasks:
 """
 
 
-def run_once(requests, base: str, n: int) -> float:
+def run_once(session, base: str, n: int, poll: float) -> float:
+    """Seconds per task run (n iterations + the loop task itself), create-then-poll."""
     started = time.perf_counter()
-    r = requests.post(f"{base}/executions/bench.engine/scale", files={"n": (None, str(n))},
-                      params={"wait": "true"}, timeout=600)
+    r = session.post(f"{base}/executions/bench.engine/scale", files={"n": (None, str(n))}, timeout=600)
     r.raise_for_status()
-    assert r.json()["state"]["current"] == "SUCCESS", r.json()["state"]
+    execution_id = r.json()["id"]
+    wait = 0.01   # backs off to `poll`: small sizes are not rounded up to a whole poll interval
+    while True:
+        state = session.get(f"{base}/executions/{execution_id}", timeout=600).json()["state"]["current"]
+        if state not in ("CREATED", "RUNNING", "QUEUED"):
+            break
+        time.sleep(wait)
+        wait = min(poll, wait * 2)
+    assert state == "SUCCESS", state
     return (time.perf_counter() - started) / (n + 1)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=100)
-    parser.add_argument("--factor", type=int, default=4)
-    parser.add_argument("--api", type=int, default=2, choices=(1, 2))
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-
+def measure(api: int, backend: str, sizes: list[int], poll: float, rounds: int) -> dict:
     import requests
 
     from kestra_magic.sandbox import Sandbox
 
-    loop, value = ("ForEach", "taskrun.value") if args.api == 1 else ("Loop", "item.value")
-    with Sandbox(api=args.api, auth=False) as sb:
+    loop, value = ("ForEach", "taskrun.value") if api == 1 else ("Loop", "item.value")
+    with tempfile.TemporaryDirectory(prefix="kestra-bench-") as data_dir, \
+            Sandbox(api=api, data_dir=data_dir if backend == "sqlite" else None, auth=False) as sb:
         base = f"{sb.url}/api/v1/main"
-        r = requests.post(f"{base}/flows", data=FLOW.format(loop=loop, value=value),
-                          headers={"Content-Type": "application/x-yaml"}, timeout=10)
+        session = requests.Session()
+        r = session.post(f"{base}/flows", data=FLOW.format(loop=loop, value=value),
+                         headers={"Content-Type": "application/x-yaml"}, timeout=10)
         r.raise_for_status()
-        small, large = [], []
-        for _ in range(args.rounds):        # interleaved so machine noise hits both sizes alike
-            small.append(run_once(requests, base, args.n))
-            large.append(run_once(requests, base, args.n * args.factor))
-    s, l = statistics.median(small), statistics.median(large)
-    print(f"api {args.api}  {loop} of N task runs, median of {args.rounds} rounds")
-    print(f"  N = {args.n:>6}: {s * 1000:8.2f} ms per task run (baseline)")
-    print(f"  N = {args.n * args.factor:>6}: {l * 1000:8.2f} ms per task run")
-    print(f"  ratio (per task run, {args.factor}x N vs N): {l / s:.2f}  (1.00 = linear)")
+        per_size = {n: statistics.median(run_once(session, base, n, poll) for _ in range(rounds)) for n in sizes}
+        # the last execution has max(sizes) task runs: what one poll of it costs
+        last = session.get(f"{base}/executions/search", params={"size": 1}, timeout=60).json()["results"][0]["id"]
+        started = time.perf_counter()
+        body = session.get(f"{base}/executions/{last}", timeout=600).content
+        get_seconds = time.perf_counter() - started
+    return {"per_size": per_size, "get_bytes": len(body), "get_seconds": get_seconds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,2000,5000,10000,20000")
+    parser.add_argument("--api", type=int, default=2, choices=(1, 2))
+    parser.add_argument("--backend", default="both", choices=("memory", "sqlite", "both"))
+    parser.add_argument("--poll", type=float, default=0.25, help="seconds between two polls of the execution")
+    parser.add_argument("--rounds", type=int, default=1)
+    args = parser.parse_args()
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    backends = ["memory", "sqlite"] if args.backend == "both" else [args.backend]
+    results = {b: measure(args.api, b, sizes, args.poll, args.rounds) for b in backends}
+
+    print(f"api {args.api}, one {'ForEach' if args.api == 1 else 'Loop'} of N Return task runs, "
+          f"create then poll (backing off to {args.poll}s), median of {args.rounds} round(s)")
+    print(f"{'N task runs':>12}" + "".join(f"{b + ' ms/tr':>16}{'x ' + str(sizes[0]):>9}" for b in backends))
+    for n in sizes:
+        row = f"{n:>12}"
+        for b in backends:
+            per = results[b]["per_size"]
+            row += f"{per[n] * 1000:>16.3f}{per[n] / per[sizes[0]]:>9.2f}"
+        print(row)
+    for b in backends:
+        per = results[b]["per_size"]
+        print(f"{b}: ratio {sizes[-1]}/{sizes[0]} per task run = {per[sizes[-1]] / per[sizes[0]]:.2f} (goal <= 1.5); "
+              f"{sizes[-1]} task runs in {per[sizes[-1]] * (sizes[-1] + 1):.1f}s (goal < 20s); "
+              f"GET /executions/{{id}} at {sizes[-1]}: {results[b]['get_bytes'] / 1e6:.1f} MB "
+              f"in {results[b]['get_seconds'] * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 """Runs executions: Kestra's state machine, task runs, attempts, logs and flow semantics.
 
-One thread per execution walks the flow's task tree (``engine_walk``); flowable tasks
-(Parallel, If, ForEach/Loop, Subflow, Pause, ...) are driven here, runnable tasks are
-the functions registered in ``tasks/``. Everything observable goes through the store
-(``update_execution``/``add_log`` notify SSE readers). No HTTP here.
+The engine holds the running executions and the actions on them (kill, pause, resume,
+restart, replay). One thread per execution walks the flow's task tree (``engine_walk``,
+which sees the engine only through its narrow ``EngineOps`` protocol); flowable tasks are
+driven by the functions registered in ``tasks/flow.py``, runnable tasks are the functions
+registered in the other ``tasks/`` modules; restart/replay/retry copies are made in
+``engine_copy``. Everything observable goes through the store (``update_execution``/``add_log``
+notify SSE readers). No HTTP here.
 """
 from __future__ import annotations
 
@@ -11,20 +14,14 @@ import datetime as dt
 import threading
 from typing import Any
 
+from kestra_magic.sandbox import engine_copy
+from kestra_magic.sandbox.engine_errors import EngineConflict, EngineInvalid
 from kestra_magic.sandbox.instants import now as utcnow, parse_instant
-from kestra_magic.sandbox.states import TERMINAL, new_state, transition
+from kestra_magic.sandbox.states import TERMINAL, transition
 from kestra_magic.sandbox.engine_validate import validate_flow
 from kestra_magic.sandbox.engine_walk import Run, Walker
 
 __all__ = ["Engine", "EngineConflict", "EngineInvalid"]
-
-
-class EngineConflict(Exception):
-    """An action on an execution in the wrong state (the routes answer 409)."""
-
-
-class EngineInvalid(Exception):
-    """An action with invalid arguments (the routes answer 422)."""
 
 
 class Engine:
@@ -78,6 +75,9 @@ class Engine:
     def run_of(self, execution_id: str) -> Run | None:
         with self._lock:
             return self._runs.get(execution_id)
+
+    def is_forced(self, execution_id: str) -> bool:
+        return execution_id in self.forced
 
     def _alive(self, execution_id: str) -> Run | None:
         run = self.run_of(execution_id)
@@ -163,30 +163,16 @@ class Engine:
             run.kill()
             run.thread.join(5)
         flow_rev = execution.get("flowRevision")
+        flow = self.store.get_flow(execution["namespace"], execution["flowId"], flow_rev, allow_deleted=True) or {}
         if revision is not None and int(revision) != flow_rev:
-            flow = self.store.get_flow(execution["namespace"], execution["flowId"], int(revision))
-            if flow is None:
+            if self.store.get_flow(execution["namespace"], execution["flowId"], int(revision)) is None:
                 raise EngineInvalid(f"Flow revision {revision} of {execution['namespace']}."
                                     f"{execution['flowId']} not found")
-            new = self._walker.copy_for_restart(execution, keep_ids=False)
-            new["id"] = self.store.new_id()
-            new["flowRevision"] = int(revision)
-            new["parentId"] = execution_id
-            new["state"] = new_state("RESTARTED")
-            for tr in new.get("taskRunList") or []:
-                tr["executionId"] = new["id"]
+            new = engine_copy.restart_on_revision(execution, flow, int(revision), self.store.new_id)
             self.store.save_execution(new)
             self.start(new["id"])
             return new["id"]
-
-        def reset(ex: dict) -> None:
-            fresh = self._walker.copy_for_restart(ex, keep_ids=True)
-            ex["taskRunList"] = fresh["taskRunList"]
-            ex.pop("outputs", None)
-            meta = ex.setdefault("metadata", {})
-            meta["attemptNumber"] = int(meta.get("attemptNumber") or 1) + 1
-            transition(ex["state"], "RESTARTED")
-        self.store.update_execution(execution_id, reset)
+        self.store.update_execution(execution_id, lambda ex: engine_copy.restart_in_place(ex, flow))
         self.start(execution_id)
         return execution_id
 
@@ -198,13 +184,12 @@ class Engine:
         rev = int(revision) if revision is not None else execution.get("flowRevision")
         if self.store.get_flow(execution["namespace"], execution["flowId"], rev) is None:
             raise EngineInvalid(f"Flow revision {rev} of {execution['namespace']}.{execution['flowId']} not found")
-        new = self._walker.copy_for_replay(execution, task_run_id)
-        new["id"] = self.store.new_id()
+        flow = self.store.get_flow(execution["namespace"], execution["flowId"], execution.get("flowRevision"),
+                                   allow_deleted=True) or {}
+        new = engine_copy.replay(execution, flow, task_run_id, self.store.new_id)
         new["flowRevision"] = rev
         if inputs is not None:
             new["inputs"] = inputs
-        for tr in new.get("taskRunList") or []:
-            tr["executionId"] = new["id"]
         if breakpoints:
             new["breakpoints"] = _breakpoints(breakpoints)
         else:
@@ -231,24 +216,23 @@ class Engine:
             if run.thread is not None and left > 0:
                 run.thread.join(left)
 
-    # -- helpers used by the walker (subflows) ----------------------------------------------
+    # -- EngineOps: what the walker calls (subflows, retries) ---------------------------------
     def create_child(self, execution: dict) -> None:
         self.store.save_execution(execution)
         self.start(execution["id"])
 
-    def wait_terminal(self, execution_id: str, run: Run) -> dict:
-        """Block until the execution ends (or ``run`` is killed); returns its last copy."""
-        last = self.store.version if hasattr(self.store, "version") else 0
-        while True:
-            ex = self.store.get_execution(execution_id)
-            if ex is None or ex["state"]["current"] in TERMINAL:
-                return ex
-            if run.killed.is_set():
-                return ex
-            with self.store.lock:
-                if getattr(self.store, "version", None) == last:
-                    self.store.changed.wait(0.5)
-                last = getattr(self.store, "version", 0)
+    def wait_terminal(self, execution_id: str, run: Run) -> dict | None:
+        """Block until the execution ends (or ``run`` is killed); returns its last copy.
+
+        Looks at the state only while waiting (a copy per store change would make a big
+        subflow quadratic); copies the execution once, at the end."""
+        with self.store.lock:
+            while True:
+                ex = self.store.executions.get(execution_id)
+                if ex is None or ex["state"]["current"] in TERMINAL or run.killed.is_set():
+                    break
+                self.store.changed.wait(0.5)
+        return self.store.get_execution(execution_id)
 
 
 def _breakpoints(value: Any) -> list[dict]:

@@ -98,6 +98,9 @@ def _task(task, path: str, generation: int, problems: list, ids: list) -> None:
             children = task.get(key)
             if children is None or key not in tdef.allowed:
                 continue
+            if key == "tasks" and tdef.type.endswith(".flow.Dag"):
+                _dag(task, children, path, generation, problems, ids)
+                continue
             if not isinstance(children, list):
                 problems.append((f"{path}.{key}", "must be a list of tasks"))
                 continue
@@ -118,11 +121,53 @@ def _task(task, path: str, generation: int, problems: list, ids: list) -> None:
                         _task(child, f"{path}.cases.{case}[{i}]", generation, problems, ids)
 
 
+def _dag(task: dict, nodes, path: str, generation: int, problems: list, ids: list) -> None:
+    """Dag ``tasks: [{task, dependsOn}]``: each task validated, dependencies known and acyclic
+    (Kestra DagTest: "dag: Cyclic dependency detected: task1, task2", "dag: Not existing task id
+    in dependency: taskX")."""
+    if not isinstance(nodes, list) or not nodes:
+        problems.append((f"{path}.tasks", "must not be empty" if isinstance(nodes, list) else "must be a list"))
+        return
+    graph: dict[str, list[str]] = {}
+    for i, node in enumerate(nodes):
+        if not isinstance(node, dict) or not isinstance(node.get("task"), dict):
+            problems.append((f"{path}.tasks[{i}]", "must be a mapping with `task` and optional `dependsOn`"))
+            continue
+        _task(node["task"], f"{path}.tasks[{i}].task", generation, problems, ids)
+        depends = node.get("dependsOn") or []
+        graph[str(node["task"].get("id"))] = [str(d) for d in depends] if isinstance(depends, list) else []
+    missing = [d for deps in graph.values() for d in deps if d not in graph]
+    if missing:
+        problems.append((path, f"{task.get('id')}: Not existing task id in dependency: {', '.join(missing)}"))
+        return
+    cyclic: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(node: str) -> bool:
+        state[node] = 1
+        for dep in graph[node]:
+            if state.get(dep) == 1 or (state.get(dep) is None and visit(dep)):
+                if node not in cyclic:
+                    cyclic.append(node)
+                return True
+        state[node] = 2
+        return False
+    for node in graph:
+        if state.get(node) is None:
+            visit(node)
+    if cyclic:
+        problems.append((path, f"{task.get('id')}: Cyclic dependency detected: {', '.join(sorted(cyclic))}"))
+
+
 def _retry(retry, path: str, problems: list) -> None:
     if not isinstance(retry, dict):
         problems.append((path, "must be a mapping with `type`"))
         return
     kind = str(retry.get("type", "")).lower()
+    behavior = retry.get("behavior")
+    if behavior is not None and str(behavior).upper() not in ("RETRY_FAILED_TASK", "CREATE_NEW_EXECUTION"):
+        problems.append((f"{path}.behavior", f"Invalid behavior: {behavior} (use RETRY_FAILED_TASK or "
+                                             "CREATE_NEW_EXECUTION)"))
     if kind not in RETRY_TYPES:
         problems.append((f"{path}.type", f"Invalid type: {retry.get('type')} (use constant, exponential or random)"))
     if kind in ("constant", "exponential") and retry.get("interval") is None:

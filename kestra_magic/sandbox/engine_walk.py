@@ -7,6 +7,7 @@ reuses every task run that already succeeded, as Kestra does.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import os
 import shutil
@@ -15,14 +16,15 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from kestra_magic.sandbox.engine_errors import EngineInvalid
 from kestra_magic.sandbox.engine_state import truthy
 from kestra_magic.sandbox.instants import (
     format_duration, format_instant as instant, now as utcnow, parse_duration, parse_instant,
 )
 from kestra_magic.sandbox.states import SUCCESSFUL, TERMINAL, new_state, transition, worst
-from kestra_magic.sandbox.expressions import ExpressionError, render_value, to_text
+from kestra_magic.sandbox.expressions import ExpressionError, render_value
 from kestra_magic.sandbox.tasks.base import TaskDef, TaskFailure, TaskResult, lookup
 
 _LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
@@ -32,6 +34,15 @@ _ACTIVE = frozenset({"RUNNING", "KILLING", "PAUSED", "BREAKPOINT"})   # counted 
 
 # ---------------------------------------------------------------------------------------
 # Per-execution runtime state
+
+def tr_key(task_id: str, parent: str | None, value: Any) -> tuple:
+    """How a task run is matched on re-entry (restart, replay): task id, parent task run, value."""
+    try:
+        hash(value)
+    except TypeError:
+        value = json.dumps(value, sort_keys=True, default=str)
+    return task_id, parent, value
+
 
 class Run:
     """What the engine keeps in memory about one running execution."""
@@ -54,6 +65,27 @@ class Run:
         self._released: dict[str, dict] = {}     # task run id -> the onResume inputs it got
         self._bp_released = False
         self.base: dict = {}
+        self.retry_in: float | None = None       # CREATE_NEW_EXECUTION: seconds until the new execution
+        self.notes: dict = {}                    # what a drive function hands to a later one (ForEachItem)
+        self.root: Scope | None = None           # the flow's top-level scope
+        self.end_state: str | None = None        # an SLA violation's end (FAILED/CANCELLED) instead of KILLED
+        self.finished = threading.Event()        # the walk is over (SLA timers stop)
+        # Indexes over the stored taskRunList, so that each task-run step is O(1) whatever the
+        # size of the execution (a 20 000-iteration Loop must not scan its task runs per step):
+        self.tr_pos: dict[str, int] = {}         # task run id -> position in taskRunList
+        self.tr_key: dict[tuple, str] = {}       # (taskId, parentTaskRunId, value) -> first task run id
+        self.index(execution.get("taskRunList") or [])
+
+    def index(self, trs: list) -> None:
+        """(Re)build the task-run indexes from the stored list (at start, or after an outside change)."""
+        self.tr_pos = {}
+        self.tr_key = {}
+        for pos, tr in enumerate(trs):
+            self.add_index(tr, pos)
+
+    def add_index(self, tr: dict, pos: int) -> None:
+        self.tr_pos[tr["id"]] = pos
+        self.tr_key.setdefault(tr_key(tr["taskId"], tr.get("parentTaskRunId"), tr.get("value")), tr["id"])
 
     def kill(self) -> None:
         with self.lock:
@@ -119,10 +151,16 @@ class Scope:
     parents: list = field(default_factory=list)
     item: dict | None = None
     workdir: Path | None = None     # shared by the tasks of a WorkingDirectory task
+    retry: dict | None = None       # the nearest enclosing flowable's retry (its children use it)
 
     def under(self, tr: dict, task: dict, **changes: Any) -> "Scope":
-        parent = {"taskrun": {"id": tr["id"], "value": tr.get("value")}, "task": {"id": task["id"]}}
-        return replace(self, parent_tr=tr, parents=[parent, *self.parents], **changes)
+        # Kestra's `parents`: nearest first, `{taskrun: {value}}` for each parent task run that has
+        # a value, the others left out (Execution.parents; WorkingDirectoryTest.taskRunNested)
+        parents = self.parents
+        if tr.get("value") is not None:
+            parents = [{"taskrun": {"value": tr["value"]}}, *self.parents]
+        changes.setdefault("retry", task.get("retry") or self.retry)
+        return replace(self, parent_tr=tr, parents=parents, **changes)
 
 
 # ---------------------------------------------------------------------------------------
@@ -145,6 +183,7 @@ class TaskContext:
         self.cancelled = threading.Event()
         self._tr = tr
         self._workdir: Path | None = None
+        self.log_lines: list[str] = []   # logToFile: this attempt's log lines
 
     def variables(self, **extra: Any) -> dict:
         variables = self._walker.variables(self._run, self.task, self._tr, self._scope)
@@ -157,6 +196,9 @@ class TaskContext:
     def log(self, level: str, message: str) -> None:
         floor = str(self.task.get("logLevel") or "TRACE").upper()   # the task's minimum log level
         if _LEVELS.index(level.upper()) < _LEVELS.index(floor if floor in _LEVELS else "TRACE"):
+            return
+        if self.task.get("logToFile") is True:   # the attempt's log file instead of log entries
+            self.log_lines.append(f"{instant()} {level.upper()} {message}")
             return
         self._walker.log(self._run, level, message, task_id=self.task_id, task_run_id=self.task_run_id,
                          attempt=self.attempt)
@@ -210,8 +252,36 @@ class TaskContext:
 
 # ---------------------------------------------------------------------------------------
 
+class EngineOps(Protocol):
+    """What the walker needs from the engine (and nothing more)."""
+
+    store: Any
+    generation: int
+
+    def forget(self, run: Run) -> None:
+        """The run's thread is leaving: drop it from the running executions."""
+
+    def create_child(self, execution: dict) -> None:
+        """Store and start a new execution (a subflow's child, a retry's new execution)."""
+
+    def wait_terminal(self, execution_id: str, run: Run) -> dict | None:
+        """Block until that execution ends (or ``run`` is killed); its last copy."""
+
+    def kill(self, execution_id: str, cascade: bool = True) -> None:
+        """Kill that execution (a subflow's child when its parent is killed)."""
+
+    def is_forced(self, execution_id: str) -> bool:
+        """True when the execution was force-run past its flow's concurrency limit."""
+
+    def resume(self, execution_id: str, inputs: dict | None = None) -> None:
+        """Resume a PAUSED execution (the Resume task); EngineConflict when it is not paused."""
+
+
 class Walker:
-    def __init__(self, engine):
+    """Walks one execution's flow on the execution's thread; flowable tasks are driven by the
+    functions registered in ``tasks/flow.py`` through this walker's block/sequence/run_task."""
+
+    def __init__(self, engine: EngineOps):
         self.engine = engine
         self.store = engine.store
         self.generation = engine.generation
@@ -222,11 +292,21 @@ class Walker:
 
     def update_tr(self, run: Run, tr_id: str, fn) -> None:
         def apply(ex: dict) -> None:
-            for tr in reversed(ex.get("taskRunList") or []):   # recent task runs are updated most
-                if tr["id"] == tr_id:
-                    fn(tr)
-                    return
+            tr = self._stored_tr(run, ex, tr_id)
+            if tr is not None:
+                fn(tr)
         self.update(run, apply)
+
+    @staticmethod
+    def _stored_tr(run: Run, ex: dict, tr_id: str) -> dict | None:
+        """The stored task run ``tr_id`` of ``ex`` (caller holds the store lock), through the index."""
+        trs = ex.get("taskRunList") or []
+        pos = run.tr_pos.get(tr_id)
+        if pos is not None and pos < len(trs) and trs[pos]["id"] == tr_id:
+            return trs[pos]
+        run.index(trs)   # the list changed outside the engine (it never does while a run walks)
+        pos = run.tr_pos.get(tr_id)
+        return trs[pos] if pos is not None else None
 
     def log(self, run: Run, level: str, message: str, *, task_id: str | None = None,
             task_run_id: str | None = None, attempt: int | None = None) -> None:
@@ -255,18 +335,27 @@ class Walker:
         iteration = scope.iteration if iteration is None else iteration
         if iteration is not None:
             tr["iteration"] = iteration
-        self.update(run, lambda ex: ex.setdefault("taskRunList", []).append(copy.deepcopy(tr)))
+
+        stored = dict(tr, state={**tr["state"], "histories": [dict(h) for h in tr["state"]["histories"]]})
+
+        def append(ex: dict) -> None:   # the stored task run shares nothing mutable with ``tr``
+            trs = ex.setdefault("taskRunList", [])
+            trs.append(stored)
+            run.add_index(tr, len(trs) - 1)
+        self.update(run, append)
         return tr
 
     def existing_tr(self, run: Run, task_id: str, scope: Scope, value: Any = None) -> dict | None:
+        """A copy of the task run this task already has in ``scope`` (restart, replay), or None."""
         parent = scope.parent_tr["id"] if scope.parent_tr else None
         value = scope.value if value is None else value
-        with self.store.lock:   # no deep copy of the whole execution: big ForEach loops stay linear
+        tr_id = run.tr_key.get(tr_key(task_id, parent, value))
+        if tr_id is None:
+            return None
+        with self.store.lock:   # one task run copied, never the whole execution
             ex = self.store.executions.get(run.id) or {}
-            for tr in ex.get("taskRunList") or []:
-                if tr["taskId"] == task_id and tr.get("parentTaskRunId") == parent and tr.get("value") == value:
-                    return copy.deepcopy(tr)
-        return None
+            tr = self._stored_tr(run, ex, tr_id)
+            return copy.deepcopy(tr) if tr is not None else None
 
     def set_state(self, run: Run, tr_id: str, state: str, outputs: Any = None) -> None:
         def apply(tr: dict) -> None:
@@ -314,12 +403,18 @@ class Walker:
             if scope.iteration is not None:
                 taskrun["iteration"] = scope.iteration
             variables["taskrun"] = taskrun
+            if scope.workdir is not None:   # inside a WorkingDirectory (RunContextInitializer.forWorkingDirectory)
+                variables["workerTaskrun"] = taskrun
         if scope.parents:
             variables["parent"] = scope.parents[0]
             variables["parents"] = scope.parents
         if scope.item is not None:
             variables["item"] = scope.item
         variables["render"] = lambda text: self.render(run, text, variables)
+        # Kestra's currentEachOutput(outputs.x): x's outputs of the current iteration (by value path)
+        variables["currentEachOutput"] = lambda value: current_each_output(value, scope.path)
+        # Kestra's errorLogs(): the execution's ERROR log entries (for `errors` handlers)
+        variables["errorLogs"] = lambda: [dict(e) for e in self.store.logs_for(run.id) if e.get("level") == "ERROR"]
         return variables
 
     def render(self, run: Run, value: Any, variables: dict) -> Any:
@@ -332,6 +427,14 @@ class Walker:
         if not path.is_file():
             raise ValueError(f"Unable to read the file '{uri}': it does not exist in internal storage")
         return path.read_text(encoding="utf-8")
+
+    def sibling_outputs(self, run: Run, scope: Scope, task_id: str) -> Any:
+        """The outputs registered by ``task_id`` in ``scope`` (under its iteration path), or None."""
+        with run.lock:
+            node = scope.outputs.get(task_id)
+            for key in scope.path:
+                node = node.get(str(key)) if isinstance(node, dict) else None
+            return node
 
     def register(self, run: Run, scope: Scope, task_id: str, outputs: Any) -> None:
         if outputs is None:
@@ -347,7 +450,9 @@ class Walker:
 
     # -- the execution ---------------------------------------------------------------------
     def execute(self, run: Run) -> None:
+        from kestra_magic.sandbox import engine_sla
         from kestra_magic.sandbox.engine import schedule_delay
+        timers: list = []
         try:
             delay = schedule_delay(run.execution)
             if delay:
@@ -360,16 +465,25 @@ class Walker:
                 return
             self.update(run, lambda ex: (ex.setdefault("taskRunList", []), transition(ex["state"], "RUNNING")))
             run.execution = self.store.get_execution(run.id)
+            run.index(run.execution.get("taskRunList") or [])
             run.base = self.base_variables(run)
             root = Scope(outputs=run.outputs)
+            run.root = root
+            if run.flow.get("sla"):
+                timers = engine_sla.start_timers(self, run)
+                engine_sla.check_assertions(self, run, self.variables(run, None, None, root))
             for name in ("afterExecution",):
                 if run.flow.get(name):
                     self.log(run, "WARN", f"`{name}` tasks are not run by the sandbox")
             state = self.block(run, run.flow.get("tasks") or [], root, run.flow.get("errors"),
                                run.flow.get("finally"))
+            if run.retry_in is not None and not run.killed.is_set():
+                self.retry_as_new_execution(run)
+                return
             self.wait_api_pause(run)
             if run.killed.is_set():
-                self.update(run, self.mark_killed)
+                self.update(run, self.mark_killed if run.end_state is None
+                            else lambda ex: self.mark_terminal(ex, run.end_state))
                 return
             outputs = None
             if state in ("SUCCESS", "WARNING") and run.flow.get("outputs"):
@@ -388,7 +502,24 @@ class Walker:
             self.log(run, "ERROR", f"Sandbox engine error: {type(exc).__name__}: {exc}")
             self.update(run, lambda ex: self.mark_terminal(ex, "FAILED"))
         finally:
+            run.finished.set()
+            for timer in timers:
+                timer.cancel()
             self.engine.forget(run)
+
+    def retry_as_new_execution(self, run: Run) -> None:
+        """``retry.behavior: CREATE_NEW_EXECUTION``: this execution ends RETRIED and, after the
+        retry's delay, a new one (next attempt number) runs the flow again (RetryCaseTest.
+        retryNewExecution*: RETRIED, RETRIED, FAILED for maxAttempt 3)."""
+        from kestra_magic.sandbox import engine_copy
+        self.update(run, lambda ex: transition(ex["state"], "RETRIED"))
+        if run.killed.wait(run.retry_in or 0):
+            return
+        ex = self.store.get_execution(run.id)
+        new = engine_copy.retry_as_new_execution(ex, run.flow, self.store.new_id)
+        self.log(run, "INFO", f"Retrying the execution as a new execution {new['id']} "
+                              f"(attempt {new['metadata']['attemptNumber']})")
+        self.engine.create_child(new)
 
     def acquire_slot(self, run: Run) -> bool:
         """Flow ``concurrency``: wait in QUEUED (FIFO), or end CANCELLED/FAILED, while ``limit``
@@ -410,7 +541,7 @@ class Walker:
                 created = parse_instant(mine["state"]["histories"][0]["date"])
                 older_queued = any(ex["state"]["current"] == "QUEUED"
                                    and parse_instant(ex["state"]["histories"][0]["date"]) < created for ex in same)
-                if (active < limit and not older_queued) or run.id in self.engine.forced:
+                if (active < limit and not older_queued) or self.engine.is_forced(run.id):
                     self.update(run, lambda ex: (transition(ex["state"], "RUNNING"), ex.setdefault("taskRunList", [])))
                     return True
                 if behavior in ("CANCEL", "FAIL"):
@@ -462,6 +593,8 @@ class Walker:
               finally_: list | None = None) -> str:
         """Run ``tasks`` one after the other; ``errors`` on failure; ``finally`` always."""
         state = self.sequence(run, tasks, scope)
+        if run.retry_in is not None:   # the execution is retried as a new one: no handlers
+            return state
         if state == "FAILED" and errors and not run.killed.is_set():
             self.sequence(run, errors, scope)
         if finally_ and not run.killed.is_set():
@@ -486,6 +619,9 @@ class Walker:
         if not isinstance(task, dict) or task.get("disabled") is True:
             return None
         self.wait_api_pause(run)
+        if run.flow.get("sla") and not run.killed.is_set():
+            from kestra_magic.sandbox import engine_sla
+            engine_sla.check_assertions(self, run, self.variables(run, None, None, run.root or scope))
         if run.killed.is_set():
             return "KILLED"
         existing = self.existing_tr(run, task["id"], scope)
@@ -510,7 +646,7 @@ class Walker:
             self.log(run, "ERROR", f"Invalid type: {task.get('type')}", task_id=task["id"], task_run_id=tr["id"])
             self.set_state(run, tr["id"], "FAILED")
             return "FAILED"
-        if tdef.flowable:
+        if tdef.flowable and not tdef.executable:
             return self.flowable(run, task, tdef, tr, scope)
         return self.runnable(run, task, tdef, tr, scope)
 
@@ -537,20 +673,30 @@ class Walker:
 
     # -- runnable tasks ----------------------------------------------------------------------
     def runnable(self, run: Run, task: dict, tdef: TaskDef, tr: dict, scope: Scope) -> str:
-        retry = task.get("retry") or run.flow.get("retry")
+        """Attempts of a runnable (or executable: Subflow) task, retried by the task's ``retry``,
+        else the nearest enclosing flowable's, else the flow's (Kestra ExecutorService.handleRetryTask)."""
+        retry = task.get("retry") or scope.retry or run.flow.get("retry")
         attempt = len(tr.get("attempts") or [])
         first_attempt = attempt
         started = utcnow()
-        self.set_state(run, tr["id"], "RUNNING")
+        retried = False
         outputs: Any = None
+        attempt_open = True   # the last attempt's end is written with the task run's (one store update)
+
+        def start(t: dict) -> None:
+            transition(t["state"], "RUNNING")
+            t.setdefault("attempts", []).append({"state": new_state("RUNNING")})
         while True:
-            self.update_tr(run, tr["id"], lambda t: t.setdefault("attempts", []).append(
-                {"state": new_state("RUNNING")}))
+            self.update_tr(run, tr["id"], start)
+            attempt_open = True
             tr_now = dict(tr, attempts=[{}] * attempt)   # attemptsCount: the attempts before this one
             ctx = TaskContext(self, run, task, tr_now, attempt, scope)
             run.track(ctx.cancelled)
             try:
-                result = self.call(tdef, task, ctx)
+                if tdef.executable:
+                    result = tdef.drive(self, run, task, tr_now, scope)
+                else:
+                    result = self.call(tdef, task, ctx)
                 if isinstance(result, TaskResult):
                     outputs, state = result.outputs, result.state
                 else:
@@ -567,32 +713,93 @@ class Walker:
             finally:
                 run.untrack(ctx.cancelled)
                 ctx.cleanup()
+            if ctx.log_lines:   # logToFile (LogToFileTest: one line per entry, in the attempt's logFile)
+                log_file = ctx.put_file(f"{attempt}.log", ("\n".join(ctx.log_lines) + "\n").encode())
+                self.update_tr(run, tr["id"], lambda t: t["attempts"][-1].__setitem__("logFile", log_file))
             if run.killed.is_set() and state == "FAILED":
                 state = "KILLED"
             outputs = jsonable(outputs)
             final_attempt_state = state
-            self.update_tr(run, tr["id"], lambda t: transition(t["attempts"][-1]["state"], final_attempt_state))
-            if state == "FAILED" and retry and not run.killed.is_set():
-                delay = retry_delay(retry, attempt - first_attempt + 1, utcnow() - started)
+            if state == "FAILED" and isinstance(retry, dict) and not run.killed.is_set():
+                if str(retry.get("behavior") or "").upper() == "CREATE_NEW_EXECUTION":
+                    delay = self.new_execution_delay(run, retry)
+                    if delay is not None:
+                        with run.lock:
+                            run.retry_in = delay
+                        retried = True
+                    break
+                delay = retry_delay(retry, attempt - first_attempt + 1, started, utcnow())
                 if delay is not None:
-                    self.set_state(run, tr["id"], "RETRYING")
+                    self.update_tr(run, tr["id"], lambda t: (transition(t["attempts"][-1]["state"], final_attempt_state),
+                                                             transition(t["state"], "RETRYING")))
+                    attempt_open = False
                     if run.killed.wait(delay):
                         state = "KILLED"
                         break
-                    self.set_state(run, tr["id"], "RUNNING")
                     attempt += 1
                     continue
             break
+        if retried:
+            self.finish_tr(run, tr["id"], "RETRIED", outputs, final_attempt_state if attempt_open else None)
+            return "FAILED"
         if state == "SUCCESS" and attempt > first_attempt and isinstance(retry, dict) and retry.get("warningOnRetry"):
             state = "WARNING"
         if state == "FAILED" and task.get("allowFailure") is True:
             state = "WARNING"
         if state == "WARNING" and task.get("allowWarning") is True:
             state = "SUCCESS"
-        self.set_state(run, tr["id"], state, outputs=outputs if outputs else None)
+        self.finish_tr(run, tr["id"], state, outputs, final_attempt_state if attempt_open else None)
         if state in SUCCESSFUL:
             self.register(run, scope, task["id"], outputs or {})
         return state
+
+    def finish_tr(self, run: Run, tr_id: str, state: str, outputs: Any, attempt_state: str | None) -> None:
+        """The task run's end in one store update: its last attempt's end (when still open),
+        its outputs and its final state."""
+        def apply(t: dict) -> None:
+            if attempt_state is not None and t.get("attempts"):
+                transition(t["attempts"][-1]["state"], attempt_state)
+            if outputs:
+                t["outputs"] = outputs
+            transition(t["state"], state)
+        self.update_tr(run, tr_id, apply)
+
+    def new_execution_delay(self, run: Run, retry: dict) -> float | None:
+        """Seconds before the new execution of a CREATE_NEW_EXECUTION retry, or None when the
+        execution's attempt number reached ``maxAttempt`` or the next start would pass the
+        original creation date + ``maxDuration`` (Kestra TaskRun.nextRetryDate(retry, execution))."""
+        with self.store.lock:
+            ex = self.store.executions.get(run.id) or {}
+            meta = dict(ex.get("metadata") or {})
+            created = meta.get("originalCreatedDate") or ex["state"]["histories"][0]["date"]
+        number = int(meta.get("attemptNumber") or 1)
+        max_attempt = retry.get("maxAttempt", retry.get("maxAttempts"))
+        if max_attempt is not None and number >= int(max_attempt):
+            return None
+        delay = retry_interval(retry, number)
+        if retry.get("maxDuration"):
+            limit = parse_instant(str(created)) + parse_duration(str(retry["maxDuration"]))
+            if utcnow() + dt.timedelta(seconds=delay) > limit:
+                return None
+        return delay
+
+    def task_context(self, run: Run, task: dict, tr: dict, attempt: int, scope: Scope) -> TaskContext:
+        return TaskContext(self, run, task, tr, attempt, scope)
+
+    def drop_children(self, run: Run, parent_id: str) -> None:
+        """Remove every task run under ``parent_id`` (WaitFor between iterations) and reindex."""
+        def apply(ex: dict) -> None:
+            trs = ex.get("taskRunList") or []
+            gone = {parent_id}
+            kept = []
+            for tr in trs:   # parents come before their children in the list
+                if tr.get("parentTaskRunId") in gone:
+                    gone.add(tr["id"])
+                else:
+                    kept.append(tr)
+            ex["taskRunList"] = kept
+            run.index(kept)
+        self.update(run, apply)
 
     @staticmethod
     def call(tdef: TaskDef, task: dict, ctx: TaskContext) -> Any:
@@ -623,35 +830,28 @@ class Walker:
 
     # -- flowable tasks ----------------------------------------------------------------------
     def flowable(self, run: Run, task: dict, tdef: TaskDef, tr: dict, scope: Scope) -> str:
-        kind = tdef.type.rsplit(".", 1)[-1]
+        """Drive a flowable task with its registered function (tasks/flow.py)."""
         self.set_state(run, tr["id"], "RUNNING")
         outputs: Any = None
         try:
-            handler = getattr(self, f"flow_{kind.lower()}")
-            result = handler(run, task, tr, scope)
+            result = tdef.drive(self, run, task, tr, scope)
             state, outputs = result if isinstance(result, tuple) else (result, None)
         except (ExpressionError, TaskFailure, ValueError, TypeError) as exc:
             self.log(run, "ERROR", str(exc), task_id=task["id"], task_run_id=tr["id"])
             state = "FAILED"
         if run.killed.is_set() and state != "SUCCESS":
             state = "KILLED"
+        if run.retry_in is not None and state == "FAILED":   # a child is retried as a new execution
+            self.set_state(run, tr["id"], "RETRIED", outputs=outputs)
+            return "FAILED"
         if state == "FAILED" and task.get("allowFailure") is True:
             state = "WARNING"
+        if state == "WARNING" and task.get("allowWarning") is True:
+            state = "SUCCESS"
         self.set_state(run, tr["id"], state, outputs=outputs)
         if state in SUCCESSFUL and outputs is not None:
             self.register(run, scope, task["id"], outputs)
         return state
-
-    def flow_sequential(self, run, task, tr, scope):
-        return self.block(run, task.get("tasks") or [], scope.under(tr, task), task.get("errors"),
-                          task.get("finally"))
-
-    def flow_parallel(self, run, task, tr, scope):
-        children = [t for t in task.get("tasks") or [] if isinstance(t, dict) and t.get("disabled") is not True]
-        limit = int(self.render(run, task.get("concurrent", 0), self.variables(run, task, tr, scope)) or 0)
-        child_scope = scope.under(tr, task)
-        state = self.concurrently(run, [(lambda c=c: self.run_task(run, c, child_scope)) for c in children], limit)
-        return self.handlers(run, task, state, child_scope)
 
     def concurrently(self, run: Run, jobs: list, limit: int) -> str:
         if not jobs:
@@ -662,7 +862,9 @@ class Walker:
         state = "SUCCESS"
 
         def guarded(job):
-            if failed.is_set() or run.killed.is_set():
+            # with a limit, a failure starts no new job; without one Kestra created them all at
+            # once, so they all run (FlowableUtils.resolveParallelNexts; FinallyTest.parallelWithErrors)
+            if (limit > 0 and failed.is_set()) or run.killed.is_set():
                 return None
             result = job()
             if result in ("FAILED", "KILLED"):
@@ -686,144 +888,8 @@ class Walker:
             state = worst(state, self.sequence(run, task["finally"], scope))
         return state
 
-    def flow_if(self, run, task, tr, scope):
-        condition = self.render(run, task.get("condition"), self.variables(run, task, tr, scope))
-        branch = task.get("then") if truthy(condition) else task.get("else")
-        child_scope = scope.under(tr, task)
-        return self.block(run, branch or [], child_scope, task.get("errors"), task.get("finally"))
-
-    def flow_workingdirectory(self, run, task, tr, scope):
-        """Child tasks share one working directory (inputFiles in, outputFiles out)."""
-        from kestra_magic.sandbox.tasks.scripts import _input_files, _output_files, output_dir
-        shared = Path(tempfile.mkdtemp(prefix=f"kestra-{task['id']}-"))
-        try:
-            ctx = TaskContext(self, run, task, tr, 0, replace(scope, workdir=shared))
-            variables = {"workingDir": str(shared)}
-            _input_files(task, ctx, shared, variables)
-            state = self.block(run, task.get("tasks") or [], scope.under(tr, task, workdir=shared),
-                               task.get("errors"), task.get("finally"))
-            outputs = None
-            if task.get("outputFiles") is not None and state in SUCCESSFUL:
-                outputs = {"outputFiles": _output_files(task, ctx, shared, output_dir(ctx), variables)}
-            return state, outputs
-        finally:
-            shutil.rmtree(shared, ignore_errors=True)
-
-    def flow_switch(self, run, task, tr, scope):
-        value = self.render(run, task.get("value"), self.variables(run, task, tr, scope))
-        key = to_text(value)
-        cases = task.get("cases") or {}
-        branch = next((tasks for case, tasks in cases.items() if to_text(case) == key), None)
-        outputs = {"value": key, "defaults": branch is None}
-        state = self.block(run, (task.get("defaults") or []) if branch is None else branch, scope.under(tr, task),
-                           task.get("errors"), task.get("finally"))
-        return state, outputs
-
-    def _values(self, run, task, tr, scope) -> list:
-        values = self.render(run, task.get("values"), self.variables(run, task, tr, scope))
-        if isinstance(values, str):
-            text = values.strip()
-            if text.startswith("kestra://"):
-                return [line for line in Path(self.store.file_path(text)).read_text().splitlines() if line]
-            try:
-                values = json.loads(text)
-            except ValueError:
-                raise TaskFailure(f"Unable to parse `values` of task '{task['id']}' as a JSON array: "
-                                  f"{text[:80]}") from None
-        if isinstance(values, dict):
-            return [(k, v) for k, v in values.items()]
-        if not isinstance(values, list):
-            raise TaskFailure(f"`values` of task '{task['id']}' must be a list, got {type(values).__name__}")
-        return values
-
-    def flow_foreach(self, run, task, tr, scope):
-        values = self._values(run, task, tr, scope)
-        limit = int(task.get("concurrencyLimit", 1))
-
-        def iteration(index: int, item: Any):
-            value = item if isinstance(item, str) else to_text(item)
-            child = scope.under(tr, task, value=value, iteration=index, path=scope.path + (value,))
-            return self.sequence(run, task.get("tasks") or [], child)
-        jobs = [(lambda i=i, v=v: iteration(i, v)) for i, v in enumerate(values)]
-        state = self.concurrently(run, jobs, limit)
-        return self.handlers(run, task, state, scope.under(tr, task))
-
-    def flow_loop(self, run, task, tr, scope):
-        values = self._values(run, task, tr, scope)
-        limit = int(task.get("concurrencyLimit", 1))
-        per_iteration: list = [None] * len(values)
-
-        def iteration(index: int, item: Any):
-            key = None
-            if isinstance(item, tuple):   # a map: one iteration per entry
-                key, item = item
-            value = item if isinstance(item, str) else to_text(item)
-            with run.lock:
-                isolated = copy.copy(scope.outputs)
-            loop_item = {"value": value, "index": index}
-            if key is not None:
-                loop_item["key"] = key
-            child = scope.under(tr, task, value=value, iteration=index, item=loop_item, outputs=isolated)
-            state = self.sequence(run, task.get("tasks") or [], child)
-            if task.get("outputs") and state in SUCCESSFUL:
-                variables = self.variables(run, task, tr, child)
-                specs = task["outputs"]
-                if isinstance(specs, dict):
-                    specs = [{"id": k, "value": v} for k, v in specs.items()]
-                per_iteration[index] = {s["id"]: typed_output(s, self.render(run, s.get("value"), variables))
-                                        for s in specs}
-            return state
-        jobs = [(lambda i=i, v=v: iteration(i, v)) for i, v in enumerate(values)]
-        state = self.concurrently(run, jobs, limit)
-        state = self.handlers(run, task, state, scope.under(tr, task))
-        outputs = {"iterations": len(values)}
-        if task.get("outputs"):
-            outputs["outputs"] = per_iteration
-        return state, outputs
-
-    def flow_pause(self, run, task, tr, scope):
-        variables = self.variables(run, task, tr, scope)
-        raw = task.get("pauseDuration") or task.get("delay")
-        fail_after = task.get("timeout") if not raw else None
-        seconds = None
-        if raw or fail_after:
-            seconds = parse_duration(str(self.render(run, raw or fail_after, variables))).total_seconds()
-        with run.lock:
-            run._released.pop(tr["id"], None)
-            run.pauses[tr["id"]] = {"id": task["id"], "taskRunId": tr["id"], "onResume": task.get("onResume") or []}
-        self.set_state(run, tr["id"], "PAUSED")
-        self.set_execution_state(run, "PAUSED")
-        resumed = run.wait_for(lambda: tr["id"] in run._released, seconds)
-        with run.lock:
-            inputs = run._released.pop(tr["id"], None)
-            run.pauses.pop(tr["id"], None)
-            still_paused = bool(run.pauses)
-        if run.killed.is_set():
-            return "KILLED"
-        if not still_paused:   # another Pause task (in a Parallel) may still be waiting
-            self.set_execution_state(run, "RUNNING")
-        self.set_state(run, tr["id"], "RUNNING")
-        state = "SUCCESS"
-        if not resumed:
-            behavior = str(task.get("behavior") or ("FAIL" if fail_after else "RESUME")).upper()
-            state = {"RESUME": "SUCCESS", "WARN": "WARNING", "FAIL": "FAILED", "CANCEL": "KILLED"}.get(behavior,
-                                                                                                      "SUCCESS")
-            if state == "FAILED":
-                self.log(run, "ERROR", f"Pause timed out after {raw or fail_after}", task_id=task["id"],
-                         task_run_id=tr["id"])
-        outputs = None
-        if task.get("onResume"):
-            outputs = {"onResume": {**self.default_inputs(task["onResume"]), **(inputs or {})}}
-        if task.get("tasks") and state in SUCCESSFUL:
-            state = worst(state, self.block(run, task["tasks"], scope.under(tr, task)))
-        return state, outputs
-
-    def default_inputs(self, specs: list) -> dict:
-        return {s["id"]: s.get("defaults") for s in specs if isinstance(s, dict) and "id" in s}
-
     def check_resume_inputs(self, run: Run, given: dict) -> dict:
         """Typed ``onResume`` inputs; raises EngineInvalid naming the bad one."""
-        from kestra_magic.sandbox.engine import EngineInvalid
         with run.lock:
             pause = run.pause_task
         if pause is None:
@@ -832,158 +898,6 @@ class Walker:
             return convert_inputs(pause["onResume"], given)
         except ValueError as exc:
             raise EngineInvalid(str(exc)) from None
-
-    def flow_subflow(self, run, task, tr, scope):
-        variables = self.variables(run, task, tr, scope)
-        props = {k: self.render(run, task.get(k), variables)
-                 for k in ("namespace", "flowId", "inputs", "labels", "revision", "scheduleDate")}
-        wait = truthy(self.render(run, task.get("wait", True), variables))
-        transmit = truthy(self.render(run, task.get("transmitFailed", True), variables))
-        revision = int(props["revision"]) if props.get("revision") not in (None, "") else None
-        flow = self.store.get_flow(props["namespace"], props["flowId"], revision)
-        if flow is None:
-            raise TaskFailure(f"Unable to find flow '{props['namespace']}'.'{props['flowId']}'"
-                              + (f" with revision {revision}" if revision else ""))
-        try:
-            inputs = convert_inputs(flow.get("inputs") or [], props.get("inputs") or {})
-        except ValueError as exc:
-            raise TaskFailure(f"Invalid inputs for subflow {props['namespace']}.{props['flowId']}: {exc}") from None
-        child = self.child_execution(run, task, tr, flow, inputs, props)
-        with run.lock:
-            run.children.add(child["id"])
-        self.log(run, "INFO", f"Subflow execution {child['id']} of {flow['namespace']}.{flow['id']} created",
-                 task_id=task["id"], task_run_id=tr["id"], attempt=None)
-        self.engine.create_child(child)
-        outputs = {"executionId": child["id"]}
-        if not wait:
-            return "SUCCESS", outputs
-        self.update_tr(run, tr["id"], lambda t: t.__setitem__("outputs", dict(outputs)))
-        final = self.engine.wait_terminal(child["id"], run)
-        if run.killed.is_set():
-            self.engine.kill(child["id"])
-            return "KILLED", outputs
-        child_state = final["state"]["current"] if final else "FAILED"
-        outputs["state"] = child_state
-        if final and final.get("outputs") is not None:
-            outputs["outputs"] = final["outputs"]
-        if child_state in ("FAILED", "KILLED"):
-            if transmit:
-                self.log(run, "ERROR", f"Subflow execution {child['id']} ended in {child_state}",
-                         task_id=task["id"], task_run_id=tr["id"])
-                return "FAILED", outputs
-            return "SUCCESS", outputs
-        return ("WARNING" if child_state == "WARNING" else "SUCCESS"), outputs
-
-    def child_execution(self, run: Run, task: dict, tr: dict, flow: dict, inputs: dict, props: dict) -> dict:
-        child_id = self.store.new_id()
-        parent_labels = run.execution.get("labels") or []
-        labels: list[dict] = []
-        for lb in flow.get("labels") or []:
-            labels.append(lb)
-        if isinstance(flow.get("labels"), dict):
-            labels = [{"key": k, "value": str(v)} for k, v in flow["labels"].items()]
-        if task.get("inheritLabels"):
-            labels += [lb for lb in parent_labels if not str(lb.get("key", "")).startswith("system.")]
-        extra = props.get("labels") or {}
-        if isinstance(extra, dict):
-            labels += [{"key": str(k), "value": to_text(v)} for k, v in extra.items()]
-        elif isinstance(extra, list):
-            labels += [lb for lb in extra if isinstance(lb, dict)]
-        correlation = next((lb.get("value") for lb in parent_labels if lb.get("key") == "system.correlationId"),
-                           run.id)
-        labels.append({"key": "system.correlationId", "value": correlation})
-        now = instant()
-        child = {"id": child_id, "tenantId": "main", "namespace": flow["namespace"], "flowId": flow["id"],
-                 "flowRevision": flow.get("revision"), "state": new_state("CREATED"), "taskRunList": [],
-                 "inputs": inputs, "labels": labels, "parentId": run.id, "originalId": child_id,
-                 "trigger": {"id": task["id"], "type": task.get("type"),
-                             "variables": {"executionId": run.id, "namespace": run.flow["namespace"],
-                                           "flowId": run.flow["id"], "flowRevision": run.flow.get("revision"),
-                                           "taskRunId": tr["id"]}},
-                 "deleted": False, "metadata": {"attemptNumber": 1, "originalCreatedDate": now},
-                 "kind": run.execution.get("kind") or "NORMAL"}
-        if props.get("scheduleDate"):
-            child["scheduleDate"] = props["scheduleDate"]
-        return child
-
-    # -- restart and replay ----------------------------------------------------------------
-    def handler_task_ids(self, flow: dict) -> set[str]:
-        """Ids of every task inside an ``errors`` or ``finally`` block (re-run on restart)."""
-        out: set[str] = set()
-
-        def collect(tasks, inside: bool) -> None:
-            for t in tasks or []:
-                if not isinstance(t, dict):
-                    continue
-                if inside:
-                    out.add(t.get("id"))
-                for key, value in t.items():
-                    if isinstance(value, list) and value and isinstance(value[0], dict) and "type" in value[0]:
-                        collect(value, inside or key in ("errors", "finally"))
-        collect(flow.get("tasks"), False)
-        collect(flow.get("errors"), True)
-        collect(flow.get("finally"), True)
-        return out
-
-    def copy_for_restart(self, ex: dict, keep_ids: bool) -> dict:
-        new = copy.deepcopy(ex)
-        flow = self.store.get_flow(ex["namespace"], ex["flowId"], ex.get("flowRevision"), allow_deleted=True) or {}
-        handlers = self.handler_task_ids(flow)
-        kept = []
-        for tr in new.get("taskRunList") or []:
-            if tr["taskId"] in handlers:
-                continue
-            if tr["state"]["current"] not in SUCCESSFUL:
-                transition(tr["state"], "RESTARTED")
-            kept.append(tr)
-        new["taskRunList"] = kept
-        if not keep_ids:
-            remap(new, self.store.new_id)
-        return new
-
-    def copy_for_replay(self, ex: dict, task_run_id: str | None) -> dict:
-        from kestra_magic.sandbox.engine import EngineInvalid
-        new = copy.deepcopy(ex)
-        trs = new.get("taskRunList") or []
-        kept: list[dict] = []
-        if task_run_id:
-            ids = [tr["id"] for tr in trs]
-            if task_run_id not in ids:
-                raise EngineInvalid(f"Unable to find task run '{task_run_id}' in execution '{ex['id']}'")
-            by_id = {tr["id"]: tr for tr in trs}
-            ancestors: list[str] = []
-            node = by_id[task_run_id].get("parentTaskRunId")
-            while node and node in by_id:
-                ancestors.append(node)
-                node = by_id[node].get("parentTaskRunId")
-
-            def descends(tr: dict) -> bool:
-                node = tr["id"]
-                while node:
-                    if node == task_run_id:
-                        return True
-                    node = by_id[node].get("parentTaskRunId") if node in by_id else None
-                return False
-            flow = self.store.get_flow(ex["namespace"], ex["flowId"], ex.get("flowRevision"), allow_deleted=True) or {}
-            handlers = self.handler_task_ids(flow)
-            target_index = ids.index(task_run_id)
-            for index, tr in enumerate(trs):
-                if tr["id"] in ancestors:
-                    tr["state"] = new_state("RESTARTED")
-                    tr.pop("attempts", None)
-                    tr["outputs"] = None
-                    kept.append(tr)
-                elif index < target_index and not descends(tr) and tr["taskId"] not in handlers \
-                        and tr["state"]["current"] in SUCCESSFUL:
-                    kept.append(tr)
-        new["taskRunList"] = kept
-        remap(new, self.store.new_id)
-        new["state"] = new_state("CREATED")
-        new.pop("outputs", None)
-        new["metadata"] = {"attemptNumber": 1, "originalCreatedDate": instant()}
-        new["originalId"] = ex.get("originalId") or ex["id"]
-        new["labels"] = [lb for lb in new.get("labels") or [] if lb.get("key") != "system.replayed"]
-        return new
 
 
 def jsonable(value: Any) -> Any:
@@ -1010,31 +924,41 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def remap(ex: dict, new_id) -> None:
-    """Give every task run a new id, keeping parent links."""
-    mapping = {tr["id"]: new_id() for tr in ex.get("taskRunList") or []}
-    for tr in ex.get("taskRunList") or []:
-        tr["id"] = mapping[tr["id"]]
-        if tr.get("parentTaskRunId") in mapping:
-            tr["parentTaskRunId"] = mapping[tr["parentTaskRunId"]]
+def current_each_output(value: Any, path: tuple) -> Any:
+    """``outputs.x`` narrowed to the current iteration: indexed by each enclosing loop value it
+    is keyed by (Kestra CurrentEachOutputFunction; CurrentEachOutputFunctionTest: current-output.yaml)."""
+    for key in path:
+        if isinstance(value, dict) and str(key) in value:
+            value = value[str(key)]
+    return value
 
 
-def retry_delay(retry: dict, failures: int, elapsed) -> float | None:
-    """Seconds to wait before the next attempt, or None when the policy is exhausted."""
+def retry_delay(retry: dict, attempts: int, first_started, last_ended) -> float | None:
+    """Seconds to wait before the next attempt, or None when the policy is exhausted: ``attempts``
+    reached ``maxAttempt``, or the next attempt would start after the first one's start +
+    ``maxDuration`` (Kestra TaskRun.nextRetryDate: 4 attempts for maxAttempt 4, 3 for
+    maxDuration PT6S with interval PT2S — RetryCaseTest.retryFailedTask*)."""
     if not isinstance(retry, dict):
         return None
     max_attempt = retry.get("maxAttempt", retry.get("maxAttempts"))
-    if max_attempt is not None and failures + 1 > int(max_attempt):
-        return None
-    if retry.get("maxDuration") and elapsed >= parse_duration(str(retry["maxDuration"])):
-        return None
     if max_attempt is None and not retry.get("maxDuration"):
         return None
+    if max_attempt is not None and attempts >= int(max_attempt):
+        return None
+    delay = retry_interval(retry, attempts)
+    if retry.get("maxDuration"):
+        limit = first_started + parse_duration(str(retry["maxDuration"]))
+        if last_ended + dt.timedelta(seconds=delay) > limit:
+            return None
+    return delay
+
+
+def retry_interval(retry: dict, attempts: int) -> float:
+    """The wait after ``attempts`` attempts, by the retry's ``type`` (constant, exponential, random)."""
     kind = str(retry.get("type", "constant")).lower()
     if kind == "exponential":
         base = parse_duration(str(retry.get("interval", "PT1S"))).total_seconds()
-        factor = float(retry.get("delayFactor", 2))
-        delay = base * factor ** (failures - 1)
+        delay = base * float(retry.get("delayFactor", 2)) ** (attempts - 1)
         if retry.get("maxInterval"):
             delay = min(delay, parse_duration(str(retry["maxInterval"])).total_seconds())
         return delay

@@ -52,7 +52,7 @@ def _run(sb: Sandbox, ns: str, source: str, flow_id: str) -> dict:
 
 
 def test_kv_set_by_one_sandbox_is_read_by_the_next(tmp_path, ns):
-    first = Sandbox(api=1, data_dir=tmp_path)
+    first = Sandbox(api=1, data_dir=tmp_path, auth=False)
     first.start()
     try:
         ex = _run(first, ns, f"""
@@ -68,7 +68,7 @@ tasks:
         assert ex["state"]["current"] == "SUCCESS"
     finally:
         first.stop()
-    second = Sandbox(api=1, data_dir=tmp_path)
+    second = Sandbox(api=1, data_dir=tmp_path, auth=False)
     second.start()
     try:
         ex = _run(second, ns, f"""

@@ -9,9 +9,11 @@ written) and a :class:`RunContext`. Tasks render what they need with
 with ``ctx.log``, store files with ``ctx.put_file`` and return their outputs as
 a plain JSON-able dict (file outputs are ``kestra:///...`` URI strings).
 
-*Flowable* tasks (Parallel, If, ForEach, Loop, Subflow, Pause, ...) are driven
-by the engine itself; they register a :class:`TaskDef` too (``flowable=True``)
-so validation knows their properties, but their ``run`` is not called.
+*Flowable* tasks (Parallel, If, ForEach, Loop, Subflow, Pause, ...) register a
+``drive(walk, run, task, taskrun, scope)`` function with :func:`flowable` (see
+``tasks/flow.py``): it runs the children through the engine's walker (``walk.block``,
+``walk.run_task``, ``walk.concurrently``, ...) and returns the task run's final state,
+or ``(state, outputs)``.
 
 Raise :class:`TaskFailure` to fail the task run with a message (logged at
 ERROR, as Kestra does); any other exception also fails the task run. A failure may
@@ -50,6 +52,10 @@ class TaskDef:
     # Kestra generations the type exists on (ForEach: {1}; Loop: {2})
     generations: frozenset[int] = frozenset({1, 2})
     removed_message: str | None = None  # message when used on a generation it is not on
+    # flowable tasks: drive(walk, run, task, taskrun, scope) -> state | (state, outputs)
+    drive: Callable[..., Any] | None = None
+    # executable flowables (Subflow): drive runs in the attempt loop, returns outputs or raises TaskFailure
+    executable: bool = False
 
     @property
     def allowed(self) -> frozenset[str]:
@@ -61,10 +67,28 @@ REGISTRY: dict[str, TaskDef] = {}
 
 def task(type_: str, *, required=(), optional=(), aliases=(), flowable=False,
          generations=(1, 2), removed_message=None):
-    """Register a task type. Use as a decorator on ``run(props, ctx)``."""
+    """Register a runnable task type. Use as a decorator on ``run(props, ctx)``."""
     def register(fn):
         tdef = TaskDef(type_, None if flowable else fn, frozenset(required), frozenset(optional),
                        tuple(aliases), flowable, frozenset(generations), removed_message)
+        for name in (type_, *aliases):
+            existing = REGISTRY.get(name)
+            if flowable and existing is not None and existing.drive is not None:
+                continue   # a property-only declaration never replaces the drive function of tasks/flow.py
+            REGISTRY[name] = tdef
+        return fn
+    return register
+
+
+def flowable(type_: str, *, required=(), optional=(), aliases=(), generations=(1, 2), removed_message=None,
+             executable: bool = False):
+    """Register a flowable task type. Use as a decorator on ``drive(walk, run, task, taskrun, scope)``.
+
+    ``executable``: the task runs in attempts like a runnable one (Kestra's ExecutableTask:
+    Subflow); ``drive`` then returns outputs (or a TaskResult) or raises TaskFailure."""
+    def register(fn):
+        tdef = TaskDef(type_, None, frozenset(required), frozenset(optional), tuple(aliases), True,
+                       frozenset(generations), removed_message, drive=fn, executable=executable)
         for name in (type_, *aliases):
             REGISTRY[name] = tdef
         return fn

@@ -92,36 +92,6 @@ def labels(props: dict, ctx) -> dict:
     return {}
 
 
-# -- flowable tasks: properties only (the engine runs them) ---------------------------------
-
-_HANDLERS = ["errors", "finally"]
-
-task(CORE + "flow.Sequential", required=["tasks"], optional=_HANDLERS, flowable=True,
-     aliases=["io.kestra.core.tasks.flows.Sequential"])(None)
-task(CORE + "flow.Parallel", required=["tasks"], optional=["concurrent", *_HANDLERS], flowable=True,
-     aliases=["io.kestra.core.tasks.flows.Parallel"])(None)
-task(CORE + "flow.If", required=["condition", "then"], optional=["else", *_HANDLERS], flowable=True,
-     aliases=["io.kestra.core.tasks.flows.If"])(None)
-task(CORE + "flow.ForEach", required=["values", "tasks"], optional=["concurrencyLimit", *_HANDLERS],
-     flowable=True, generations=[1],
-     removed_message=("Invalid type: io.kestra.plugin.core.flow.ForEach (ForEach was removed in Kestra 2.0: "
-                      "use io.kestra.plugin.core.flow.Loop and {{ item.value }} instead of {{ taskrun.value }})"))(None)
-task(CORE + "flow.Loop", required=["values", "tasks"], optional=["concurrencyLimit", "outputs", *_HANDLERS],
-     flowable=True, generations=[2],
-     removed_message="Invalid type: io.kestra.plugin.core.flow.Loop (Loop arrives with Kestra 2.0: use "
-                     "io.kestra.plugin.core.flow.ForEach and {{ taskrun.value }} on 1.x)")(None)
-task(CORE + "flow.Subflow", required=["namespace", "flowId"],
-     optional=["inputs", "wait", "transmitFailed", "revision", "labels", "inheritLabels", "restartBehavior",
-               "scheduleDate", "outputs"], flowable=True, aliases=["io.kestra.core.tasks.flows.Subflow"])(None)
-task(CORE + "flow.Pause", optional=["pauseDuration", "delay", "timeout", "behavior", "onResume", "tasks", "onPause"],
-     flowable=True, aliases=["io.kestra.core.tasks.flows.Pause"])(None)
-task(CORE + "flow.Switch", required=["value"], optional=["cases", "defaults", *_HANDLERS], flowable=True,
-     aliases=["io.kestra.core.tasks.flows.Switch"])(None)
-task(CORE + "flow.WorkingDirectory", required=["tasks"],
-     optional=["inputFiles", "outputFiles", "namespaceFiles", "cache", *_HANDLERS], flowable=True,
-     aliases=["io.kestra.core.tasks.flows.WorkingDirectory"])(None)
-
-
 @task(CORE + "debug.Echo", required=["format"], optional=["level"], generations=[1],
       aliases=["io.kestra.core.tasks.debugs.Echo"],
       removed_message=("Invalid type: io.kestra.plugin.core.debug.Echo (Echo was removed in Kestra 2.0: use "
