@@ -11,7 +11,7 @@ from tests.e2e.notebooks import ROOT
 README = (ROOT / "README.md").read_text()
 SETUP_AND_RUN = "bash scripts/quickstart.sh"
 TESTS = "bash scripts/setup-tests.sh && python -m pytest -q"
-MAGICS = ["kestra_config", "kestra_flow", "kestra_run", "kestra_logs", "kestra_executions",
+MAGICS = ["kestra_config", "kestra_flow", "kestra_file", "kestra_run", "kestra_logs", "kestra_executions",
           "kestra_flows", "kestra_kill", "kestra_resume", "kestra_restart"]
 
 
