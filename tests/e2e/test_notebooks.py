@@ -109,6 +109,14 @@ def test_teaching_notebook_against_a_server_given_by_kestra_url(sandbox_v2):
     assert "'answer': 144" in plain(cell(nb, "parent.outputs"))
     found = plain(cell(nb, "runs = %kestra_executions tutorial.teaching --label"))
     assert found.count("inputs_outputs") >= 3 and found.count("kestra101") >= 3
+    # the Parallel flow's picture: a static SVG under the cell, branches side by side
+    picture = text(cell(nb, "id: parallel"))
+    assert "<svg" in picture and "<script" not in picture
+    assert all(f">{task}<" in picture for task in ("together", "wash", "dry", "fold", "done"))
+    # a namespace file written from a cell, read back through the API
+    assert "namespace file tutorial.teaching:/scripts/grade.py saved" in text(cell(nb, "%%kestra_file"))
+    assert plain(cell(nb, "files = km.client().namespaces")) == \
+        "(['grade.py'], 'print(\"passed\" if score >= 10 else \"failed\")')"
     # the sandbox behind KESTRA_URL holds what the notebook posted
     ids = {(f["namespace"], f["id"]) for f in _flows(sandbox_v2)}
     assert {("tutorial.teaching", "first_flow"), ("tutorial.teaching", "parent")} <= ids
