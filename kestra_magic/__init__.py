@@ -165,6 +165,14 @@ def start_sandbox(api: int = 2, **kw: Any) -> "Sandbox":
     return sb
 
 
+def _jupyter_labextension_paths() -> list[dict]:
+    """Where JupyterLab finds the prebuilt highlighting extension of this package. A wheel install
+    copies it into ``share/jupyter/labextensions`` (pyproject data files); an editable install
+    (``pip install -e``) does not, so the setup scripts link it with ``jupyter labextension develop``,
+    which reads this."""
+    return [{"src": "labextension", "dest": "kestra-magic-highlight"}]
+
+
 def load_ipython_extension(ipython):  # pragma: no cover - thin
     from kestra_magic.notebook.magics import load_ipython_extension as _load
     _load(ipython)
