@@ -139,6 +139,8 @@ def test_a_failed_run_says_where_the_run_is(kb, ns):
     assert kb.ns["ex"].state == "FAILED" and not kb.ns["ex"].logs().empty
     failed = kb.fails(f"%kestra_run run2 {ns}.bad --timeout 30")
     assert str(failed.error).endswith("(`run2` holds the run)") and kb.ns["run2"].state == "FAILED"
+    page = requests.get(kb.ns["run2"].url, timeout=10)          # "Open in UI" of a run: a real page
+    assert page.status_code == 200 and kb.ns["run2"].id in page.text
 
 
 def test_sandbox_dir_keeps_flows_across_sandbox_restarts(nb, ns, tmp_path):
