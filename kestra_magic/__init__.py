@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 
 _shared: "KestraClient | None" = None
 _sandbox: "Sandbox | None" = None     # the embedded sandbox started by ``start_sandbox()``
+_sandbox_settings: dict = {}          # the settings it was started with (same ones: reused)
 _shared_lock = threading.Lock()
 
 # names importable from the package root without importing their modules up front
@@ -138,14 +139,18 @@ def start_sandbox(api: int = 2, **kw: Any) -> "Sandbox":
     the shared client at it with the sandbox's own credential; returns the ``Sandbox``.
 
     (Not ``km.sandbox``: that name is the ``kestra_magic.sandbox`` package, which replaces any
-    function of that name once imported.) A call with the same ``api`` and no other settings
+    function of that name once imported.) A call with the same ``api`` and the same settings
     reuses the running one. ``kw`` goes to
-    ``kestra_magic.sandbox.Sandbox`` (``port``, ``data_dir``, ``username``/``password``, ``auth``...).
+    ``kestra_magic.sandbox.Sandbox`` (``port``, ``data_dir`` — flows, executions and files kept
+    there across restarts —, ``username``/``password``...).
     """
-    global _sandbox
+    global _sandbox, _sandbox_settings
+    if kw.get("data_dir") is not None:
+        import os
+        kw["data_dir"] = os.path.abspath(os.path.expanduser(str(kw["data_dir"])))
     with _shared_lock:
         sb = _sandbox
-        if sb is None or sb.generation != api or kw:
+        if sb is None or sb.generation != api or kw != _sandbox_settings:
             import atexit
             from kestra_magic.sandbox import Sandbox
             new = Sandbox(api=api, **kw)
@@ -153,10 +158,19 @@ def start_sandbox(api: int = 2, **kw: Any) -> "Sandbox":
             atexit.register(new.stop)
             if sb is not None:
                 sb.stop()
-            _sandbox = sb = new
+            _sandbox, _sandbox_settings = new, dict(kw)
+            sb = new
     # the sandbox's settings replace every credential of the previous server
     configure(**{"username": None, "password": None, "token": None, **sb.client_settings()})
     return sb
+
+
+def _jupyter_labextension_paths() -> list[dict]:
+    """Where JupyterLab finds the prebuilt highlighting extension of this package. A wheel install
+    copies it into ``share/jupyter/labextensions`` (pyproject data files); an editable install
+    (``pip install -e``) does not, so the setup scripts link it with ``jupyter labextension develop``,
+    which reads this."""
+    return [{"src": "labextension", "dest": "kestra-magic-highlight"}]
 
 
 def load_ipython_extension(ipython):  # pragma: no cover - thin

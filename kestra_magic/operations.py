@@ -61,6 +61,7 @@ def _actions(name: str, method: str, action: str, **kw) -> Operation:
 
 _F, _E, _O, _L, _M, _P = ("FlowsAPIService.", "ExecutionsAPIService.", "OutputsAPIService.", "LogsAPIService.",
                           "MiscAPIService.", "PluginsAPIService.")
+_N = "NamespacesAPIService."
 
 OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     _both(_F + "CreateFlow", "POST", "flows", creates=True),
@@ -101,6 +102,13 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     _both(_P + "GetSchemasFromType", "GET", "/api/v1/plugins/schemas/{type}"),
     _both(_P + "GetAllInputTypes", "GET", "/api/v1/plugins/inputs"),
     _both(_F + "GenerateFlowGraph", "GET", "flows/{namespace}/{id}/graph"),
+    # namespace files: same routes on both generations (both specs); an upload of the same bytes
+    # again only adds an identical revision, so it may be re-sent
+    _both(_N + "CreateNamespaceFile", "POST", "namespaces/{namespace}/files", idempotent=True),
+    _both(_N + "GetFileContent", "GET", "namespaces/{namespace}/files"),
+    _both(_N + "GetFileMetadatas", "GET", "namespaces/{namespace}/files/stats"),
+    _both(_N + "ListNamespaceDirectoryFiles", "GET", "namespaces/{namespace}/files/directory"),
+    _both(_N + "DeleteFileDirectory", "DELETE", "namespaces/{namespace}/files"),
     # the kestra-magic sandbox only: a signed read-only page link (Kestra answers 404; the UI link is used)
     _both("SandboxAPIService.CreateUiLink", "POST", "sandbox/ui-links", idempotent=True),
 )}

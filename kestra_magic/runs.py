@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from kestra_magic.api.client import ApiClient
-from kestra_magic.errors import KestraConnectionError, KestraError, KestraTimeout
+from kestra_magic.errors import KestraConnectionError, KestraError, KestraTimeout, KestraValidationError
 from kestra_magic.models import FAILED_STATES, FAILURE, PAUSED_STATES, SUCCESS, Execution, outcome
 
 _last_run: "Run | None" = None
@@ -49,9 +49,75 @@ class ExecutionFailed(KestraError):
         self.run = run
 
 
+class UnknownInput(KestraValidationError, ValueError):
+    """An input name the flow does not declare (found before the execution was requested)."""
+
+
+def describe_inputs(declared: list[dict]) -> str:
+    """``name (STRING, required), count (INT)``: a flow's declared inputs as a user reads them."""
+    parts = []
+    for spec in declared:
+        if not isinstance(spec, dict) or not spec.get("id"):
+            continue
+        needed = spec.get("required", True) is not False and spec.get("defaults") is None
+        parts.append(f"{spec['id']} ({spec.get('type') or '?'}{', required' if needed else ''})")
+    return ", ".join(parts)
+
+
+def unknown_inputs_message(flow: str, given: list[str], declared: list[dict]) -> str | None:
+    """The one-line error for input names ``flow`` does not declare, or None when all are known."""
+    names = {str(spec.get("id")) for spec in declared if isinstance(spec, dict)}
+    unknown = [name for name in given if name not in names]
+    if not unknown:
+        return None
+    import difflib
+    quoted = ", ".join(repr(n) for n in unknown)
+    hint = ""
+    if len(unknown) == 1:
+        close = difflib.get_close_matches(unknown[0], sorted(names), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+    described = describe_inputs(declared)
+    return (f"unknown input{'s' if len(unknown) > 1 else ''} {quoted}{hint} for flow {flow}; "
+            + (f"this flow's inputs: {described}" if described else "this flow declares no inputs"))
+
+
 class KestraClient(ApiClient):
-    """A configured Kestra client: ``client.flows``, ``client.executions``, ``client.logs``, and
-    ``client.run(...)`` / ``client.attach(id)`` / ``client.sweep(...)`` returning :class:`Run` s."""
+    """A configured Kestra client: ``client.flows``, ``client.executions``, ``client.logs``,
+    ``client.namespaces`` (namespace files), and ``client.run(...)`` / ``client.attach(id)`` /
+    ``client.sweep(...)`` returning :class:`Run` s."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        # (namespace, flow id) -> declared inputs of the latest revision this client saved or read
+        self._flow_inputs: dict[tuple[str, str], list[dict]] = {}
+
+    def know_flow(self, flow: Any) -> None:
+        """Remember the declared inputs of a flow this notebook or script just saved
+        (``%%kestra_flow`` calls this), so :meth:`run` names an unknown input before any request."""
+        if getattr(flow, "namespace", None) and getattr(flow, "id", None):
+            self._flow_inputs[(flow.namespace, flow.id)] = list(flow.inputs or [])
+
+    def check_inputs(self, flow: str, names: Any, *, fetch: bool = False, revision: int | None = None) -> None:
+        """Raise :class:`UnknownInput` if ``names`` holds an input ``flow`` does not declare.
+
+        Checked against the inputs remembered by :meth:`know_flow` (no request: the definition this
+        client saved last), or with ``fetch`` against the server's definition (one GET, not
+        remembered: it may change). Nothing known and no ``fetch``: nothing to check."""
+        ns, flow_id = split_flow(flow)
+        names = [str(n) for n in names or ()]
+        if not names:
+            return
+        declared = None if revision is not None or fetch else self._flow_inputs.get((ns, flow_id))
+        if declared is None:
+            if not fetch:
+                return
+            try:
+                declared = list(self.flows.get_flow(ns, flow_id, source=False, revision=revision).inputs or [])
+            except KestraError:
+                return                 # no definition to check against: the server's answer stands
+        message = unknown_inputs_message(f"{ns}.{flow_id}", names, declared)
+        if message:
+            raise UnknownInput(message)
 
     def run(self, flow: str, *, inputs: dict | None = None, files: dict | None = None,
             labels: Any = None, revision: int | None = None, schedule_date: Any = None,
@@ -68,9 +134,16 @@ class KestraClient(ApiClient):
         ns, flow_id = split_flow(flow)
         if timeout is not None and not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
-        execution = self.executions.create_execution(
-            ns, flow_id, inputs=inputs or None, files=files or None, labels=labels, revision=revision,
-            schedule_date=schedule_date, breakpoints=breakpoints, kind=kind)
+        given = [*(inputs or {}), *(files or {})]
+        self.check_inputs(flow, given, revision=revision)          # no request unless a name is unknown
+        try:
+            execution = self.executions.create_execution(
+                ns, flow_id, inputs=inputs or None, files=files or None, labels=labels, revision=revision,
+                schedule_date=schedule_date, breakpoints=breakpoints, kind=kind)
+        except KestraValidationError:
+            # e.g. "Missing required input:name" for --input nme=...: say which name was wrong
+            self.check_inputs(flow, given, fetch=True, revision=revision)
+            raise
         run = _started(Run(self, execution))
         if wait:
             run.wait(timeout, kill_on_interrupt=kill_on_interrupt)
@@ -134,10 +207,19 @@ class Run:
     def is_paused(self) -> bool:
         return self.state in PAUSED_STATES
 
+    _url: str | None = None
+
     @property
     def url(self) -> str:
-        """Link to the execution in the Kestra UI."""
-        return self.client.ui_url(f"executions/{self.namespace}/{self.flow_id}/{self.id}")
+        """Link to the execution's page: Kestra's UI, or the sandbox's read-only page
+        (``client.ui_link``; asked once per run, never a link that answers 404). Empty while the
+        server cannot be asked (views then show no link rather than a guess)."""
+        if self._url is None:
+            try:
+                self._url = self.client.ui_link(f"executions/{self.namespace}/{self.flow_id}/{self.id}")
+            except KestraError:
+                return ""
+        return self._url
 
     def refresh(self) -> "Run":
         """Re-read the execution from the server."""

@@ -47,6 +47,8 @@ if [ "${QUICKSTART_SKIP_INSTALL:-0}" != 1 ]; then
   fi
   echo "quickstart: installing kestra-magic with the 'all' extra (pip install -e '.[all]') ..."
   "$PY" -m pip install -q -e '.[all]'
+  # an editable install puts no data files: link the prebuilt JupyterLab highlighting extension
+  "$PY" scripts/link_labextension.py
 fi
 
 OUTPUT=${QUICKSTART_OUTPUT:-build/quickstart.ipynb}

@@ -24,3 +24,5 @@ if python -c 'import sys, sysconfig, os; sys.exit(not (sys.prefix == sys.base_pr
   if [ "$(id -u)" != 0 ]; then PIP_FLAGS+=(--user); fi
 fi
 python -m pip install "${PIP_FLAGS[@]}" -e '.[test]'
+# an editable install puts no data files: link the prebuilt JupyterLab highlighting extension
+python scripts/link_labextension.py

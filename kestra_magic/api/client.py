@@ -13,7 +13,8 @@ from kestra_magic.transport import Transport
 
 
 class ApiClient:
-    """A configured Kestra API client: ``client.flows``, ``client.executions``, ``client.logs``."""
+    """A configured Kestra API client: ``client.flows``, ``client.executions``, ``client.logs``,
+    ``client.namespaces`` (namespace files), ``client.plugins``."""
 
     def __init__(self, configuration: Configuration | None = None, **settings: Any):
         if configuration is None:
@@ -25,11 +26,13 @@ class ApiClient:
         from kestra_magic.api.executions import ExecutionsApi
         from kestra_magic.api.flows import FlowsApi
         from kestra_magic.api.logs import LogsApi
+        from kestra_magic.api.namespaces import NamespacesApi
         from kestra_magic.api.plugins import PluginsApi
         self.flows = FlowsApi(self._transport)
         self.executions = ExecutionsApi(self._transport)
         self.logs = LogsApi(self._transport)
         self.plugins = PluginsApi(self._transport)
+        self.namespaces = NamespacesApi(self._transport)
         self._page_links: bool | None = None   # None: not asked yet; False: a real Kestra (use its UI)
 
     @property

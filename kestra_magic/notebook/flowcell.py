@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from kestra_magic.notebook.errors import KestraMagicError
 from kestra_magic.render import esc, link
@@ -81,6 +82,7 @@ class FlowSummary:
     tasks: int
     url: str | None = None
     warnings: list[str] = field(default_factory=list)
+    topology: Any = None   # a Topology (static SVG) drawn under the line, or None
 
     @property
     def what(self) -> str:
@@ -98,6 +100,25 @@ class FlowSummary:
     def _repr_html_(self) -> str:
         rev = f"revision <b>{self.revision}</b> " if self.revision is not None else ""
         warn = "".join(f'<div style="color:#DD5F00">warning: {esc(w)}</div>' for w in self.warnings)
-        ui = f" &nbsp; {link(self.url, 'open in Kestra UI')}" if self.url else ""
+        ui = f" &nbsp; {link(self.url, 'open in UI')}" if self.url else ""
+        picture = self.topology._repr_html_() if self.topology is not None else ""
         return (f'<div class="km-flow">flow <b>{esc(self.namespace)}.{esc(self.id)}</b> {rev}'
-                f'({esc(self.what)}), {self.tasks} task{"" if self.tasks == 1 else "s"}{ui}{warn}</div>')
+                f'({esc(self.what)}), {self.tasks} task{"" if self.tasks == 1 else "s"}{ui}{warn}'
+                f'{picture}</div>')
+
+
+_INVALID_TYPE = re.compile(r"Invalid type:?\s*([\w.$]+)")
+
+
+def type_hint(message: str) -> str:
+    """`` (did you mean io.kestra.plugin.core.log.Log?)`` when a server message names an unknown
+    task type close to one the server knows (its plugin list, cached by the completer); else ``""``."""
+    from kestra_magic.notebook.completion import suggest_task_type
+    m = _INVALID_TYPE.search(message or "")
+    if not m:
+        return ""
+    try:
+        close = suggest_task_type(m.group(1).rstrip("."))
+    except Exception:          # a hint is a courtesy: never hide the server's own message
+        return ""
+    return f" (did you mean {close}?)" if close else ""

@@ -140,6 +140,9 @@ class KestraMagic(Magics, Configurable):
               help="start the embedded Kestra-compatible sandbox in the background and use it")
     @argument("--api", type=int, choices=[1, 2], default=2,
               help="with --sandbox: which Kestra API generation the sandbox speaks (default 2)")
+    @argument("--sandbox-dir", metavar="DIR",
+              help="with --sandbox: keep the sandbox's flows, executions and files in DIR across "
+                   "kernel restarts (implies --sandbox)")
     @no_var_expand
     @line_magic
     @_handles_errors
@@ -153,14 +156,16 @@ class KestraMagic(Magics, Configurable):
             %kestra_config --username admin@kestra.io      # password: $KESTRA_PASSWORD or prompt
             %kestra_config --token-env KESTRA_API_TOKEN
             %kestra_config --sandbox
+            %kestra_config --sandbox --sandbox-dir ~/.kestra-sandbox   # state kept across restarts
         """
         args = parse_argstring(self.kestra_config, line)
         kw: dict[str, Any] = {}
-        if args.sandbox:
+        if args.sandbox or args.sandbox_dir:
             if args.url:
-                raise KestraMagicError("--sandbox and --url both choose the server; give only one",
-                                       kind="UsageError")
-            _km().start_sandbox(api=args.api)   # also points the shared client at it
+                raise KestraMagicError(f"{'--sandbox' if args.sandbox else '--sandbox-dir'} and --url both "
+                                       f"choose the server; give only one", kind="UsageError")
+            extra = {"data_dir": args.sandbox_dir} if args.sandbox_dir else {}
+            _km().start_sandbox(api=args.api, **extra)   # also points the shared client at it
         if args.url:
             kw["url"] = args.url
         if args.tenant:
@@ -215,6 +220,7 @@ class KestraMagic(Magics, Configurable):
     @argument("--namespace", metavar="NS", help="set the flow's namespace (replaces the YAML's)")
     @argument("--no-update", action="store_true",
               help="only create: fail if the flow already exists instead of updating it")
+    @argument("--no-topology", action="store_true", help="do not draw the flow's topology under the cell")
     @no_var_expand
     @cell_magic
     @_handles_errors
@@ -223,8 +229,13 @@ class KestraMagic(Magics, Configurable):
 
         The YAML is checked locally (syntax errors point at the cell line), validated by the server,
         then created, or updated to a new revision. Pebble ``{{ ... }}`` and ``$`` are never touched.
+        The summary links to the flow's page and draws its topology (static SVG, kept in the saved
+        notebook) from the server's graph.
         """
-        from kestra_magic.notebook.flowcell import FlowSummary, check_yaml, set_namespace
+        from kestra_magic.errors import KestraConflict, KestraValidationError
+        from kestra_magic.notebook import completion
+        from kestra_magic.notebook.flowcell import FlowSummary, check_yaml, set_namespace, type_hint
+        from kestra_magic.notebook.topology import Topology, flow_topology
         args = parse_argstring(self.kestra_flow, line)
         _check_var(args.var)
         source = cell
@@ -235,27 +246,39 @@ class KestraMagic(Magics, Configurable):
         warnings: list[str] = []
         for report in c.flows.validate_flows(source) or []:
             if report.get("constraints"):
-                raise KestraMagicError(f"the server rejected the flow: {_errors.one_line(report['constraints'])}",
+                text = _errors.one_line(report["constraints"])
+                raise KestraMagicError(f"the server rejected the flow: {text}{type_hint(text)}",
                                        kind="KestraValidationError")
             warnings += [str(w) for w in report.get("warnings") or []]
             warnings += [f"deprecated: {p}" for p in report.get("deprecationPaths") or []]
         ns, flow_id = str(doc.get("namespace")), str(doc.get("id"))
+        picture = None if args.no_topology else Topology
         if args.validate_only:
-            self._display(FlowSummary(ns, flow_id, None, "valid", len(doc.get("tasks") or []), None, warnings))
+            self._display(FlowSummary(ns, flow_id, None, "valid", len(doc.get("tasks") or []), None, warnings,
+                                      topology=picture(doc) if picture else None))
             return None
-        if args.no_update:
-            from kestra_magic.errors import KestraConflict
-            try:
-                flow, status = c.flows.create_flow(source), "created"
-            except KestraConflict as err:
-                raise KestraMagicError(f"flow {ns}.{flow_id} already exists and --no-update was given; "
-                                       f"drop --no-update to update it", kind="KestraConflict") from err
-        else:
-            flow, status = c.flows.upsert_flow(source)
+        try:
+            if args.no_update:
+                try:
+                    flow, status = c.flows.create_flow(source), "created"
+                except KestraConflict as err:
+                    raise KestraMagicError(f"flow {ns}.{flow_id} already exists and --no-update was given; "
+                                           f"drop --no-update to update it", kind="KestraConflict") from err
+            else:
+                flow, status = c.flows.upsert_flow(source)
+        except KestraValidationError as err:
+            hint = type_hint(str(err))
+            if not hint:
+                raise
+            raise KestraMagicError(f"{_errors.one_line(err)}{hint}", kind="KestraValidationError") from err
+        completion.invalidate()          # the new flow, its inputs and namespace complete at once
+        if hasattr(c, "know_flow"):
+            c.know_flow(flow)            # %kestra_run can name an unknown input before any request
         self.last_flow = (flow.namespace or ns, flow.id or flow_id)
-        link = _safe(lambda: c.ui_url(f"flows/edit/{self.last_flow[0]}/{self.last_flow[1]}"), None)
+        link = c.ui_link(f"flows/edit/{self.last_flow[0]}/{self.last_flow[1]}")
+        topology = flow_topology(c, *self.last_flow, source=source) if picture else None
         self._display(FlowSummary(self.last_flow[0], self.last_flow[1], flow.revision, status,
-                                  len(flow.tasks or doc.get("tasks") or []), link, warnings))
+                                  len(flow.tasks or doc.get("tasks") or []), link, warnings, topology=topology))
         if args.var:
             self.shell.user_ns[args.var] = flow
         return None
@@ -362,7 +385,14 @@ class KestraMagic(Magics, Configurable):
             raise KestraMagicError(f"lost contact with the server while following execution {handle.id} "
                                    f"({_errors.one_line(mon.follower.error)}); check the server, then "
                                    f"{name}.wait()", kind="KestraConnectionError")
-        handle.raise_for_outcome()   # the one outcome policy (kestra_magic.models.OUTCOMES)
+        from kestra_magic.runs import ExecutionFailed
+        try:
+            handle.raise_for_outcome()   # the one outcome policy (kestra_magic.models.OUTCOMES)
+        except ExecutionFailed as err:
+            reach = (f"`{var}` holds the run" if var else
+                     "get the run with `import kestra_magic as km; ex = km.last_run()`")
+            raise KestraMagicError(err.message.replace("(km.last_run() returns the run)", f"({reach})"),
+                                   kind="ExecutionFailed") from err
 
     def _sweep(self, c, args, var: str | None, ns: str, flow_id: str, shared: dict, labels):
         """``--sweep $rows``: one execution per row, shared inputs under each row, progress shown live."""
@@ -425,6 +455,38 @@ class KestraMagic(Magics, Configurable):
                                    "pass EXECUTION_ID", kind="UsageError")
         return self.last_execution
 
+    # -- %%kestra_file --------------------------------------------------------------------------------
+    @magic_arguments()
+    @argument("namespace", help="the namespace the file belongs to, e.g. company.team")
+    @argument("path", help="the file's path in the namespace, e.g. scripts/clean.py")
+    @no_var_expand
+    @cell_magic
+    @_handles_errors
+    def kestra_file(self, line: str, cell: str):
+        """Upload the cell body (verbatim, UTF-8) as a namespace file; a new revision if it exists.
+
+        A flow's script task reads it with ``namespaceFiles: enabled: true`` (then
+        ``python scripts/clean.py``), so a script can be written and tried in a notebook cell::
+
+            %%kestra_file company.team scripts/clean.py
+            import pandas as pd
+            ...
+        """
+        from kestra_magic.api.namespaces import file_path
+        args = parse_argstring(self.kestra_file, line)
+        if not cell.strip():
+            raise KestraMagicError("the cell is empty; write the file's content below %%kestra_file "
+                                   "NAMESPACE PATH", kind="UsageError")
+        try:
+            path = file_path(args.path)
+        except ValueError as err:
+            raise KestraMagicError(str(err), kind="UsageError") from None
+        written = self._client().namespaces.upload_file(args.namespace, path, cell)
+        size = len(cell.encode("utf-8"))
+        self._out(f"namespace file {args.namespace}:{written} saved ({size} bytes); a flow's script task "
+                  f"sees it with namespaceFiles: enabled: true")
+        return None
+
     # -- listings -----------------------------------------------------------------------------------
     @magic_arguments()
     @argument("execution_id", nargs="?", help="execution id (default: the last run)")
@@ -440,16 +502,22 @@ class KestraMagic(Magics, Configurable):
         ex_id = args.execution_id or self._execution(None).id
         return frames.logs_frame(self._client().logs.list_logs(ex_id, min_level=args.level, task_id=args.task))
 
+    #: what %kestra_executions shows by default (plus the user's labels); --all shows every column
+    EXECUTION_COLUMNS = ("id", "namespace", "flowId", "state", "startDate", "duration")
+
     @magic_arguments()
     @argument("target", nargs="?", metavar="NS[.FLOW]", help="a namespace, or NAMESPACE.FLOW_ID")
     @argument("--state", action="append", metavar="S", help="only executions in this state (repeatable)")
     @argument("--label", action="append", default=[], metavar="K:V", help="label filter (repeatable)")
     @argument("--limit", type=int, default=25, metavar="N", help="at most N executions (default 25)")
+    @argument("--all", action="store_true",
+              help="every column (revision, end date, parent, Kestra's system labels...), not the short set")
     @no_var_expand
     @line_magic
     @_handles_errors
     def kestra_executions(self, line: str = ""):
-        """Recent executions as a DataFrame, newest first."""
+        """Recent executions as a DataFrame, newest first: id, namespace, flowId, state, startDate,
+        duration and your labels (``--all``: every column, Kestra's ``labels.system.*`` included)."""
         from kestra_magic import frames
         from kestra_magic.errors import KestraNotFound
         args = parse_argstring(self.kestra_executions, line)
@@ -470,7 +538,12 @@ class KestraMagic(Magics, Configurable):
         state = args.state[0] if args.state and len(args.state) == 1 else args.state
         page = c.executions.search_executions(namespace=ns, flow_id=flow_id, state=state, labels=labels,
                                               size=args.limit, sort="state.startDate:desc")
-        return frames.executions_frame(list(page.results)[: args.limit])
+        frame = frames.executions_frame(list(page.results)[: args.limit])
+        if args.all:
+            return frame
+        keep = [col for col in frame.columns if col in self.EXECUTION_COLUMNS
+                or (col.startswith("labels.") and not col.startswith("labels.system."))]
+        return frame[keep]
 
     @magic_arguments()
     @argument("namespace", nargs="?", help="only flows of this namespace")
@@ -564,14 +637,18 @@ def _safe(fn: Callable[[], Any], default: Any) -> Any:
 
 def load_ipython_extension(ip) -> None:
     """Register the magics and the ``KestraMagic`` configurable on a shell."""
+    from kestra_magic.notebook import completion
     magic = KestraMagic(shell=ip)
     ip.register_magics(magic)
     if magic not in ip.configurables:
         ip.configurables.append(magic)
+    completion.register(ip)      # Tab completion and Shift+Tab help in Kestra cells
 
 
 def unload_ipython_extension(ip) -> None:
-    """Remove the magics and the configurable (so a later load starts fresh)."""
+    """Remove the magics, the configurable and completion (so a later load starts fresh)."""
+    from kestra_magic.notebook import completion
+    completion.unregister(ip)
     mm = ip.magics_manager
     for kind in ("line", "cell"):
         for name in list(mm.magics[kind]):

@@ -53,3 +53,24 @@ def test_quickstart_script_runs_the_notebook_against_the_embedded_sandbox(tmp_pa
     assert listing.count("hello") >= 3 and "broken" in listing and "slow" in listing
     # the live widgets' state is saved with the notebook
     assert nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+
+
+def test_the_highlighting_extension_is_found_after_an_editable_install(tmp_path):
+    """``pip install -e`` installs no data files: both setup scripts link the prebuilt extension,
+    and JupyterLab then lists it (checked in a separate data dir, with JupyterLab's own listing)."""
+    for script in ("quickstart.sh", "setup-tests.sh"):
+        text_ = (ROOT / "scripts" / script).read_text()
+        assert text_.index("scripts/link_labextension.py") > text_.index("pip install"), script
+    data = tmp_path / "jupyter-data"
+    link = [sys.executable, str(ROOT / "scripts" / "link_labextension.py"), "--data-dir", str(data)]
+    first = subprocess.run(link, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0 and first.stdout.startswith("linked "), first.stderr
+    again = subprocess.run(link, capture_output=True, text=True, timeout=60)
+    assert "already links to" in again.stdout                  # idempotent
+    target = data / "labextensions" / "kestra-magic-highlight"
+    assert target.resolve() == (ROOT / "kestra_magic" / "labextension").resolve()
+    env = {**os.environ, "JUPYTER_PATH": str(data)}
+    listing = subprocess.run([sys.executable, "-m", "jupyterlab.labextensions", "list"], capture_output=True,
+                             text=True, timeout=120, env=env)
+    out = listing.stdout + listing.stderr
+    assert "kestra-magic-highlight" in out and "enabled" in out and "OK" in out, out

@@ -11,7 +11,7 @@ from tests.e2e.notebooks import ROOT
 README = (ROOT / "README.md").read_text()
 SETUP_AND_RUN = "bash scripts/quickstart.sh"
 TESTS = "bash scripts/setup-tests.sh && python -m pytest -q"
-MAGICS = ["kestra_config", "kestra_flow", "kestra_run", "kestra_logs", "kestra_executions",
+MAGICS = ["kestra_config", "kestra_flow", "kestra_file", "kestra_run", "kestra_logs", "kestra_executions",
           "kestra_flows", "kestra_kill", "kestra_resume", "kestra_restart"]
 
 
@@ -78,3 +78,41 @@ def test_readme_documents_every_registered_magic(ip):
     assert registered == set(MAGICS)
     headings = " ".join(re.findall(r"^### (.+)$", README, re.M))
     assert all(f"%{m}" in headings for m in MAGICS)
+
+
+def _listed_columns(expr: str) -> list[str]:
+    """The columns the README's tour lists for ``expr`` (``ex.task_runs  # DataFrame: a, b, ...``)."""
+    m = re.search(rf"^{re.escape(expr)}\s+# DataFrame: (.+)$", README, re.M)
+    assert m, f"the README tour no longer shows {expr} with its columns"
+    return [c.strip() for c in m.group(1).split(",")]
+
+
+def test_readme_column_names_are_the_frames_columns(sandbox_v2, ns):
+    """The columns of a real run's frames, against the sandbox: the README says what they are."""
+    from kestra_magic.config import Configuration
+    from kestra_magic.runs import KestraClient
+    with KestraClient(Configuration(url=sandbox_v2.url)) as c:
+        c.flows.create_flow(f"id: cols\nnamespace: {ns}\ntasks:\n  - id: say\n"
+                            "    type: io.kestra.plugin.core.log.Log\n    message: hi\n")
+        run = c.run(f"{ns}.cols", timeout=30)
+        assert _listed_columns("ex.task_runs") == list(run.task_runs.columns)
+        assert _listed_columns("ex.logs()") == list(run.logs().columns)
+
+
+def test_readme_lists_the_short_execution_columns():
+    from kestra_magic.notebook.magics import KestraMagic
+    _, section = _section("kestra_executions")
+    assert ", ".join(KestraMagic.EXECUTION_COLUMNS) + ", then one `labels.<key>` column" in section
+
+
+@pytest.mark.parametrize("png", ["widget.png", "topology.png", "completion.png", "highlight.png"])
+def test_readme_uses_each_committed_screenshot(png):
+    assert f"](docs/screenshots/{png})" in README
+    data = (ROOT / "docs" / "screenshots" / png).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and 5_000 < len(data) < 400_000
+
+
+def test_readme_tour_keeps_the_run_handle_when_the_run_fails():
+    tour = README[README.index("## A 60-second tour"):README.index("## Pointing at a real Kestra")]
+    assert "%kestra_run ex tutorial.quickstart.hello" in tour
+    assert "ex = km.last_run()" in tour

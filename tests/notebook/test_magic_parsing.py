@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-MAGICS = ["kestra_config", "kestra_flow", "kestra_run", "kestra_logs", "kestra_executions",
+MAGICS = ["kestra_config", "kestra_flow", "kestra_file", "kestra_run", "kestra_logs", "kestra_executions",
           "kestra_flows", "kestra_kill", "kestra_resume", "kestra_restart"]
 
 
@@ -11,17 +11,19 @@ MAGICS = ["kestra_config", "kestra_flow", "kestra_run", "kestra_logs", "kestra_e
     ("kestra_config", "--token-env"), ("kestra_flow", "--validate-only"), ("kestra_run", "--kill-on-interrupt"),
     ("kestra_logs", "--level"), ("kestra_executions", "--limit"), ("kestra_flows", "namespace"),
     ("kestra_kill", "execution_id"), ("kestra_resume", "--input"), ("kestra_restart", "--revision"),
+    ("kestra_file", "namespaceFiles"), ("kestra_executions", "--all"), ("kestra_config", "--sandbox-dir"),
 ])
 def test_every_magic_has_full_help(nb, name, option):
-    prefix = "%%" if name == "kestra_flow" else "%"
+    prefix = "%%" if name in ("kestra_flow", "kestra_file") else "%"
     nb.run(f"{prefix}{name}?")
     assert option in nb.out and f"%{name}" in nb.out
 
 
 @pytest.mark.parametrize("name", MAGICS)
 def test_unknown_flags_are_rejected(nb, name):
-    prefix = "%%" if name == "kestra_flow" else "%"
-    failed = nb.fails(f"{prefix}{name} --no-such-flag\nid: x\n" if prefix == "%%" else f"%{name} --no-such-flag")
+    prefix = "%%" if name in ("kestra_flow", "kestra_file") else "%"
+    args = "company.team a.py --no-such-flag" if name == "kestra_file" else "--no-such-flag"
+    failed = nb.fails(f"{prefix}{name} {args}\nid: x\n" if prefix == "%%" else f"%{name} {args}")
     assert type(failed.error).__name__ == "UsageError" and "--no-such-flag" in str(failed.error)
 
 
