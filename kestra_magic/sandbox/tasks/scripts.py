@@ -6,7 +6,8 @@ What Kestra does and we do too: ``inputFiles`` written into the working director
 URIs in the script replaced by local copies, stdout lines as INFO logs and stderr lines as
 WARN logs, the ``::{"outputs": {...}}::`` protocol of ``Kestra.outputs()`` into ``vars``,
 ``outputFiles`` globs (and files written to ``{{ outputDir }}``) stored in internal storage,
-``exitCode``, a non-zero exit -> FAILED, ``warningOnStdErr`` -> WARNING.
+``exitCode``, a non-zero exit -> FAILED, ``warningOnStdErr`` -> WARNING, ``namespaceFiles``
+(the namespace's files copied into the working directory first: tasks/namespace.py).
 Differences: no containers (``containerImage``/Docker runners are ignored with a log
 line); ``python`` is the interpreter the sandbox runs under, where Kestra's own ``kestra``
 package (``from kestra import Kestra``) is importable.
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from kestra_magic.sandbox.pebble_functions import mask_secrets
 from kestra_magic.sandbox.tasks.base import TaskFailure, TaskResult, task
+from kestra_magic.sandbox.tasks.namespace import load_namespace_files
 
 _COMMON = ["beforeCommands", "containerImage", "taskRunner", "docker", "env", "inputFiles", "outputFiles",
            "namespaceFiles", "warningOnStdErr", "interpreter", "targetOS", "failFast", "outputDirectory",
@@ -248,6 +250,8 @@ def run_commands(props: dict, ctx, build) -> TaskResult:
     outdir = output_dir(ctx)
     variables = {"workingDir": str(workdir), "outputDir": str(outdir)}
     _ignored_runner_notes(props, ctx)
+    # namespace files first, then inputFiles over them (CommandsWrapper.run)
+    load_namespace_files(props.get("namespaceFiles"), ctx, workdir)
     _input_files(props, ctx, workdir, variables)
     localizer = _Localizer(ctx, workdir)
     before = ctx.render(props.get("beforeCommands") or [], **variables)
