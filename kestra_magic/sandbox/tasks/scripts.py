@@ -244,8 +244,12 @@ def _ignored_runner_notes(props: dict, ctx) -> None:
         ctx.log("INFO", f"taskRunner '{runner.get('type')}' is ignored: the sandbox uses the Process task runner")
 
 
-def run_commands(props: dict, ctx, build) -> TaskResult:
-    """Shared body of every script task; ``build(variables, localize) -> list of shell lines``."""
+def run_commands(props: dict, ctx, build, *, import_workdir: bool = False) -> TaskResult:
+    """Shared body of every script task; ``build(variables, localize) -> list of shell lines``.
+
+    ``import_workdir``: the working directory goes first on PYTHONPATH. Kestra writes a python
+    ``Script`` into the working directory, so ``import`` finds namespace and input files there;
+    the sandbox keeps the script file in a hidden folder (out of ``outputFiles``' reach)."""
     workdir = ctx.workdir()
     outdir = output_dir(ctx)
     variables = {"workingDir": str(workdir), "outputDir": str(outdir)}
@@ -260,6 +264,8 @@ def run_commands(props: dict, ctx, build) -> TaskResult:
     fail_fast = _truthy(ctx.render(props.get("failFast")), True)
     script = ("set -e\n" if fail_fast else "") + "\n".join(lines) + "\n"
     env = _env(props, ctx, workdir, outdir, variables)
+    if import_workdir:
+        env["PYTHONPATH"] = str(workdir) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     vars_: dict = {}
     stderr_seen = threading.Event()
 
@@ -351,7 +357,8 @@ SH = "io.kestra.plugin.scripts.shell."
 @task(PY + "Script", required=["script"], optional=_COMMON)
 def python_script(props: dict, ctx) -> TaskResult:
     """Runs ``script`` with the sandbox's Python (``python <file>``)."""
-    return run_commands(props, ctx, lambda v, loc: [f'python "{_script_file(props, ctx, v, loc, ".py")}"'])
+    return run_commands(props, ctx, lambda v, loc: [f'python "{_script_file(props, ctx, v, loc, ".py")}"'],
+                        import_workdir=True)
 
 
 @task(PY + "Commands", required=["commands"], optional=_COMMON)
