@@ -443,3 +443,41 @@ tasks:
     ex = api.run("ns_order")
     assert ex["state"]["current"] == "SUCCESS"
     assert messages(api, ex, "read", "INFO")[1:] == ["from second", "kept"]
+
+
+# ---------------------------------------------------------------------------------------
+# How patterns match (PathMatcherPredicateTest; Java's glob as sun.nio.fs.Globs translates it)
+
+PATHS = ["/base/test.txt", "/base/sub/dir/test.txt"]
+
+
+@pytest.mark.parametrize("patterns, base, paths, kept", [
+    # shouldMatchAllGivenRecursiveGlobExpressionAndNoBasePath
+    (["**/*.txt"], None, PATHS, PATHS),
+    # shouldMatchAllGivenSimpleExpressionAndNoBasePath ("test.txt" becomes "glob:**/test.txt")
+    (["test.txt"], None, PATHS, PATHS),
+    # shouldMatchGivenSimpleExpressionAndBasePath
+    (["test.txt"], "/base", PATHS, ["/base/test.txt"]),
+    # shouldAddBasePathForExpressionWithNoPrefix ("/sub/dir" + "/**/*")
+    (["/**/*"], "/sub/dir", ["/sub/dir/x/y", "/other/x/y"], ["/sub/dir/x/y"]),
+    # shouldSupportRegexExpression
+    (["regex:.*\\.json"], None, ["/a/b.json", "/a/b.jsonl"], ["/a/b.json"]),
+    # Java's glob: * stays inside a folder, ** crosses folders, {a,b} alternates, [!x] negates
+    (["/*.py"], None, ["/a.py", "/d/a.py"], ["/a.py"]),
+    (["*.py"], None, ["/a.py"], []),
+    (["**.py"], None, ["/a.py", "/d/a.py"], ["/a.py", "/d/a.py"]),
+    (["/{a,b}/*"], None, ["/a/1", "/b/2", "/c/3"], ["/a/1", "/b/2"]),
+    (["/[!a]/*"], None, ["/a/1", "/b/2"], ["/b/2"]),
+])
+def test_path_patterns(patterns, base, paths, kept):
+    from kestra_magic.sandbox.tasks.namespace import path_matcher
+    matches = path_matcher(patterns, base=base)
+    assert [p for p in paths if matches(p)] == kept
+
+
+def test_include_and_exclude():
+    """PathMatcherPredicateTest.shouldMatchGivenIncludeAndExcludeExpressions."""
+    from kestra_magic.sandbox.tasks.namespace import include_exclude
+    keep = include_exclude(["/a/**", "c/**"], ["**/2"])
+    paths = ["/a/b/c/1", "/a/2", "/b/c/d/3", "/b/d/4", "/c/5"]
+    assert [p for p in paths if keep(p)] == ["/a/b/c/1", "/b/c/d/3", "/c/5"]
