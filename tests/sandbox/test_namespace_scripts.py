@@ -165,3 +165,43 @@ tasks:
     assert ex["state"]["current"] == "FAILED"
     errors = [e["message"] for e in api.logs(ex["id"]) if e["level"] == "ERROR"]
     assert any("Unknown `namespaceFiles` property enable" in m for m in errors), errors
+
+
+def test_files_uploaded_by_a_task_survive_a_restart_of_a_durable_sandbox(tmp_path):
+    """UploadFiles writes through the store, so a data-dir sandbox keeps the file (and its
+    revisions) across a restart, and the next run's script sees it."""
+    from kestra_magic.sandbox import Sandbox
+    flow = """
+id: keep
+namespace: durable.nsfiles
+tasks:
+  - id: write
+    type: io.kestra.plugin.core.storage.Write
+    content: "kept across restarts"
+  - id: upload
+    type: io.kestra.plugin.core.namespace.UploadFiles
+    namespace: "{{ flow.namespace }}"
+    filesMap:
+      /notes/kept.txt: "{{ outputs.write.uri }}"
+"""
+    with Sandbox(api=2, auth=False, data_dir=tmp_path) as sb:
+        api = Api(sb, "durable.nsfiles")
+        api.deploy(flow)
+        assert api.run("keep")["state"]["current"] == "SUCCESS"
+    with Sandbox(api=2, auth=False, data_dir=tmp_path) as sb:
+        api = Api(sb, "durable.nsfiles")
+        r = api.http.get(f"{api.base}/namespaces/durable.nsfiles/files", params={"path": "/notes/kept.txt"}, timeout=10)
+        assert r.status_code == 200 and r.content == b"kept across restarts"
+        api.deploy("""
+id: read
+namespace: durable.nsfiles
+tasks:
+  - id: cat
+    type: io.kestra.plugin.scripts.shell.Commands
+    namespaceFiles:
+      include: [notes/**]
+    commands: [cat notes/kept.txt]
+""")
+        ex = api.run("read")
+        assert ex["state"]["current"] == "SUCCESS"
+        assert info(api, ex, "cat") == ["kept across restarts"]
