@@ -85,11 +85,13 @@ def switch(w, run, task, tr, scope):
           optional=["inputFiles", "outputFiles", "namespaceFiles", "cache", *HANDLERS], aliases=[OLD + "WorkingDirectory"])
 def working_directory(w, run, task, tr, scope):
     """Child tasks share one working directory (``inputFiles`` in, ``outputFiles`` out)."""
+    from kestra_magic.sandbox.tasks.namespace import load_namespace_files
     from kestra_magic.sandbox.tasks.scripts import _input_files, _output_files, output_dir
     shared = Path(tempfile.mkdtemp(prefix=f"kestra-{task['id']}-"))
     try:
         ctx = w.task_context(run, task, tr, 0, replace(scope, workdir=shared))
         variables = {"workingDir": str(shared)}
+        load_namespace_files(task.get("namespaceFiles"), ctx, shared)   # then inputFiles (preExecuteTasks)
         _input_files(task, ctx, shared, variables)
         state = w.block(run, task.get("tasks") or [], scope.under(tr, task, workdir=shared),
                         task.get("errors"), task.get("finally"))

@@ -6,7 +6,8 @@ What Kestra does and we do too: ``inputFiles`` written into the working director
 URIs in the script replaced by local copies, stdout lines as INFO logs and stderr lines as
 WARN logs, the ``::{"outputs": {...}}::`` protocol of ``Kestra.outputs()`` into ``vars``,
 ``outputFiles`` globs (and files written to ``{{ outputDir }}``) stored in internal storage,
-``exitCode``, a non-zero exit -> FAILED, ``warningOnStdErr`` -> WARNING.
+``exitCode``, a non-zero exit -> FAILED, ``warningOnStdErr`` -> WARNING, ``namespaceFiles``
+(the namespace's files copied into the working directory first: tasks/namespace.py).
 Differences: no containers (``containerImage``/Docker runners are ignored with a log
 line); ``python`` is the interpreter the sandbox runs under, where Kestra's own ``kestra``
 package (``from kestra import Kestra``) is importable.
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from kestra_magic.sandbox.pebble_functions import mask_secrets
 from kestra_magic.sandbox.tasks.base import TaskFailure, TaskResult, task
+from kestra_magic.sandbox.tasks.namespace import load_namespace_files
 
 _COMMON = ["beforeCommands", "containerImage", "taskRunner", "docker", "env", "inputFiles", "outputFiles",
            "namespaceFiles", "warningOnStdErr", "interpreter", "targetOS", "failFast", "outputDirectory",
@@ -242,12 +244,18 @@ def _ignored_runner_notes(props: dict, ctx) -> None:
         ctx.log("INFO", f"taskRunner '{runner.get('type')}' is ignored: the sandbox uses the Process task runner")
 
 
-def run_commands(props: dict, ctx, build) -> TaskResult:
-    """Shared body of every script task; ``build(variables, localize) -> list of shell lines``."""
+def run_commands(props: dict, ctx, build, *, import_workdir: bool = False) -> TaskResult:
+    """Shared body of every script task; ``build(variables, localize) -> list of shell lines``.
+
+    ``import_workdir``: the working directory goes first on PYTHONPATH. Kestra writes a python
+    ``Script`` into the working directory, so ``import`` finds namespace and input files there;
+    the sandbox keeps the script file in a hidden folder (out of ``outputFiles``' reach)."""
     workdir = ctx.workdir()
     outdir = output_dir(ctx)
     variables = {"workingDir": str(workdir), "outputDir": str(outdir)}
     _ignored_runner_notes(props, ctx)
+    # namespace files first, then inputFiles over them (CommandsWrapper.run)
+    load_namespace_files(props.get("namespaceFiles"), ctx, workdir)
     _input_files(props, ctx, workdir, variables)
     localizer = _Localizer(ctx, workdir)
     before = ctx.render(props.get("beforeCommands") or [], **variables)
@@ -256,6 +264,8 @@ def run_commands(props: dict, ctx, build) -> TaskResult:
     fail_fast = _truthy(ctx.render(props.get("failFast")), True)
     script = ("set -e\n" if fail_fast else "") + "\n".join(lines) + "\n"
     env = _env(props, ctx, workdir, outdir, variables)
+    if import_workdir:
+        env["PYTHONPATH"] = str(workdir) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     vars_: dict = {}
     stderr_seen = threading.Event()
 
@@ -347,7 +357,8 @@ SH = "io.kestra.plugin.scripts.shell."
 @task(PY + "Script", required=["script"], optional=_COMMON)
 def python_script(props: dict, ctx) -> TaskResult:
     """Runs ``script`` with the sandbox's Python (``python <file>``)."""
-    return run_commands(props, ctx, lambda v, loc: [f'python "{_script_file(props, ctx, v, loc, ".py")}"'])
+    return run_commands(props, ctx, lambda v, loc: [f'python "{_script_file(props, ctx, v, loc, ".py")}"'],
+                        import_workdir=True)
 
 
 @task(PY + "Commands", required=["commands"], optional=_COMMON)
