@@ -120,6 +120,23 @@ def test_kestra_file_uploads_the_cell_body(kb, ns):
     assert c.namespaces.list_directory(ns) == []
 
 
+def test_a_script_written_in_a_kestra_file_cell_runs_in_a_flow_with_namespace_files(kb, ns):
+    """The issue's loop: write and try a script in a notebook cell, run it from a flow whose task has
+    ``namespaceFiles: enabled: true`` (the sandbox copies the namespace's files into the working
+    directory, as Kestra's NamespaceFilesUtils does); editing the cell changes the next run."""
+    kb.run(f"%%kestra_file {ns} scripts/clean.py\nimport sys\nprint('rows kept:', int(sys.argv[1]) - 1)\n")
+    flow = (f"id: nsrun\nnamespace: {ns}\ntasks:\n  - id: clean\n"
+            f"    type: io.kestra.plugin.scripts.python.Commands\n    namespaceFiles:\n      enabled: true\n"
+            f"    commands:\n      - python scripts/clean.py 10\n")
+    kb.run(f"%%kestra_flow\n{flow}")
+    kb.run(f"ex = %kestra_run {ns}.nsrun --timeout 60")
+    assert kb.ns["ex"].state == "SUCCESS"
+    assert "rows kept: 9" in " ".join(kb.ns["ex"].logs()["message"])
+    kb.run(f"%%kestra_file {ns} scripts/clean.py\nimport sys\nprint('rows kept:', int(sys.argv[1]) - 2)\n")
+    kb.run(f"again = %kestra_run {ns}.nsrun --timeout 60")
+    assert "rows kept: 8" in " ".join(kb.ns["again"].logs()["message"])
+
+
 def test_executions_default_columns_are_short_and_all_is_one_option_away(kb, ns):
     kb.run(f"%%kestra_flow\n{flow_yaml(ns, 'cols', LOG_TASK, NAME_INPUT)}")
     kb.run(f"%kestra_run {ns}.cols --label team:data --timeout 30")
