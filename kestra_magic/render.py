@@ -260,7 +260,7 @@ def _group_html(task_id: str, members: list[TaskRow], depth: int, now: datetime)
     worst = next((s for s in ("FAILED", "KILLED", "RUNNING", "WARNING") if any(r.state == s for r in members)),
                  members[-1].state)
     return (f'<tr class="km-group" data-task-id="{esc(task_id)}" data-state="{esc(worst)}" '
-            f'data-count="{len(members)}"><td colspan="5" style="padding:1px 0 1px {depth * 14}px">'
+            f'data-count="{len(members)}"><td colspan="5" style="padding:1px 0 1px {depth * 14}px;text-align:left">'
             f'<details><summary style="cursor:pointer">{esc(task_id)} &mdash; '
             f'<span class="km-group-counts">{esc(group_counts(members))}</span> '
             f'<span style="color:#666">{esc(fmt_duration(total))}</span></summary>'
@@ -279,7 +279,7 @@ def task_table_html(view: RunView, now: datetime | None = None, *, height: str =
     head = "".join(f'<th style="padding:1px 10px 1px 0;text-align:left;position:sticky;top:0;'
                    f'background:var(--jp-layout-color0, #fff)">{h}</th>'
                    for h in ("task", "value", "state", "duration", "attempt"))
-    return (f'<div class="km-tasks-box" style="max-height:{height};overflow-y:auto">'
+    return (f'<div class="km-tasks-box" style="max-height:{height};overflow-y:auto;line-height:1.35">'
             '<table class="km-tasks" style="border-collapse:collapse;font-size:0.9em">'
             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
 
@@ -322,7 +322,7 @@ def logs_html(entries: Iterable[Any], *, min_level: str | None = None, height: s
     if not lines:
         return ""
     return ('<div class="km-logs" style="font-family:monospace;font-size:0.8em;white-space:pre-wrap;'
-            f'max-height:{height};overflow-y:auto;border-top:1px solid #ddd;display:flex;'
+            f'max-height:{height};overflow-y:auto;border-top:1px solid #ddd;display:flex;line-height:1.35;'
             'flex-direction:column-reverse"><div>' + "".join(lines) + "</div></div>")
 
 

@@ -308,6 +308,7 @@ class Monitor:
         self._sent: collections.deque = collections.deque()   # (time, messages) of recent draws
         self._logs_read = 0.0
         self._said_failing = 0
+        self.link: str | None = None
 
     # -- start / stop ------------------------------------------------------------------------
     def start(self) -> "Monitor":
@@ -333,11 +334,17 @@ class Monitor:
 
     def _view(self) -> RunView:
         return RunView.of(self.follower.latest if hasattr(self, "follower") else self.handle.execution,
-                          self.handle.url)
+                          self.link or self.handle.url)
 
     def _load_flow(self) -> None:
         """The flow of this execution's revision, for the topology picture (best effort: a run of a
-        flow the client cannot read still shows its table)."""
+        flow the client cannot read still shows its table); and the "Open in UI" link that works on
+        this server (Kestra's UI, or the sandbox's read-only page: ``ApiClient.ui_link``)."""
+        h = self.handle
+        try:
+            self.link = h.client.ui_link(f"executions/{h.namespace}/{h.flow_id}/{h.id}")
+        except Exception:
+            self.link = None
         try:
             ex = self.handle.execution
             self.widget.flow_source = self.handle.client.flows.get_flow(

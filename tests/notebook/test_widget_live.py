@@ -153,7 +153,7 @@ def test_a_stopped_server_shows_retrying_then_disconnected(ns):
     from kestra_magic.sandbox import Sandbox
     sb = Sandbox(api=2)
     sb.start()
-    c = KestraClient(Configuration(url=sb.url))
+    c = KestraClient(Configuration(**sb.client_settings()))
     stopped = False
     try:
         c.flows.create_flow(flow_yaml(ns, "nap", SLEEP_TASK))
