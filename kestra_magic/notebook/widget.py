@@ -52,10 +52,10 @@ def progress_bar_html(counts: dict[str, int], total: int, *, width: str = "60%")
     parts = []
     for state in sorted((s for s in counts if s in TERMINAL), key=lambda s: order.index(s) if s in order else 99):
         pct = 100.0 * counts[state] / total
-        parts.append(f'<div class="km-bar-part" data-state="{esc(state)}" data-count="{counts[state]}" '
+        parts.append(f'<div class="km-progress-part" data-state="{esc(state)}" data-count="{counts[state]}" '
                      f'title="{counts[state]} {esc(state)}" style="width:{pct:.3f}%;'
                      f'background:{STATE_COLORS.get(state, "#918BA9")}"></div>')
-    return (f'<div class="km-bar" style="display:flex;width:{width};height:10px;background:#e5e7eb;'
+    return (f'<div class="km-progress" style="display:flex;width:{width};height:10px;background:#e5e7eb;'
             f'border-radius:3px;overflow:hidden;margin:4px 0">{"".join(parts)}</div>')
 
 

@@ -170,8 +170,8 @@ def test_big_loop_and_sweep_views(jupyterlab, page):
     _run_and_wait(page, "rows = pd.DataFrame")
     _run_and_wait(page, "--sweep $rows", timeout=120)
     sweep = _cell(page, "--sweep $rows")
-    ok = sweep.locator(".km-bar-part[data-state='SUCCESS']")
-    bad = sweep.locator(".km-bar-part[data-state='FAILED']")
+    ok = sweep.locator(".km-progress-part[data-state='SUCCESS']")
+    bad = sweep.locator(".km-progress-part[data-state='FAILED']")
     assert ok.get_attribute("data-count") == "19" and bad.get_attribute("data-count") == "1"
     ratio = ok.bounding_box()["width"] / bad.bounding_box()["width"]
     assert 17 < ratio < 21, ratio                                     # 19 : 1, not a red bar
