@@ -93,6 +93,10 @@ class SweepView:
             self.draws += 1
             if not self.use_widget:
                 self.out(progress_line(progress))
+                if final:
+                    for f in (progress.failures or [])[:FAILURES_LISTED]:
+                        self.out(f"  row {f['row']}: {f['id'] or ''} {f['error'] or ''}".rstrip()
+                                 + (f" {f['url']}" if f.get("url") else ""))
                 return
             if self.box is None:
                 self._show()

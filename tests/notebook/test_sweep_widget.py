@@ -34,5 +34,7 @@ def test_sweep_view_widget_and_text(sandbox_v2, ns):
         lines = []
         text = SweepView(widget=False, out=lines.append)
         sweep(c, ns, "grid", rows, on_progress=text)
-        assert lines and lines[-1].startswith("sweep: 4/4 finished, 1 failed (FAILED 1, SUCCESS 3)")
-        assert len(lines) <= 2 + int(text.last_progress.elapsed / text.text_interval) + 1, lines
+        assert lines[-2].startswith("sweep: 4/4 finished, 1 failed (FAILED 1, SUCCESS 3)")
+        assert lines[-1].startswith("  row 1: ") and "FAILED at task check: bad row" in lines[-1]   # and why
+        progress_lines = [x for x in lines if x.startswith("sweep:")]
+        assert len(progress_lines) <= 3 + int(text.last_progress.elapsed / text.text_interval) + 1, lines
