@@ -384,3 +384,44 @@ class Summary:
 
     def __repr__(self) -> str:
         return summary_text(self.view) + (f"\n{self.note}" if self.note else "")
+
+
+# -- DataFrames: Timedelta columns shown as people read them, the frame unchanged -----------------
+def _timedelta_columns(df: Any) -> list:
+    import pandas as pd
+    return [c for c in df.columns if pd.api.types.is_timedelta64_dtype(df[c].dtype)]
+
+
+def _durations_shown(df: Any) -> Any:
+    """A shallow copy of the rows pandas would display, Timedelta columns as ``fmt_duration`` text;
+    None when there is nothing to change (or the frame is too long to copy cheaply)."""
+    import pandas as pd
+    cols = _timedelta_columns(df)
+    max_rows = pd.get_option("display.max_rows")
+    if not cols or (max_rows is not None and len(df) > max_rows):
+        return None
+    shown = df.copy(deep=False)
+    for c in cols:
+        shown[c] = [fmt_duration(v) for v in df[c]]
+    return shown
+
+
+def frame_html(df: Any) -> str | None:
+    """``text/html`` of a DataFrame with its durations as ``120 ms``, ``2.0 s``, ``1 min 3 s``: the
+    column keeps its Timedelta dtype, only the display changes (an IPython formatter, see
+    ``register_frame_display``)."""
+    shown = _durations_shown(df)
+    return (shown if shown is not None else df)._repr_html_()
+
+
+def register_frame_display(ip: Any) -> None:
+    """Show every DataFrame's Timedelta columns as durations people read, in HTML and plain text.
+    Long frames (over ``display.max_rows``) keep pandas' own display."""
+    import pandas as pd
+    formatters = ip.display_formatter.formatters
+    formatters["text/html"].for_type(pd.DataFrame, frame_html)
+
+    def plain(df: Any, p: Any, cycle: bool) -> None:
+        shown = _durations_shown(df)
+        p.text(repr(shown if shown is not None else df))
+    formatters["text/plain"].for_type(pd.DataFrame, plain)

@@ -164,3 +164,22 @@ def test_summary_keeps_the_final_topology_beside_the_table():
     html = Summary(RunView.of(raw), topology=svg)._repr_html_()
     assert 'class="km-run-body"' in html and 'class="km-topology"' in html
     assert 'data-task-id="work" data-state="FAILED"' in svg and svg in html
+
+
+def test_frames_show_durations_as_people_read_them_and_keep_their_dtype(ip):
+    import pandas as pd
+    from kestra_magic.render import frame_html, register_frame_display
+    df = pd.DataFrame({"task": ["a", "b", "c"],
+                       "duration": pd.to_timedelta([0.12, 2.000594, 63], unit="s")})
+    html = frame_html(df)
+    assert "120 ms" in html and "2.0 s" in html and "1 min 3 s" in html and "0 days" not in html
+    assert str(df["duration"].dtype).startswith("timedelta64")          # the column is unchanged
+    register_frame_display(ip)
+    try:
+        data, _ = ip.display_formatter.format(df)
+        assert "2.0 s" in data["text/html"] and "1 min 3 s" in data["text/plain"]
+        plain, _ = ip.display_formatter.format(pd.DataFrame({"x": [1]}))
+        assert "x" in plain["text/plain"]                                # other frames as before
+    finally:
+        for mime in ("text/html", "text/plain"):
+            ip.display_formatter.formatters[mime].pop(pd.DataFrame, None)
