@@ -333,8 +333,12 @@ class Monitor:
         return self
 
     def _view(self) -> RunView:
-        return RunView.of(self.follower.latest if hasattr(self, "follower") else self.handle.execution,
-                          self.link or self.handle.url)
+        """The view of the newest execution seen (built once per update: a clock tick reuses it)."""
+        latest = self.follower.latest if hasattr(self, "follower") else self.handle.execution
+        cached = getattr(self, "_view_cache", None)
+        if cached is None or cached[0] is not latest or cached[1] != self.link:
+            cached = self._view_cache = (latest, self.link, RunView.of(latest, self.link or self.handle.url))
+        return cached[2]
 
     def _load_flow(self) -> None:
         """The flow of this execution's revision, for the topology picture (best effort: a run of a
