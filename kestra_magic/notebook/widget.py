@@ -279,6 +279,7 @@ def _clock() -> str:
 
 
 GIVE_UP_AFTER = 60.0   # seconds without an answer before a view says DISCONNECTED (the run may go on)
+SUMMARY_LOG_LINES = 10  # the static summary's log tail
 ALL_LOGS_LINES = 2000   # "all logs" shows at most this many (the newest); run.logs() has every one
 
 
@@ -444,7 +445,10 @@ class Monitor:
                 try:
                     note = ("log tail incomplete: the log stream lagged behind this chatty run; "
                             ".logs() on the handle reads every line") if self.follower.tail_incomplete else ""
-                    self.display_handle.update(Summary(view, logs[-10:], note,
+                    if not note and max(self.follower.log_count, len(logs)) > SUMMARY_LOG_LINES:
+                        note = (f"the last {SUMMARY_LOG_LINES} of {max(self.follower.log_count, len(logs))} "
+                                f"log lines; .logs() on the run reads every line as a frame")
+                    self.display_handle.update(Summary(view, logs[-SUMMARY_LOG_LINES:], note,
                                                        topology=self.widget.topology_svg(view)))
                 except Exception:
                     pass

@@ -192,3 +192,22 @@ def test_without_mid_cell_clicks_a_blocking_view_says_how_to_stop_instead_of_a_d
     w.blocking = False
     w.render(RunView.of(make_execution("RUNNING")), [])
     assert not w.kill_button.disabled and "■" not in w.header.value
+
+
+def test_log_level_filter_and_all_logs_while_live(kb, ns):
+    kb.run(f"%%kestra_flow\n{flow_yaml(ns, 'chatty', LOG_TASK + SLEEP_TASK, NAME_INPUT)}")
+    ex, mon, w = _widget_run(kb, f"%kestra_run {ns}.chatty --no-wait")
+    try:
+        assert wait_for(lambda: "hello world" in w.logs.value)
+        assert "flex-direction:column-reverse" in w.logs.value      # pinned to the newest line
+        w.level.value = "ERROR"
+        assert wait_for(lambda: "hello world" not in w.logs.value)
+        w.level.value = "ALL"
+        calls = len([r for r in kb.sb.requests if r.method == "GET" and f"/logs/{ex.id}" in r.path])
+        w.all_logs.value = True                                      # every line, read from the server
+        assert wait_for(lambda: len([r for r in kb.sb.requests if r.method == "GET"
+                                     and f"/logs/{ex.id}" in r.path]) > calls)
+        assert wait_for(lambda: "hello world" in w.logs.value and "28em" in w.logs.value)
+    finally:
+        ex.kill()
+        assert mon.finished.wait(10)
