@@ -211,3 +211,23 @@ def test_log_level_filter_and_all_logs_while_live(kb, ns):
     finally:
         ex.kill()
         assert mon.finished.wait(10)
+
+
+def test_the_view_carries_on_when_the_connection_comes_back(kb, ns):
+    """Reads fail for a while (the event stream is refused, polls are dropped): the view says
+    "connection lost — retrying (n)", then, once the server answers again, follows the run to its end."""
+    import time
+    kb.run(f"%%kestra_flow\n{flow_yaml(ns, 'blip', SLEEP_TASK.replace('PT30S', 'PT4S'))}")
+    kb.run("%config KestraMagic.poll_interval = 0.2")
+    kb.sb.faults.fail(503, times=1000, method="GET", path=r"/executions/[^/]+/follow$")
+    try:
+        ex, mon, w = _widget_run(kb, f"%kestra_run {ns}.blip --no-wait")
+        assert wait_for(lambda: ">RUNNING<" in w.header.value)
+        kb.sb.faults.drop(times=1000, method="GET", path=rf"/executions/{ex.id}$")
+        assert wait_for(lambda: "connection lost — retrying (" in w.header.value, timeout=8)
+        time.sleep(0.5)
+        kb.sb.faults.clear()
+        assert mon.finished.wait(20)
+        assert ">SUCCESS<" in w.header.value and "connection lost" not in w.header.value
+    finally:
+        kb.sb.faults.clear()
