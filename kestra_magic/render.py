@@ -358,11 +358,19 @@ def summary_html(view: RunView, log_tail: Iterable[Any] = (), note: str = "", to
 
 
 def side_by_side(table: str, topology: str, height: str = TABLE_HEIGHT) -> str:
-    """The task table and the topology picture next to each other (wrapping on narrow outputs)."""
+    """The task table and the topology picture next to each other (the picture scales down to the
+    room left beside the table, and wraps below it on narrow outputs)."""
     return ('<div class="km-run-body" style="display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start">'
-            f'<div style="flex:1 1 420px;min-width:0">{table}</div>'
-            f'<div class="km-topology-box" style="flex:0 1 auto;max-height:{height};overflow:auto">'
-            f"{topology}</div></div>")
+            f'<div style="flex:0 1 auto;min-width:0">{table}</div>'
+            f'<div class="km-topology-box" style="flex:1 1 280px;max-width:520px;max-height:{height};overflow:auto">'
+            f"{scalable(topology)}</div></div>")
+
+
+def scalable(svg: str) -> str:
+    """An inline SVG that shrinks to its box's width (its viewBox keeps the proportions)."""
+    if svg.startswith('<svg style="max-width:100%'):
+        return svg
+    return svg.replace("<svg ", '<svg style="max-width:100%;height:auto" ', 1)
 
 
 def _short(value: Any, n: int = 120) -> str:

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from kestra_magic.follow import ExecutionFollower
 from kestra_magic.render import (
-    TERMINAL, RunView, Summary, fmt_duration, header_html, logs_html, summary_text,
+    TERMINAL, RunView, Summary, fmt_duration, header_html, logs_html, scalable, summary_text,
     task_table_html,
 )
 
@@ -73,8 +73,9 @@ class ExecutionWidget:
         self.handle = handle
         self.header = w.HTML()
         self.progress = w.HTML()
-        self.tasks = w.HTML(layout=w.Layout(flex="1 1 420px", min_width="0"))
-        self.topology = w.HTML(layout=w.Layout(flex="0 1 auto", max_height="22em", overflow="auto"))
+        self.tasks = w.HTML(layout=w.Layout(flex="0 1 auto", min_width="0"))
+        self.topology = w.HTML(layout=w.Layout(flex="1 1 280px", max_width="520px", max_height="22em",
+                                               overflow="auto"))
         self.body = w.HBox([self.tasks, self.topology],
                            layout=w.Layout(flex_flow="row wrap", align_items="flex-start", grid_gap="16px"))
         self.level = w.Dropdown(options=["ALL", "DEBUG", "INFO", "WARN", "ERROR"], value="ALL",
@@ -201,7 +202,7 @@ class ExecutionWidget:
             return 0
         self._topology_key = key
         try:
-            svg = topology_svg(self.flow_source, states)
+            svg = scalable(topology_svg(self.flow_source, states))
         except Exception as err:   # a picture never breaks the live view
             svg = f'<span style="color:#666">no topology: {_esc(err)}</span>'
         return _set(self.topology, "value", svg)
