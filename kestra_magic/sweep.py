@@ -20,6 +20,7 @@ from kestra_magic.errors import KestraError, KestraNotFound
 from kestra_magic.models import Execution
 
 SWEEP_LABEL = "kestra-magic-sweep"
+QUEUED_POLL = 0.1   # seconds between polls while rows wait for a free slot (max_workers running)
 _RESERVED = ("state", "duration", "startDate", "endDate", "executionId", "error")
 
 
@@ -151,26 +152,36 @@ def sweep(client: Any, namespace: str, flow_id: str, rows: Any, *, max_workers: 
 
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="kestra-sweep",
                             initializer=_inherit, initargs=(contextvars.copy_context(),)) as pool:
+        finishing: list = []      # reads of each ended run (outputs, failure reason), overlapping the wait
+
+        def ended(run: _Run) -> None:
+            if outputs:
+                finishing.append(pool.submit(_fetch_outputs, client, run))
+            if run.execution.state.is_failed:
+                finishing.append(pool.submit(_explain_failure, client, run))
         _launch_and_follow(client, namespace, flow_id, sweep_id, runs, pool, max_workers, timeout,
-                           poll_interval, started, launch, report)
-        ended = [r for r in runs if r.execution is not None and r.execution.state.is_terminal]
-        if outputs:
-            list(pool.map(lambda r: _fetch_outputs(client, r), ended))
-        list(pool.map(lambda r: _explain_failure(client, r), [r for r in ended if r.execution.state.is_failed]))
+                           poll_interval, started, launch, report, ended)
+        for future in finishing:
+            future.result()
     report()
     return _frame(pd, runs, columns)
 
 
 def _launch_and_follow(client, namespace, flow_id, sweep_id, runs, pool, max_workers, timeout,
-                       poll_interval, started, launch, report) -> None:
+                       poll_interval, started, launch, report, ended) -> None:
     """Keep at most ``max_workers`` executions running: launch rows into free slots, then poll all
     running ones together (one labelled search per round, plus a direct read for any run the search
     has not caught up with) until every row has ended."""
     queue = list(runs)
     by_id: dict[str, _Run] = {}
     delay = min(poll_interval, 0.05)
+    done: set[str] = set()
     while True:
-        running = {i: r for i, r in by_id.items() if not r.execution.state.is_terminal}
+        for i, r in by_id.items():
+            if i not in done and r.execution.state.is_terminal:
+                done.add(i)
+                ended(r)          # its outputs are read while the others go on
+        running = {i: r for i, r in by_id.items() if i not in done}
         if timeout is not None and time.monotonic() - started > timeout:
             for r in running.values():
                 r.error = r.error or f"still {r.execution.state.current} after the {timeout:g}s timeout"
@@ -192,7 +203,8 @@ def _launch_and_follow(client, namespace, flow_id, sweep_id, runs, pool, max_wor
                 return
             continue
         time.sleep(delay)
-        delay = min(delay * 2, poll_interval)
+        # rows still waiting for a slot: look again soon (a freed slot is a run not started yet)
+        delay = min(poll_interval, QUEUED_POLL) if queue else min(delay * 2, poll_interval)
         seen = _search_round(client, namespace, flow_id, sweep_id, running, by_id)
         missing = [by_id[i] for i in running if i not in seen]
         if missing:
