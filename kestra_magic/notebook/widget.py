@@ -140,7 +140,10 @@ class ExecutionWidget:
             self._say(f'<span style="color:#E0001C">{_esc(err)}</span>')
 
     # -- drawing -----------------------------------------------------------------------------
-    def busy_note(self) -> str:
+    def busy_note(self, state: str = "") -> str:
+        if self.live_clicks and state in ("PAUSED", "BREAKPOINT"):
+            return ("paused: the cell waits for the end — Resume below (JupyterLab ≥ 4.4; where the button "
+                    "does not respond, ■ stops waiting and the click then applies)")
         if self.live_clicks:
             return ("the cell waits for the end; Kill acts now in JupyterLab ≥ 4.4 — where it does not, "
                     "■ stops waiting and the click then applies")
@@ -163,7 +166,7 @@ class ExecutionWidget:
         elif lost:
             note = self.note or "lost contact with the server"
         else:
-            note = self.note or (self.busy_note() if self.blocking and not view.is_terminal else "")
+            note = self.note or (self.busy_note(view.state) if self.blocking and not view.is_terminal else "")
         sent += _set(self.header, "value", header_html(shown, note, now, clock=not lost))
         done, total = view.progress()
         sent += _set(self.progress, "value", progress_bar_html(view.counts(), total))
@@ -465,8 +468,10 @@ class Monitor:
     # -- waiting -----------------------------------------------------------------------------
     def block(self, timeout: float | None = None) -> str:
         """Wait for the end. Returns "done", "timeout", "interrupted" (Ctrl-C, within ~0.1 s) or
-        "paused": a PAUSED run waits for a person, so the cell returns (a notebook run top to bottom
-        must not hang on it) and the live view, whose Resume button works, stays."""
+        "paused". A PAUSED run waits for a person: where the widget's buttons act mid-cell (a kernel
+        with subshell routing, ``ExecutionWidget.live_clicks``) the cell keeps waiting through the
+        pause, as ``Run.wait`` does, and the Resume button carries the run on (■ stops waiting); where
+        they cannot, the cell returns "paused" so that Resume works, and the live view stays."""
         deadline = None if timeout is None else time.monotonic() + timeout
         seen = -1
         if self.widget is not None and has_widget_frontend():
@@ -480,7 +485,8 @@ class Monitor:
                         seen = self.follower.updates
                         self.text.render(self._view())
                     self._say_connection()
-                if self.handle.is_paused:
+                if self.handle.is_paused and not (self.widget is not None and self.widget.blocking
+                                                  and self.widget.live_clicks):
                     return "paused"
                 if deadline is not None and time.monotonic() >= deadline:
                     return "timeout"

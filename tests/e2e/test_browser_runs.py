@@ -207,15 +207,20 @@ def test_buttons_act_on_blocking_runs_and_a_killed_no_wait_run_survives_a_restar
     assert "ended KILLED" in cell.locator(".jp-OutputArea-output").last.inner_text()
     assert "detached" not in cell.inner_text()
 
-    # -- Resume on a paused run (the cell returns at PAUSED: a person decides; the button works) ----
-    _run_and_wait(page, "%kestra_run e2e.views.gate")
+    # -- Resume on a blocking paused run: the cell waits through the pause, the click carries it on --
+    run_cell(page, cell_index(page, "%kestra_run e2e.views.gate"))
     gate = _cell(page, "%kestra_run e2e.views.gate")
     gate.locator(".km-header .km-badge:text-is('PAUSED')").wait_for(timeout=20_000)
+    time.sleep(1.5)                                                     # it stays blocked while paused
+    assert "*" in gate.locator(".jp-InputArea-prompt").inner_text()
+    assert "Resume below" in gate.locator(".km-header").inner_text()
     gate.locator("button.jupyter-button:has-text('Resume')").click()
     done = gate.locator(".km-summary")
     done.wait_for(timeout=20_000)
+    wait_idle(page, timeout=20)
     assert done.get_attribute("data-state") == "SUCCESS"
     assert "resumed and done" in done.locator(".km-logs").inner_text()
+    assert gate.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
 
     # -- a --no-wait run killed by the button, saved, kernel restarted, page reloaded --------------
     _run_and_wait(page, "slow = %kestra_run")
