@@ -248,14 +248,18 @@ def _esc(value: Any) -> str:
 
 
 class TextView:
-    """Status as plain text lines (terminal IPython, plain python, or ``widget=off``)."""
+    """Status as plain text lines (terminal IPython, plain python, or ``widget=off``): one line per
+    task-run transition, except loop iterations (grouped as in the table): those print a count line
+    as the group moves by a tenth or ends, and a line for each failed iteration."""
 
     def __init__(self, out: Callable[[str], None] = print):
         self.out = out
         self._last_state = ""
         self._task_states: dict[str, str] = {}
+        self._groups: dict[tuple, int] = {}
 
     def render(self, view: RunView) -> int:
+        from kestra_magic.render import task_rows
         lines = 0
         if view.state != self._last_state:
             self._last_state = view.state
@@ -263,13 +267,35 @@ class TextView:
             self.out(f"{_clock()} {view.namespace}.{view.flow_id} {view.id} {view.state}"
                      f" ({done}/{total} task runs, {fmt_duration(view.elapsed())})")
             lines += 1
-        for r in view.task_runs:
-            if self._task_states.get(r.id) != r.state and r.state in TERMINAL | {"RUNNING", "PAUSED"}:
+        group_depth = None      # rows deeper than this follow a group row: they are its members
+        for item in task_rows(view):
+            depth = item[-1]
+            if group_depth is not None and depth <= group_depth:
+                group_depth = None
+            if item[0] == "group":
+                group_depth = depth
+                lines += self._group_line(item[1], item[2])
+                continue
+            r = item[1]
+            wanted = TERMINAL | {"RUNNING", "PAUSED"} if group_depth is None else {"FAILED", "KILLED"}
+            if self._task_states.get(r.id) != r.state and r.state in wanted:
                 self._task_states[r.id] = r.state
                 value = f"[{r.value}]" if r.value else ""
                 self.out(f"{_clock()}   {r.task_id}{value} {r.state} {fmt_duration(r.duration())}".rstrip())
                 lines += 1
         return lines
+
+    def _group_line(self, task_id: str, members: list) -> int:
+        from kestra_magic.render import group_counts
+        key = (task_id, members[0].parent_id)
+        done = sum(1 for r in members if r.state in TERMINAL)
+        step = max(1, len(members) // 10)
+        last = self._groups.get(key)
+        if last is not None and done // step == last // step and not (done == len(members) and last != done):
+            return 0
+        self._groups[key] = done
+        self.out(f"{_clock()}   {task_id} — {group_counts(members)}")
+        return 1
 
 
 def _ipython_display(obj: Any) -> Any:

@@ -184,3 +184,18 @@ def test_frames_show_durations_as_people_read_them_and_keep_their_dtype(ip):
     finally:
         for mime in ("text/html", "text/plain"):
             ip.display_formatter.formatters[mime].pop(pd.DataFrame, None)
+
+
+def test_text_view_folds_loop_iterations():
+    lines = []
+    view = TextView(lines.append)
+    for done in (0, 50, 120, 200):
+        raw = loop_execution(200, failed={7} if done > 7 else set(), state="RUNNING" if done < 200 else "FAILED")
+        for tr in raw["taskRunList"]:     # iterations not reached yet are still running
+            if tr["taskId"] == "work" and int(tr["value"]) >= done:
+                tr["state"] = {"current": "RUNNING", "startDate": "2026-01-01T10:00:01Z"}
+        view.render(RunView.of(raw))
+    assert len(lines) < 25, lines
+    assert any("work[7] FAILED" in x for x in lines)
+    assert any("work — 200/200: 199 SUCCESS, 1 FAILED" in x for x in lines)
+    assert not any("work[3]" in x for x in lines)
