@@ -9,7 +9,7 @@ import collections
 import dataclasses
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 from kestra_magic.follow import ExecutionFollower
@@ -161,6 +161,8 @@ class ExecutionWidget:
         shown = view
         if lost and not view.is_terminal:
             shown = dataclasses.replace(view, state="DISCONNECTED", end=None)
+            self._lost_at = getattr(self, "_lost_at", None) or datetime.now(timezone.utc)
+            now = self._lost_at           # durations stop where the last answer left them
         if self.connection and not lost:
             note = f"connection lost — {self.connection}"
         elif lost:

@@ -143,6 +143,10 @@ def test_big_loop_and_sweep_views(jupyterlab, page):
         assert cell.locator(f".widget-vbox tr[data-task-id='{task}']").count() == 1, task
     assert cell.locator(".widget-vbox tr[data-task-id='work']:not(.km-group) >> visible=true").count() == 0
     assert cell.locator(".widget-vbox svg.km-topology g[data-task-id='each'][data-state='SUCCESS']").count() == 1
+    live_logs = cell.locator(".widget-vbox .km-logs")
+    cell.locator(".widget-vbox .km-log:has-text('item 200')").wait_for(timeout=10_000)
+    assert "item 200" in live_logs.locator(".km-log").last.inner_text()
+    assert _visible_inside(page, live_logs.locator(".km-log").last, live_logs)   # the live tail too
     SHOTS.mkdir(parents=True, exist_ok=True)
     cell.screenshot(path=str(SHOTS / "widget-loop.png"))
     wait_idle(page, timeout=60)

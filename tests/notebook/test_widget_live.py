@@ -171,6 +171,11 @@ def test_a_stopped_server_shows_retrying_then_disconnected(ns):
         assert ">DISCONNECTED<" in w.header.value and ">RUNNING<" not in w.header.value
         assert "lost contact with the server" in w.header.value and "may still run" in w.header.value
         assert w.kill_button.layout.display == "none" and w.resume_box.layout.display == "none"
+        table = w.tasks.value
+        mon._render_once()
+        time.sleep(1.1)
+        mon._render_once()
+        assert w.tasks.value == table          # no clock ticking on a run we cannot see any more
     finally:
         c.close()
         if not stopped:
