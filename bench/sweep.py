@@ -1,6 +1,6 @@
 """Sweep speed, side by side in one run (issue 6): 100 executions of one flow on a local sandbox,
 as a serial loop of single runs (create with ``wait=True``, then read the flow outputs) and as
-``client.sweep`` (bounded concurrent launches, followed together). Goal: >= 4x.
+``client.sweep`` (at most ``--workers`` executions running at once, followed together). Goal: >= 4x.
 
 The flow does a little work per run (a short sleep standing in for a query or a script), the way
 sweeps are used; ``--sleep 0`` measures pure overhead.
@@ -51,7 +51,8 @@ def main() -> None:
     from kestra_magic.config import Configuration
     ns = f"bench.{uuid.uuid4().hex[:8]}"
     # The server runs in its own process, as a real Kestra would: client and server do not share a GIL.
-    server = subprocess.Popen([sys.executable, "-m", "kestra_magic.sandbox", "--port", "0", "--api", str(args.api)],
+    server = subprocess.Popen([sys.executable, "-m", "kestra_magic.sandbox", "--port", "0", "--api", str(args.api),
+                               "--no-auth"],
                               stdout=subprocess.PIPE, text=True)
     try:
         url = re.search(r"http://\S+", server.stdout.readline()).group(0)

@@ -49,6 +49,7 @@ class ExecutionFollower:
         self.error: BaseException | None = None
         self.lost = False            # gave up: polling failed for ``give_up_after`` seconds
         self.failing = False         # the last read of the execution failed (the server may be down)
+        self.failures = 0            # reads failed in a row (0 once one succeeds again)
         self.give_up_after = 60.0
         self.changed = threading.Condition()
         self.done = threading.Event()
@@ -132,12 +133,15 @@ class ExecutionFollower:
                     ex = self.client.executions.get_execution(self.id)
                     failing_since = None
                     self.failing = False
+                    self.failures = 0
                     self._set(ex, "poll")
                     if state_of(ex) in TERMINAL:
                         break
                 except Exception as err:
                     self.error = err
                     self.failing = True
+                    self.failures += 1
+                    self._notify()     # views say "connection lost — retrying (n)" at once
                     failing_since = failing_since or time.monotonic()
                     if time.monotonic() - failing_since > self.give_up_after:
                         self.lost = True   # the server is gone (or the client closed): stop trying

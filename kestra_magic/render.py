@@ -18,7 +18,7 @@ STATE_COLORS: dict[str, str] = {
     "RUNNING": "#8405FF", "KILLING": "#FCB37C", "PAUSED": "#918BA9", "BREAKPOINT": "#918BA9",
     "RETRYING": "#FCB37C", "SUCCESS": "#029E73", "WARNING": "#DD5F00", "FAILED": "#E0001C",
     "KILLED": "#FCB37C", "CANCELLED": "#918BA9", "RETRIED": "#918BA9", "SKIPPED": "#918BA9",
-    "RESUBMITTED": "#918BA9",
+    "RESUBMITTED": "#918BA9", "DISCONNECTED": "#6b7280",
 }
 LEVEL_COLORS: dict[str, str] = {
     "ERROR": "#E0001C", "WARN": "#DD5F00", "INFO": "#1761FD", "DEBUG": "#8405FF", "TRACE": "#918BA9",
@@ -47,16 +47,26 @@ def parse_date(value: Any) -> datetime | None:
 
 
 def fmt_duration(seconds: float | None) -> str:
-    """``0.4s``, ``12.3s``, ``4m 05s``, ``2h 03m``."""
+    """How views show a duration, as people read them: ``120 ms``, ``2.0 s``, ``1 min 3 s``,
+    ``2 h 3 min`` (the one place that formats durations for views; frames keep Timedeltas)."""
     if seconds is None:
         return ""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    m, s = divmod(int(seconds), 60)
+    try:
+        seconds = float(seconds.total_seconds()) if hasattr(seconds, "total_seconds") else float(seconds)
+    except (TypeError, ValueError):
+        return ""
+    if seconds != seconds:   # NaN / NaT
+        return ""
+    seconds = max(0.0, seconds)
+    if seconds < 0.9995:
+        return f"{round(seconds * 1000)} ms"
+    if seconds < 59.95:
+        return f"{seconds:.1f} s"
+    m, s = divmod(int(round(seconds)), 60)
     if m < 60:
-        return f"{m}m {s:02d}s"
+        return f"{m} min {s} s" if s else f"{m} min"
     h, m = divmod(m, 60)
-    return f"{h}h {m:02d}m"
+    return f"{h} h {m} min" if m else f"{h} h"
 
 
 @dataclass
@@ -160,9 +170,9 @@ def link(url: str | None, text: str) -> str:
     return f'<a href="{esc(url)}" target="_blank" rel="noopener">{esc(text)}</a>'
 
 
-def header_html(view: RunView, note: str = "", now: datetime | None = None) -> str:
-    """Flow, execution id (linked), state badge and elapsed time on one line."""
-    el = fmt_duration(view.elapsed(now))
+def header_html(view: RunView, note: str = "", now: datetime | None = None, *, clock: bool = True) -> str:
+    """Flow, execution id (linked), state badge and elapsed time (unless ``clock`` is off) on one line."""
+    el = fmt_duration(view.elapsed(now)) if clock else ""
     parts = [f"<b>{esc(view.namespace)}.{esc(view.flow_id)}</b>", link(view.url, view.id),
              badge(view.state)]
     if el:
@@ -172,22 +182,106 @@ def header_html(view: RunView, note: str = "", now: datetime | None = None) -> s
     return '<div class="km-header">' + " &nbsp; ".join(parts) + "</div>"
 
 
-def task_table_html(view: RunView, now: datetime | None = None, limit: int = 200) -> str:
-    """Task runs (task, value, state, duration, attempt), newest last, at most ``limit`` rows."""
+# The task table: bounded whatever the number of task runs (a ForEach over 10,000 values draws a few
+# dozen rows). Loop iterations (several runs of one task under one parent) fold into one group row
+# with their counts; top-level rows, and failed or running rows (URGENT_SHOWN at most per group), are
+# always shown; the table scrolls inside a fixed height.
+GROUP_MIN = 4            # this many runs of one task under one parent fold into a group row
+URGENT = frozenset({"FAILED", "KILLED", "KILLING", "RUNNING", "RETRYING", "PAUSED", "BREAKPOINT"})
+URGENT_SHOWN = 20        # failed/running runs of a group listed under its row
+GROUP_LISTED = 25        # runs listed inside an expanded group (the newest ones)
+TABLE_HEIGHT = "22em"
+_TD = '<td style="padding:1px 10px 1px 0;text-align:left;white-space:nowrap">'
+
+
+def task_rows(view: RunView) -> list[tuple]:
+    """The table's rows in tree order: ``("row", TaskRow, depth)`` and ``("group", task_id,
+    [TaskRow], depth)``; bounded by the flow's size, not by the number of task runs."""
+    ids = {r.id for r in view.task_runs}
+    children: dict[str | None, list[TaskRow]] = {}
+    for r in view.task_runs:
+        parent = r.parent_id if r.parent_id in ids else None
+        children.setdefault(parent, []).append(r)
+    out: list[tuple] = []
+
+    def subtree_urgent(members: list[TaskRow]) -> list[TaskRow]:
+        found, stack = [], list(members)
+        while stack and len(found) < URGENT_SHOWN:
+            r = stack.pop(0)
+            if r.state in URGENT:
+                found.append(r)
+            stack.extend(children.get(r.id, ()))
+        return found
+
+    def emit(parent: str | None, depth: int) -> None:
+        groups: dict[str, list[TaskRow]] = {}
+        for r in children.get(parent, ()):
+            groups.setdefault(r.task_id, []).append(r)
+        for task_id, members in groups.items():
+            if len(members) < GROUP_MIN or depth > 8:
+                for r in members:
+                    out.append(("row", r, depth))
+                    emit(r.id, depth + 1)
+            else:
+                out.append(("group", task_id, members, depth))
+                for r in subtree_urgent(members):
+                    out.append(("row", r, depth + 1))
+    emit(None, 0)
+    return out
+
+
+def group_counts(members: list[TaskRow]) -> str:
+    """``200/200 SUCCESS`` or ``180/200: 176 SUCCESS, 4 FAILED, 20 RUNNING``."""
+    counts: dict[str, int] = {}
+    for r in members:
+        counts[r.state] = counts.get(r.state, 0) + 1
+    done = sum(v for k, v in counts.items() if k in TERMINAL)
+    if len(counts) == 1:
+        return f"{done}/{len(members)} {next(iter(counts))}"
+    order = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return f"{done}/{len(members)}: " + ", ".join(f"{v} {k}" for k, v in order)
+
+
+def _row_html(r: TaskRow, depth: int, now: datetime) -> str:
+    indent = f'<td style="padding:1px 10px 1px {depth * 14}px;text-align:left;white-space:nowrap">'
+    return (f'<tr data-task-id="{esc(r.task_id)}" data-state="{esc(r.state)}">{indent}{esc(r.task_id)}</td>'
+            f"{_TD}{esc(_short(r.value, 40))}</td>{_TD}{badge(r.state)}</td>"
+            f"{_TD}{esc(fmt_duration(r.duration(now)))}</td>{_TD}{r.attempts}</td></tr>")
+
+
+def _group_html(task_id: str, members: list[TaskRow], depth: int, now: datetime) -> str:
+    listed = members[-GROUP_LISTED:]
+    inner = "".join(_row_html(r, 0, now) for r in listed)
+    more = (f'<div style="color:#666">the newest {len(listed)} of {len(members)} shown; '
+            f"every run: .task_runs</div>" if len(members) > len(listed) else "")
+    starts = [r.start for r in members if r.start is not None]
+    ends = [r.end or (now if r.state not in TERMINAL else r.start) for r in members if r.start is not None]
+    total = (max(ends) - min(starts)).total_seconds() if starts else None
+    worst = next((s for s in ("FAILED", "KILLED", "RUNNING", "WARNING") if any(r.state == s for r in members)),
+                 members[-1].state)
+    return (f'<tr class="km-group" data-task-id="{esc(task_id)}" data-state="{esc(worst)}" '
+            f'data-count="{len(members)}"><td colspan="5" style="padding:1px 0 1px {depth * 14}px;text-align:left">'
+            f'<details><summary style="cursor:pointer">{esc(task_id)} &mdash; '
+            f'<span class="km-group-counts">{esc(group_counts(members))}</span> '
+            f'<span style="color:#666">{esc(fmt_duration(total))}</span></summary>'
+            f'<table style="border-collapse:collapse;margin-left:14px">{inner}</table>{more}'
+            f"</details></td></tr>")
+
+
+def task_table_html(view: RunView, now: datetime | None = None, *, height: str = TABLE_HEIGHT) -> str:
+    """Task runs as a tree (task, value, state, duration, attempt) in a fixed-height scrolling box:
+    loop iterations grouped under their parent, failed/running and top-level rows always shown."""
     if not view.task_runs:
         return '<div class="km-tasks" style="color:#666">no task runs yet</div>'
     now = now or datetime.now(timezone.utc)
-    rows = view.task_runs[-limit:]
-    td = '<td style="padding:1px 10px 1px 0;text-align:left">'
-    body = "".join(
-        f"<tr>{td}{esc(r.task_id)}</td>{td}{esc(r.value)}</td>{td}{badge(r.state)}</td>"
-        f"{td}{esc(fmt_duration(r.duration(now)))}</td>{td}{r.attempts}</td></tr>" for r in rows)
-    more = (f'<div style="color:#666">… {len(view.task_runs) - limit} earlier task runs not shown</div>'
-            if len(view.task_runs) > limit else "")
-    head = "".join(f'<th style="padding:1px 10px 1px 0;text-align:left">{h}</th>'
+    body = "".join(_row_html(item[1], item[2], now) if item[0] == "row"
+                   else _group_html(item[1], item[2], item[3], now) for item in task_rows(view))
+    head = "".join(f'<th style="padding:1px 10px 1px 0;text-align:left;position:sticky;top:0;'
+                   f'background:var(--jp-layout-color0, #fff)">{h}</th>'
                    for h in ("task", "value", "state", "duration", "attempt"))
-    return ('<table class="km-tasks" style="border-collapse:collapse;font-size:0.9em">'
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}")
+    return (f'<div class="km-tasks-box" style="max-height:{height};overflow-y:auto;line-height:1.35">'
+            '<table class="km-tasks" style="border-collapse:collapse;font-size:0.9em">'
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
 
 
 def log_line_text(entry: Any) -> str:
@@ -201,18 +295,35 @@ def log_line_text(entry: Any) -> str:
                   MAX_LOG_LINE)
 
 
-def logs_html(entries: Iterable[Any]) -> str:
-    """The log tail, level-coloured, monospace."""
+LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
+
+
+def level_at_least(entry: Any, min_level: str | None) -> bool:
+    """Whether a log entry is at ``min_level`` or above (everything when None/"ALL")."""
+    if not min_level or min_level == "ALL":
+        return True
+    raw = raw_of(entry)
+    level = str((raw.get("level") if raw else getattr(entry, "level", "")) or "")
+    return level in LEVELS and LEVELS.index(level) >= LEVELS.index(min_level)
+
+
+def logs_html(entries: Iterable[Any], *, min_level: str | None = None, height: str = "14em") -> str:
+    """The log tail, level-coloured, monospace, in a box pinned to the newest line (a reversed
+    flex column starts scrolled to its end: no script needed, also in a saved notebook)."""
     lines = []
     for e in entries:
+        if not level_at_least(e, min_level):
+            continue
         raw = raw_of(e)
         level = (raw.get("level") if raw else getattr(e, "level", "")) or ""
         color = LEVEL_COLORS.get(str(level), "#333")
-        lines.append(f'<div style="color:{color}">{esc(log_line_text(e))}</div>')
+        lines.append(f'<div class="km-log" data-level="{esc(level)}" style="color:{color}">'
+                     f"{esc(log_line_text(e))}</div>")
     if not lines:
         return ""
     return ('<div class="km-logs" style="font-family:monospace;font-size:0.8em;white-space:pre-wrap;'
-            'max-height:14em;overflow-y:auto;border-top:1px solid #ddd">' + "".join(lines) + "</div>")
+            f'max-height:{height};overflow-y:auto;border-top:1px solid #ddd;display:flex;line-height:1.35;'
+            'flex-direction:column-reverse"><div>' + "".join(lines) + "</div></div>")
 
 
 def summary_text(view: RunView) -> str:
@@ -229,8 +340,9 @@ def summary_text(view: RunView) -> str:
     return "\n".join(lines)
 
 
-def summary_html(view: RunView, log_tail: Iterable[Any] = (), note: str = "") -> str:
-    """The static summary that replaces the live widget when the run ends."""
+def summary_html(view: RunView, log_tail: Iterable[Any] = (), note: str = "", topology: str = "") -> str:
+    """The static summary that replaces the live widget when the run ends (the same bounded,
+    grouped table as the live view; the flow's topology in its final colours beside it)."""
     done, total = view.progress()
     outputs = ""
     if view.outputs:
@@ -238,8 +350,27 @@ def summary_html(view: RunView, log_tail: Iterable[Any] = (), note: str = "") ->
                         for k, v in sorted(view.outputs.items(), key=lambda kv: str(kv[0])))
         outputs = f'<div>outputs:<ul style="margin:0">{items}</ul></div>'
     tail = logs_html(log_tail) + (f'<div style="color:#666">{esc(note)}</div>' if note else "")
+    table = task_table_html(view)
+    if topology:
+        table = side_by_side(table, topology)
     return (f'<div class="km-summary" data-state="{esc(view.state)}">{header_html(view)}'
-            f'<div>task runs: {done}/{total} finished</div>{task_table_html(view)}{outputs}{tail}</div>')
+            f'<div>task runs: {done}/{total} finished</div>{table}{outputs}{tail}</div>')
+
+
+def side_by_side(table: str, topology: str, height: str = TABLE_HEIGHT) -> str:
+    """The task table and the topology picture next to each other (the picture scales down to the
+    room left beside the table, and wraps below it on narrow outputs)."""
+    return ('<div class="km-run-body" style="display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start">'
+            f'<div style="flex:0 1 auto;min-width:0">{table}</div>'
+            f'<div class="km-topology-box" style="flex:1 1 280px;max-width:520px;max-height:{height};overflow:auto">'
+            f"{scalable(topology)}</div></div>")
+
+
+def scalable(svg: str) -> str:
+    """An inline SVG that shrinks to its box's width (its viewBox keeps the proportions)."""
+    if svg.startswith('<svg style="max-width:100%'):
+        return svg
+    return svg.replace("<svg ", '<svg style="max-width:100%;height:auto" ', 1)
 
 
 def _short(value: Any, n: int = 120) -> str:
@@ -250,13 +381,77 @@ def _short(value: Any, n: int = 120) -> str:
 class Summary:
     """A static display object (HTML + text): what a saved notebook keeps of a finished run."""
 
-    def __init__(self, view: RunView, log_tail: Iterable[Any] = (), note: str = ""):
+    def __init__(self, view: RunView, log_tail: Iterable[Any] = (), note: str = "", topology: str = ""):
         self.view = view
         self.log_tail = list(log_tail)
         self.note = note
+        self.topology = topology
 
     def _repr_html_(self) -> str:
-        return summary_html(self.view, self.log_tail, self.note)
+        return summary_html(self.view, self.log_tail, self.note, self.topology)
 
     def __repr__(self) -> str:
         return summary_text(self.view) + (f"\n{self.note}" if self.note else "")
+
+
+# -- DataFrames: Timedelta columns shown as people read them, the frame unchanged -----------------
+def _timedelta_columns(df: Any) -> list:
+    import pandas as pd
+    return [c for c in df.columns if pd.api.types.is_timedelta64_dtype(df[c].dtype)]
+
+
+def _durations_shown(df: Any) -> Any:
+    """A shallow copy of the rows pandas would display, Timedelta columns as ``fmt_duration`` text;
+    None when there is nothing to change (or the frame is too long to copy cheaply)."""
+    import pandas as pd
+    from kestra_magic.frames.tables import DURATIONS_DISPLAY
+    if not df.attrs.get(DURATIONS_DISPLAY):
+        return None             # a user's own frame: pandas' display, untouched
+    cols = _timedelta_columns(df)
+    max_rows = pd.get_option("display.max_rows")
+    if not cols or (max_rows is not None and len(df) > max_rows):
+        return None
+    shown = df.copy(deep=False)
+    for c in cols:
+        shown[c] = [fmt_duration(v) for v in df[c]]
+    return shown
+
+
+def frame_html(df: Any) -> str | None:
+    """``text/html`` of a DataFrame with its durations as ``120 ms``, ``2.0 s``, ``1 min 3 s``: the
+    column keeps its Timedelta dtype, only the display changes (an IPython formatter, see
+    ``register_frame_display``)."""
+    shown = _durations_shown(df)
+    return (shown if shown is not None else df)._repr_html_()
+
+
+_FRAME_MODULES = ("pandas", "pandas.core.frame")
+
+
+def register_frame_display(ip: Any) -> None:
+    """Show the Timedelta columns of the frames this package returns (``task_runs``, executions,
+    sweeps: marked with ``frames.tables.with_readable_durations``) as durations people read, in HTML
+    and plain text; other frames, and long ones (over ``display.max_rows``), keep pandas' display."""
+    formatters = ip.display_formatter.formatters
+    # by name, so registering does not import pandas (``%load_ext`` stays fast); the module IPython
+    # matches is ``DataFrame.__module__``: "pandas" since pandas 3, "pandas.core.frame" before
+    for module in _FRAME_MODULES:
+        formatters["text/html"].for_type_by_name(module, "DataFrame", frame_html)
+
+    def plain(df: Any, p: Any, cycle: bool) -> None:
+        shown = _durations_shown(df)
+        p.text(repr(shown if shown is not None else df))
+    for module in _FRAME_MODULES:
+        formatters["text/plain"].for_type_by_name(module, "DataFrame", plain)
+
+
+def unregister_frame_display(ip: Any) -> None:
+    """Undo :func:`register_frame_display` (``%unload_ext``)."""
+    import sys
+    formatters = ip.display_formatter.formatters
+    for mime in ("text/html", "text/plain"):
+        for module in _FRAME_MODULES:
+            formatters[mime].deferred_printers.pop((module, "DataFrame"), None)
+        frame_type = getattr(sys.modules.get("pandas"), "DataFrame", None)
+        if frame_type is not None:
+            formatters[mime].type_printers.pop(frame_type, None)

@@ -1,8 +1,8 @@
 """Parameter sweeps: one execution per row of inputs, launched through a bounded thread pool over
 the shared client, followed together, collected into one DataFrame.
 
-Following is one search per round (the sweep labels its executions) instead of one stream per
-execution, so a sweep of a thousand runs costs a request per poll, not a thousand connections.
+At most ``max_workers`` executions run at once (a row starts when a slot frees up). Following is one
+search per round (the sweep labels its executions) instead of one stream per execution, so a sweep of a thousand runs costs a request per poll, not a thousand connections.
 A row whose launch or run fails keeps its error in the ``error`` column; the others are unaffected.
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ from kestra_magic.errors import KestraError, KestraNotFound
 from kestra_magic.models import Execution
 
 SWEEP_LABEL = "kestra-magic-sweep"
+QUEUED_POLL = 0.1   # seconds between polls while rows wait for a free slot (max_workers running)
 _RESERVED = ("state", "duration", "startDate", "endDate", "executionId", "error")
 
 
@@ -32,6 +33,8 @@ class SweepProgress:
     failed: int = 0                      # launch errors and FAILED/KILLED/CANCELLED runs
     states: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
+    running: int = 0                     # launched and not ended (at most ``max_workers``)
+    failures: list = field(default_factory=list)   # [{"row", "id", "error", "url"}] of failed rows
 
     @property
     def done(self) -> bool:
@@ -45,6 +48,7 @@ class _Run:
     execution: Execution | None = None
     error: str | None = None
     outputs: dict | None = None
+    url: str | None = None
 
 
 def _rows(rows: Any) -> tuple[list[dict], list[str]]:
@@ -90,10 +94,12 @@ def sweep(client: Any, namespace: str, flow_id: str, rows: Any, *, max_workers: 
           outputs: bool = True, shared: dict | None = None):
     """Run ``namespace.flow_id`` once per row (column names are input ids) and return a DataFrame
     with one row per execution: the inputs, ``state``, ``duration``, ``startDate``, ``endDate``,
-    the flow outputs (one column per output id), ``executionId`` and ``error``.
+    the flow outputs (one column per output id), ``executionId`` and ``error`` (a launch error, or
+    for a failed run the failing task and its error line).
 
-    ``max_workers`` bounds concurrent requests; ``timeout`` (seconds) stops waiting, leaving
-    unfinished runs with their last state; ``on_progress`` receives a `SweepProgress`;
+    ``max_workers``: at most this many executions running at once (a row is launched when a slot
+    frees up); ``timeout`` (seconds) stops waiting, leaving unfinished runs with their last state and
+    rows not launched yet with an error; ``on_progress`` receives a `SweepProgress`;
     ``shared`` inputs go to every run (a row's own value wins).
     """
     import pandas as pd
@@ -123,10 +129,13 @@ def sweep(client: Any, namespace: str, flow_id: str, rows: Any, *, max_workers: 
                 states[key] = states.get(key, 0) + 1
             progress.states = states
             progress.finished = sum(1 for r in runs if _finished(r))
-            progress.failed = sum(1 for r in runs if (r.error and r.execution is None)
-                                  or (r.execution is not None and r.execution.state.is_failed))
+            failed = [r for r in runs if _failed(r)]
+            progress.failed = len(failed)
+            progress.running = sum(1 for r in runs if r.execution is not None and not r.execution.state.is_terminal)
             snapshot = SweepProgress(progress.total, progress.launched, progress.finished,
-                                     progress.failed, dict(states), progress.elapsed)
+                                     progress.failed, dict(states), progress.elapsed, progress.running,
+                                     [{"row": r.index, "id": r.execution.id if r.execution else None,
+                                       "error": r.error, "url": r.url} for r in failed])
         with report_lock:       # one call at a time, whichever thread reports
             on_progress(snapshot)
 
@@ -140,17 +149,94 @@ def sweep(client: Any, namespace: str, flow_id: str, rows: Any, *, max_workers: 
             run.error = f"{type(e).__name__}: {e}"
         with lock:
             progress.launched += 1
-        report()
 
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="kestra-sweep",
                             initializer=_inherit, initargs=(contextvars.copy_context(),)) as pool:
-        list(pool.map(launch, runs))
-        _follow(client, namespace, flow_id, sweep_id, runs, pool, timeout, poll_interval, started, report)
-        if outputs:
-            finished = [r for r in runs if r.execution is not None and r.execution.state.is_terminal]
-            list(pool.map(lambda r: _fetch_outputs(client, r), finished))
+        finishing: list = []      # reads of each ended run (outputs, failure reason), overlapping the wait
+
+        def ended(run: _Run) -> None:
+            if outputs:
+                finishing.append(pool.submit(_fetch_outputs, client, run))
+            if run.execution.state.is_failed:
+                finishing.append(pool.submit(_explain_failure, client, run))
+        _launch_and_follow(client, namespace, flow_id, sweep_id, runs, pool, max_workers, timeout,
+                           poll_interval, started, launch, report, ended)
+        for future in finishing:
+            future.result()
     report()
     return _frame(pd, runs, columns)
+
+
+def _launch_and_follow(client, namespace, flow_id, sweep_id, runs, pool, max_workers, timeout,
+                       poll_interval, started, launch, report, ended) -> None:
+    """Keep at most ``max_workers`` executions running: launch rows into free slots, then poll all
+    running ones together (one labelled search per round, plus a direct read for any run the search
+    has not caught up with) until every row has ended."""
+    queue = list(runs)
+    by_id: dict[str, _Run] = {}
+    delay = min(poll_interval, 0.05)
+    done: set[str] = set()
+    while True:
+        for i, r in by_id.items():
+            if i not in done and r.execution.state.is_terminal:
+                done.add(i)
+                ended(r)          # its outputs are read while the others go on
+        running = {i: r for i, r in by_id.items() if i not in done}
+        if timeout is not None and time.monotonic() - started > timeout:
+            for r in running.values():
+                r.error = r.error or f"still {r.execution.state.current} after the {timeout:g}s timeout"
+            for r in queue:
+                r.error = f"not launched: the {timeout:g}s timeout passed first"
+            return
+        free = max_workers - len(running)
+        if queue and free > 0:
+            batch, queue = queue[:free], queue[free:]
+            list(pool.map(launch, batch))
+            for r in batch:
+                if r.execution is not None and r.execution.id:
+                    by_id[r.execution.id] = r
+                    running[r.execution.id] = r
+            delay = min(poll_interval, 0.05)
+            report()
+        if not running:
+            if not queue:
+                return
+            continue
+        time.sleep(delay)
+        # rows still waiting for a slot: look again soon (a freed slot is a run not started yet)
+        delay = min(poll_interval, QUEUED_POLL) if queue else min(delay * 2, poll_interval)
+        seen = _search_round(client, namespace, flow_id, sweep_id, running, by_id)
+        missing = [by_id[i] for i in running if i not in seen]
+        if missing:
+            list(pool.map(lambda r: _refresh(client, r), missing))
+        report()
+
+
+def _failed(run: _Run) -> bool:
+    return bool(run.error and run.execution is None) or (run.execution is not None and run.execution.state.is_failed)
+
+
+def _explain_failure(client, run: _Run) -> None:
+    """``error`` of a failed run: the failing task and its error line (``FAILED at task t: msg``),
+    and ``url``, a link to the execution."""
+    try:
+        ex = client.executions.get_execution(run.execution.id)
+        failed = [t for t in ex.task_runs if t.state.is_failed]
+        text = run.execution.state.current
+        if failed:
+            task = failed[-1].task_id
+            text += f" at task {task}"
+            errs = [e for e in client.logs.list_logs(run.execution.id, min_level="ERROR")
+                    if e.message and e.task_id in (task, None)]
+            if errs:
+                text += ": " + " ".join(str(errs[-1].message).split())[:300]
+        run.error = run.error or text
+    except KestraError as e:
+        run.error = run.error or f"{run.execution.state.current} (reason unavailable: {e})"
+    try:
+        run.url = client.ui_link(f"executions/{run.execution.namespace}/{run.execution.flow_id}/{run.execution.id}")
+    except Exception:
+        run.url = None
 
 
 def _inherit(context: contextvars.Context) -> None:
@@ -164,28 +250,6 @@ def _finished(run: _Run) -> bool:
     if run.execution is None:
         return run.error is not None
     return run.execution.state.is_terminal
-
-
-def _follow(client, namespace, flow_id, sweep_id, runs, pool, timeout, poll_interval, started, report) -> None:
-    """Poll all unfinished runs together: one labelled search per round (paged), plus a direct
-    read for any run the search has not caught up with."""
-    by_id = {r.execution.id: r for r in runs if r.execution is not None and r.execution.id}
-    delay = min(poll_interval, 0.05)
-    while True:
-        pending = {i: r for i, r in by_id.items() if not r.execution.state.is_terminal}
-        if not pending:
-            return
-        if timeout is not None and time.monotonic() - started > timeout:
-            for r in pending.values():
-                r.error = r.error or f"still {r.execution.state.current} after the {timeout:g}s timeout"
-            return
-        time.sleep(delay)
-        delay = min(delay * 2, poll_interval)
-        seen = _search_round(client, namespace, flow_id, sweep_id, pending, by_id)
-        missing = [by_id[i] for i in pending if i not in seen]
-        if missing:
-            list(pool.map(lambda r: _refresh(client, r), missing))
-        report()
 
 
 def _search_round(client, namespace, flow_id, sweep_id, pending, by_id) -> set:
@@ -233,7 +297,7 @@ def _fetch_outputs(client, run: _Run) -> None:
 
 
 def _frame(pd, runs: list[_Run], columns: list[str]):
-    from kestra_magic.frames.tables import _dates, _durations, _state_category
+    from kestra_magic.frames.tables import _dates, _durations, _state_category, with_readable_durations
     out_ids: dict[str, None] = {}
     for r in runs:
         out_ids.update(dict.fromkeys(r.outputs or {}))
@@ -243,7 +307,8 @@ def _frame(pd, runs: list[_Run], columns: list[str]):
     data: dict[str, Any] = {}
     for c in columns:
         data[c] = pd.Series([r.inputs.get(c) for r in runs], dtype=object).infer_objects()
-    data["state"] = _state_category([(s.current if s else None) for s in states])
+    # only the states that occurred: value_counts() of a sweep lists what happened, not all 17
+    data["state"] = pd.Series(_state_category([(s.current if s else None) for s in states]))
     data["duration"] = _durations([s.duration if s else None for s in states], start, end)
     data["startDate"] = start
     data["endDate"] = end
@@ -252,4 +317,4 @@ def _frame(pd, runs: list[_Run], columns: list[str]):
         data[name] = pd.Series([(r.outputs or {}).get(oid) for r in runs], dtype=object).infer_objects()
     data["executionId"] = pd.Series([r.execution.id if r.execution else None for r in runs], dtype=object)
     data["error"] = pd.Series([r.error for r in runs], dtype=object)
-    return pd.DataFrame(data)
+    return with_readable_durations(pd.DataFrame(data))

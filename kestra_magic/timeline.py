@@ -8,7 +8,7 @@ import io
 from datetime import datetime, timezone
 from typing import Any
 
-from kestra_magic.render import STATE_COLORS, RunView, esc
+from kestra_magic.render import STATE_COLORS, RunView, esc, fmt_duration
 
 
 def _bars(view: RunView) -> list[tuple[str, float, float, str]]:
@@ -76,18 +76,19 @@ class Timeline:
         parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h}" '
                  f'font-family="sans-serif" font-size="12">',
                  f'<text x="4" y="14">{esc(self.view.flow_id)} {esc(self.view.id)} '
-                 f'{esc(self.view.state)} ({total:.1f}s)</text>']
+                 f'{esc(self.view.state)} ({esc(fmt_duration(total))})</text>']
         for i, (label, start, dur, state) in enumerate(self.bars):
             y = row * (i + 1)
             parts.append(f'<text x="4" y="{y + 14}">{esc(label[:28])}</text>')
             parts.append(f'<rect class="km-bar" data-state="{esc(state)}" x="{label_w + start * scale:.1f}" '
                          f'y="{y + 3}" width="{max(dur * scale, 1.5):.1f}" height="{row - 6}" '
                          f'fill="{STATE_COLORS.get(state, "#918BA9")}"><title>{esc(label)}: '
-                         f'{esc(state)} {dur:.2f}s</title></rect>')
+                         f'{esc(state)} {esc(fmt_duration(dur))}</title></rect>')
         parts.append("</svg>")
         return "".join(parts)
 
     def __repr__(self) -> str:
         lines = [f"Timeline of {self.view.id} ({self.view.state})"]
-        lines += [f"  {label:30} +{start:7.2f}s {dur:7.2f}s {state}" for label, start, dur, state in self.bars]
+        lines += [f"  {label:30} +{fmt_duration(start):>10} {fmt_duration(dur):>10} {state}"
+                  for label, start, dur, state in self.bars]
         return "\n".join(lines)

@@ -17,6 +17,18 @@ STATES = ["CREATED", "SUBMITTED", "QUEUED", "RUNNING", "PAUSED", "BREAKPOINT", "
 UTC_DTYPE = "datetime64[us, UTC]"
 
 
+#: ``DataFrame.attrs`` key of the frames this package builds with durations in them: views show those
+#: durations as people read them (``kestra_magic.render.register_frame_display``); a user's own
+#: frames keep pandas' display
+DURATIONS_DISPLAY = "kestra_magic.durations"
+
+
+def with_readable_durations(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mark ``frame`` so notebook views show its Timedelta columns as ``120 ms``, ``1 min 3 s``."""
+    frame.attrs[DURATIONS_DISPLAY] = True
+    return frame
+
+
 def _raw(item: Any) -> dict:
     """A model (with ``.raw``) or a plain dict -> the JSON dict."""
     raw = getattr(item, "raw", item)
@@ -28,9 +40,12 @@ def _dates(values: Iterable[Any]) -> pd.Series:
 
 
 def _state_category(values: Iterable[Any]) -> pd.Categorical:
+    """States as a categorical whose categories are the states that occur (in Kestra's order, then
+    unknown ones), so ``value_counts()`` lists what happened, not every state Kestra has."""
     values = list(values)
-    extra = sorted({v for v in values if v is not None and v not in STATES})
-    return pd.Categorical(values, categories=STATES + extra)
+    seen = {v for v in values if v is not None}
+    extra = sorted(seen - set(STATES))
+    return pd.Categorical(values, categories=[s for s in STATES if s in seen] + extra)
 
 
 def _durations(durations: Iterable[Any], start: pd.Series, end: pd.Series) -> pd.Series:
@@ -56,7 +71,7 @@ def task_runs_frame(execution: Any) -> pd.DataFrame:
     states = [r.get("state") or {} for r in runs]
     start = _dates(s.get("startDate") or _first_history(s) for s in states)
     end = _dates(s.get("endDate") for s in states)
-    return pd.DataFrame({
+    return with_readable_durations(pd.DataFrame({
         "taskId": pd.Series([r.get("taskId") for r in runs], dtype=object),
         "value": pd.Series([r.get("value") for r in runs], dtype=object),
         "iteration": pd.Series([r.get("iteration") for r in runs], dtype="Int64"),
@@ -67,7 +82,7 @@ def task_runs_frame(execution: Any) -> pd.DataFrame:
         "attempts": pd.Series([len(r.get("attempts") or []) for r in runs], dtype="int64"),
         "id": pd.Series([r.get("id") for r in runs], dtype=object),
         "parentTaskRunId": pd.Series([r.get("parentTaskRunId") for r in runs], dtype=object),
-    })
+    }))
 
 
 def _first_history(state: dict) -> Any:
@@ -156,7 +171,7 @@ def executions_frame(items: Iterable[Any]) -> pd.DataFrame:
         "duration": _durations((s.get("duration") for s in states), start, end),
         "parentId": pd.Series([e.get("parentId") for e in execs], dtype=object),
     })
-    return _with_labels(frame, [_labels(e.get("labels")) for e in execs])
+    return with_readable_durations(_with_labels(frame, [_labels(e.get("labels")) for e in execs]))
 
 
 def flows_frame(items: Iterable[Any]) -> pd.DataFrame:

@@ -306,7 +306,7 @@ class KestraMagic(Magics, Configurable):
               help="run once per row of a notebook DataFrame (or list of dicts): columns are input ids, "
                    "other inputs are shared; returns a DataFrame of inputs, states, outputs, execution ids")
     @argument("--max-workers", type=int, default=8, metavar="N",
-              help="with --sweep: at most N executions launched at once (default 8)")
+              help="with --sweep: at most N executions running at once (default 8)")
     @no_var_expand
     @line_cell_magic
     @_handles_errors
@@ -638,17 +638,21 @@ def _safe(fn: Callable[[], Any], default: Any) -> Any:
 def load_ipython_extension(ip) -> None:
     """Register the magics and the ``KestraMagic`` configurable on a shell."""
     from kestra_magic.notebook import completion
+    from kestra_magic.render import register_frame_display
     magic = KestraMagic(shell=ip)
     ip.register_magics(magic)
     if magic not in ip.configurables:
         ip.configurables.append(magic)
     completion.register(ip)      # Tab completion and Shift+Tab help in Kestra cells
+    register_frame_display(ip)   # durations in the package's frames read as `2.0 s`, dtype unchanged
 
 
 def unload_ipython_extension(ip) -> None:
     """Remove the magics, the configurable and completion (so a later load starts fresh)."""
     from kestra_magic.notebook import completion
+    from kestra_magic.render import unregister_frame_display
     completion.unregister(ip)
+    unregister_frame_display(ip)
     mm = ip.magics_manager
     for kind in ("line", "cell"):
         for name in list(mm.magics[kind]):

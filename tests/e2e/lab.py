@@ -304,3 +304,27 @@ def wait_idle(page, timeout: float = 120) -> None:
         "!Array.from(document.querySelectorAll('.jp-InputArea-prompt'))"
         ".some(p => p.textContent.includes('*'))",
         timeout=timeout * 1000)
+
+
+def write_notebook(root: Path, name: str, cells: list[str]) -> str:
+    """Write a notebook of code cells ``cells`` under ``root`` (the Lab's root); returns its name."""
+    import nbformat
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, root / name)
+    return name
+
+
+def cell_index(page, needle: str) -> int:
+    """Index of the first code cell of the open notebook whose source contains ``needle``."""
+    return page.evaluate(
+        """needle => window.jupyterapp.shell.currentWidget.content.widgets
+             .findIndex(c => c.model.type === 'code' && c.model.sharedModel.getSource().includes(needle))""",
+        needle)
+
+
+def run_cell(page, index: int) -> None:
+    """Start running cell ``index`` (without waiting: see ``lab_command``)."""
+    select_cell(page, index)
+    lab_command(page, "notebook:run-cell")

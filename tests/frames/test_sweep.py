@@ -108,3 +108,44 @@ def test_sweep_workers_see_the_callers_servers_block(sandbox, ns):
         assert df["square"].tolist() == [4, 9]
     finally:
         c.close()
+
+
+NAP = """
+id: nap
+namespace: {ns}
+inputs:
+  - id: x
+    type: INT
+tasks:
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT0.3S
+"""
+
+
+def test_max_workers_bounds_the_executions_running_at_once(client, ns):
+    """--max-workers reads as "at most N running": no instant is inside more than N runs' spans."""
+    client.flows.create_flow(NAP.format(ns=ns))
+    seen: list[SweepProgress] = []
+    df = sweep(client, ns, "nap", {"x": list(range(8))}, max_workers=3, on_progress=seen.append)
+    assert (df["state"] == "SUCCESS").all(), df["error"].tolist()
+    spans = list(zip(df["startDate"], df["endDate"]))
+    overlap = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
+    assert overlap <= 3, spans
+    assert overlap >= 2             # and they did run side by side
+    assert max(p.running for p in seen) <= 3
+
+
+def test_failed_rows_say_which_task_failed_and_why_and_state_counts_what_happened(client, ns):
+    client.flows.create_flow(FLOW.format(ns=ns))
+    seen: list[SweepProgress] = []
+    df = sweep(client, ns, "sq", {"x": [1, 13, 2]}, on_progress=seen.append)
+    assert df["state"].tolist() == ["SUCCESS", "FAILED", "SUCCESS"]
+    assert df["error"][1] == "FAILED at task check: unlucky", df["error"][1]
+    assert df["error"][[0, 2]].isna().all()
+    counts = df["state"].value_counts()
+    assert dict(counts) == {"SUCCESS": 2, "FAILED": 1}          # no zero rows for states that never occurred
+    assert str(df["state"].dtype) == "category"
+    [failure] = seen[-1].failures
+    assert failure["row"] == 1 and failure["id"] == df["executionId"][1] and failure["url"]
+    assert failure["error"] == df["error"][1]

@@ -144,15 +144,3 @@ def wait_for(predicate, timeout=10.0, step=0.05):
         time.sleep(step)
     return False
 
-
-@pytest.fixture(autouse=True)
-def _sandbox_client_settings(monkeypatch):
-    """Until the sandbox's per-instance credential lands (``Sandbox.client_settings()``, helper
-    "protocol"), give this worktree's Sandbox that seam so ``km.sandbox()`` can be tested here."""
-    from kestra_magic.sandbox import Sandbox
-    if not hasattr(Sandbox, "client_settings"):
-        def client_settings(self):
-            s = self.settings
-            return ({"url": self.url, "username": s.username, "password": s.password} if s.username
-                    else {"url": self.url})
-        monkeypatch.setattr(Sandbox, "client_settings", client_settings, raising=False)

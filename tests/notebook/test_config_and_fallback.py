@@ -78,7 +78,7 @@ def test_polling_fallback_when_the_event_stream_fails(kb, ns):
         kb.sb.faults.clear()
     mon = ex._monitor
     assert ex.state == "SUCCESS" and mon.follower.source == "poll" and mon.follower.error is not None
-    assert ">SUCCESS<" in mon.widget.header.value and mon.widget.progress.value == 3
+    assert ">SUCCESS<" in mon.widget.header.value and 'data-state="SUCCESS" data-count="3"' in mon.widget.progress.value
 
 
 def test_config_sandbox_starts_an_embedded_server(nb, ns):

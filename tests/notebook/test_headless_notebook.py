@@ -27,10 +27,10 @@ def test_headless_run_saves_widget_state_and_static_summary(sandbox_v2, ns, tmp_
 
     state = saved.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
     models = {m["model_name"] for m in state.values()}
-    assert {"IntProgressModel", "HTMLModel", "ButtonModel", "VBoxModel"} <= models
+    assert {"HTMLModel", "ButtonModel", "VBoxModel", "DropdownModel"} <= models   # the bar is HTML in proportion
     assert any("SUCCESS" in str(m["state"].get("value", "")) for m in state.values())
     # the "cell waits, interrupt to detach" hint is shown only while the run goes on
-    assert not any("interrupt the kernel" in str(m["state"].get("value", "")) for m in state.values())
+    assert not any("the cell waits for the end" in str(m["state"].get("value", "")) for m in state.values())
 
     run_outputs = saved.cells[3].outputs
     html = [o["data"]["text/html"] for o in run_outputs if "text/html" in o.get("data", {})]

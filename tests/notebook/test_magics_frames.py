@@ -75,7 +75,7 @@ def test_handle_frames_outputs_and_timeline(kb, ns):
     assert "hello ada" in set(logs["message"])
     pic = ex.timeline(engine="svg")._repr_svg_()
     assert pic.count('class="km-bar"') == 2
-    assert ex._repr_html_().count("<tr>") == 3 and repr(ex) == f"<Run {ns}.frames {ex.id} SUCCESS>"
+    assert ex._repr_html_().count("<tr data-task-id") == 2 and repr(ex) == f"<Run {ns}.frames {ex.id} SUCCESS>"
 
 
 def test_handle_read_output_file(kb, ns):

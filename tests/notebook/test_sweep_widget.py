@@ -23,11 +23,18 @@ def test_sweep_view_widget_and_text(sandbox_v2, ns):
         view = SweepView(widget=True, display=shown.append)
         df = sweep(c, ns, "grid", rows, on_progress=view)
         assert shown == [view.box]
-        assert view.bar.value == view.bar.max == 4 and view.bar.bar_style == "danger"
+        # a bar in proportion: 3 green parts of 4, 1 red, nothing grey left
+        assert 'data-state="SUCCESS" data-count="3"' in view.bar.value and "width:75.000%" in view.bar.value
+        assert 'data-state="FAILED" data-count="1"' in view.bar.value and "width:25.000%" in view.bar.value
         assert "4/4</b> finished, 1 failed" in view.label.value and "FAILED 1" in view.label.value
+        # the failed row: its reason and a link to its execution
+        bad = df["executionId"][1]
+        assert f'row 1: <a href="' in view.label.value and f">{bad}</a> FAILED at task check: bad row" in view.label.value
         assert sorted(df["state"]) == ["FAILED", "SUCCESS", "SUCCESS", "SUCCESS"]
         lines = []
         text = SweepView(widget=False, out=lines.append)
         sweep(c, ns, "grid", rows, on_progress=text)
-        assert lines and lines[-1].startswith("sweep: 4/4 finished, 1 failed (FAILED 1, SUCCESS 3)")
-        assert len(lines) <= 2 + int(text.last_progress.elapsed / text.text_interval) + 1, lines
+        assert lines[-2].startswith("sweep: 4/4 finished, 1 failed (FAILED 1, SUCCESS 3)")
+        assert lines[-1].startswith("  row 1: ") and "FAILED at task check: bad row" in lines[-1]   # and why
+        progress_lines = [x for x in lines if x.startswith("sweep:")]
+        assert len(progress_lines) <= 3 + int(text.last_progress.elapsed / text.text_interval) + 1, lines
