@@ -16,6 +16,8 @@ from urllib.parse import urlparse
 
 import yaml
 
+from kestra_magic import safe_yaml
+from kestra_magic.sandbox import safe_json
 from kestra_magic.sandbox.instants import format_duration, format_instant, parse_duration
 
 INPUT_TYPES = frozenset({"STRING", "ENUM", "SELECT", "INT", "FLOAT", "BOOLEAN", "BOOL", "DATETIME",
@@ -58,7 +60,8 @@ def _text(value: Any) -> str:
 
 
 def _json_value(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
+    """A JSON input's value: text is read within the JSON limits (``safe_json``)."""
+    return safe_json.loads(value) if isinstance(value, str) else value
 
 
 def _convert_scalar(kind: str, value: Any, spec: dict) -> Any:
@@ -131,13 +134,15 @@ def _convert_scalar(kind: str, value: Any, spec: dict) -> Any:
     if kind == "JSON":
         try:
             return _json_value(value)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        except safe_json.JsonError as exc:
+            raise ValueError(f"invalid JSON: {exc}") from None
     if kind == "YAML":
         if not isinstance(value, str):
             return value
         try:
-            return yaml.safe_load(value)
+            return to_jsonable(safe_yaml.load(value))    # Kestra's YAML limits, as for flows
+        except safe_yaml.YamlLimitError as exc:
+            raise ValueError(f"invalid YAML: {exc.problem}") from None
         except yaml.YAMLError as exc:
             raise ValueError(f"invalid YAML: {str(exc).splitlines()[0]}") from None
     if kind == "URI":
@@ -173,8 +178,10 @@ def _as_list(value: Any) -> list:
     if isinstance(value, str):
         text = value.strip()
         try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError:
+            parsed = safe_json.loads(text)
+        except safe_json.JsonLimitError:
+            raise
+        except safe_json.JsonError:
             # Kestra also accepts a comma separated list for ARRAY/MULTISELECT parts
             return [p.strip() for p in text.split(",")] if text else []
         if not isinstance(parsed, list):

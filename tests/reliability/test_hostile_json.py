@@ -105,11 +105,6 @@ def test_hostile_json_inputs_never_get_a_5xx(target, value, where):
     still_answers(sb)
 
 
-KNOWN_500 = ("issue 20: the handlers' json.loads lets RecursionError (JSON nested ~1,000 deep) and the "
-             "4,300-digit int ValueError through as 500s, and YAML inputs are read without Kestra's limits; "
-             "the fixes are in the hostile helper's report. strict: remove this mark when they land")
-
-
 def _deep_bodies_5xx(sb, ns, ex) -> list[str]:
     deep = b"[" * 5000 + b"]" * 5000
     bodies = [deep, b'{"a":' * 5000 + b"1" + b"}" * 5000, b"[" + b"9" * 5000 + b"]"]
@@ -141,7 +136,6 @@ def _deep_bodies_5xx(sb, ns, ex) -> list[str]:
     return out
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_500)
 def test_deep_json_huge_numbers_and_yaml_input_bombs_get_422(target):
     sb, ns, ex = target
     failures = _deep_bodies_5xx(sb, ns, ex)
@@ -153,8 +147,6 @@ BAD_LABELS = [{"key": "Upper", "value": "x"}, {"key": "a*b", "value": "x"}, {"ke
               {"key": "ok", "value": ""}]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 20: label keys are stored unchecked (then served against the spec's "
-                   "pattern); the fix is in the hostile helper's report. strict: remove this mark when it lands")
 def test_labels_kestra_refuses_get_422(target):
     # kestra-io/kestra core/src/main/java/io/kestra/core/models/Label.java: key @Pattern
     # ^[\p{Ll}][\p{L}0-9._-]*$ ("Invalid label key. ..."), value @NotEmpty; bodies are @Valid -> 422
