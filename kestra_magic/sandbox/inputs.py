@@ -211,6 +211,34 @@ def convert(spec: dict, value: Any) -> Any:
     return _convert_scalar(kind, value, spec)
 
 
+def convert_inputs(specs: list, given: dict) -> dict:
+    """Typed values for declared inputs given as values, not multipart parts (subflow inputs, Pause
+    ``onResume``, for the engine); ValueError naming the bad one. The same :func:`convert` as
+    :func:`resolve`, so both paths agree."""
+    given = dict(given or {})
+    out: dict = {}
+    for spec in specs or []:
+        if not isinstance(spec, dict) or "id" not in spec:
+            continue
+        input_id = spec["id"]
+        if input_id in given and given[input_id] is not None:
+            value = given[input_id]
+        elif spec.get("defaults") is not None:
+            value = spec["defaults"]
+        elif spec.get("required", True) is not False:
+            raise ValueError(f"Missing required input:{input_id}")
+        else:
+            out[input_id] = None
+            continue
+        try:
+            out[input_id] = convert(spec, value)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"Invalid input for `{input_id}`, {exc}") from None
+    if not specs:       # nothing declared: the given values pass as they are
+        out.update(given)
+    return out
+
+
 def _nest(values: dict, dotted: str, value: Any) -> None:
     """Dotted input ids become nested maps: ``a.b`` -> ``{"a": {"b": ...}}``."""
     parts = dotted.split(".")
