@@ -80,6 +80,10 @@ def loads(data: str | bytes) -> Any:
     """The JSON value of ``data`` (bytes: UTF-8/16/32 as ``json.loads`` detects), within the limits
     above; raises :class:`JsonError`."""
     try:
+        if isinstance(data, (bytes, bytearray)):
+            # strictly: json.loads would let UTF-8-encoded lone surrogates through ('surrogatepass'),
+            # which Jackson refuses as invalid UTF-8 and which cannot be written back as UTF-8
+            data = bytes(data).decode(json.detect_encoding(data))
         value = json.loads(data, parse_int=_int, parse_float=_float, parse_constant=_constant)
     except JsonError:
         raise
