@@ -47,7 +47,7 @@ def read_json(request, what: str, *, empty: Any = None) -> Any:
     try:
         return safe_json.loads(data)
     except safe_json.JsonError as exc:
-        raise ApiError(422, "invalid-json", f"Can not parse the JSON body ({exc}): expected {what}",
+        raise ApiError(422, "invalid-json", f"Can not parse the JSON body, expected {what}: {exc}",
                        "Invalid JSON") from None
 
 

@@ -64,7 +64,7 @@ def endpoints(gen: int, ns: str, ex: str) -> list[tuple[str, str]]:
         ("POST", "/executions/latest"), ("POST", "/flows/validate/task"),
         ("POST", f"{act}/labels"), ("POST", f"{act}/state"), ("POST", f"{act}/change-status?status=FAILED"),
         ("POST", f"{act}/eval/x"),
-        ("POST", f"/executions/webhook/{ns}/hostile/key"),
+        ("POST", f"/executions/webhook/{ns}/hostile/key"), ("POST", "/sandbox/ui-links"),
     ] + ([("POST", "/flows"), ("PUT", f"/flows/{ns}/hostile")] if gen == 1 else [])
 
 
