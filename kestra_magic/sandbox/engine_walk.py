@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kestra_magic.sandbox.engine_errors import EngineInvalid
+from kestra_magic.sandbox.inputs import convert_inputs
 from kestra_magic.sandbox.engine_state import truthy
 from kestra_magic.sandbox.instants import (
     format_duration, format_instant as instant, now as utcnow, parse_duration, parse_instant,
@@ -987,33 +988,3 @@ def typed_output(spec: dict, value: Any) -> Any:
     except (TypeError, ValueError):
         raise ValueError(f"Invalid value for output `{spec.get('id')}`: `{value}` is not a valid {kind}") from None
     return value
-
-
-def convert_inputs(specs: list, given: dict) -> dict:
-    """Typed values for declared inputs (subflow inputs, Pause ``onResume``); ValueError naming the bad one.
-
-    Uses the protocol layer's converter (``sandbox.inputs.convert``) so both paths agree.
-    """
-    from kestra_magic.sandbox.inputs import convert
-    given = dict(given or {})
-    out: dict = {}
-    for spec in specs or []:
-        if not isinstance(spec, dict) or "id" not in spec:
-            continue
-        input_id = spec["id"]
-        if input_id in given and given[input_id] is not None:
-            value = given[input_id]
-        elif spec.get("defaults") is not None:
-            value = spec["defaults"]
-        elif spec.get("required", True) is not False:
-            raise ValueError(f"Missing required input:{input_id}")
-        else:
-            out[input_id] = None
-            continue
-        try:
-            out[input_id] = convert(spec, value) if convert else value
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"Invalid input for `{input_id}`, {exc}") from None
-    for key, value in given.items():
-        out.setdefault(key, value) if not specs else None
-    return out

@@ -11,6 +11,7 @@ from typing import Any, Callable
 import yaml
 
 from kestra_magic import safe_yaml
+from kestra_magic.sandbox import labels as labelsmod
 from kestra_magic.sandbox.inputs import INPUT_TYPES, to_jsonable
 
 ID_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_-]*"
@@ -123,11 +124,32 @@ def violations(flow: dict, generation: int,
                 elif kind in ("SELECT", "ENUM", "MULTISELECT") and not (spec.get("values") or spec.get("options")
                                                                        or spec.get("expression")):
                     out.append((f"inputs[{i}].values", "must not be empty"))
+    out.extend(_label_violations(flow.get("labels")))
     if engine_validate is not None and not any(p == "tasks" for p, _ in out):
         try:
             out.extend(engine_validate(flow))
         except Exception as exc:  # the engine must never turn a bad flow into a 500
             out.append(("tasks", f"Unable to validate the flow: {exc}"))
+    return out
+
+
+def _label_violations(labels: Any) -> list[tuple[str, str]]:
+    """A flow's labels (a map or a list of ``{key, value}``) against Kestra's ``Label`` constraints
+    (kestra_magic/sandbox/labels.py: Kestra checks them on flow definitions too)."""
+    if labels is None:
+        return []
+    if isinstance(labels, dict):
+        items = [(f"labels.{k}", k, v) for k, v in labels.items()]
+    elif isinstance(labels, list) and all(isinstance(lb, dict) for lb in labels):
+        items = [(f"labels[{i}]", lb.get("key"), lb.get("value")) for i, lb in enumerate(labels)]
+    else:
+        return [("labels", "must be a map of key: value or a list of {key, value} labels")]
+    out = []
+    for path, key, value in items:
+        if not isinstance(key, str) or not labelsmod.key_ok(key):
+            out.append((f"{path}.key" if path.startswith("labels[") else path, labelsmod.KEY_MESSAGE))
+        if value is None or value == "":
+            out.append((f"{path}.value" if path.startswith("labels[") else path, labelsmod.VALUE_MESSAGE))
     return out
 
 

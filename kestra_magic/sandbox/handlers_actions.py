@@ -4,8 +4,6 @@ task-run state, force-run, unqueue, eval. The rules are the backend's; 2.x answe
 engine applied the action."""
 from __future__ import annotations
 
-import json
-
 from werkzeug.wrappers import Response
 
 from kestra_magic.sandbox import inputs as inputsmod
@@ -101,11 +99,7 @@ class ActionHandlers(Handlers):
 
     def h_action_labels(self, request, tenant, execution_id):
         self.execution(execution_id)
-        try:
-            body = json.loads(request.get_data() or b"null")
-        except ValueError:
-            body = None
-        labels = self.label_list(body)
+        labels = self.labels_body(request)
         return _json(self.core(self.backend.set_labels(execution_id, labels)))
 
     def h_action_change_status(self, request, tenant, execution_id):
@@ -115,10 +109,10 @@ class ActionHandlers(Handlers):
 
     def h_action_task_run_state(self, request, tenant, execution_id):
         self.execution(execution_id)
+        body = self.json_body(request, "{\"taskRunId\", \"state\"}")
         try:
-            body = json.loads(request.get_data() or b"null")
             task_run_id, target = str(body["taskRunId"]), str(body["state"])
-        except (ValueError, TypeError, KeyError):
+        except (TypeError, KeyError):
             raise ApiError(422, "invalid-json", "Expected a JSON body {\"taskRunId\", \"state\"}",
                            "Invalid JSON") from None
         return _json(self.core(self.backend.set_task_run_state(execution_id, task_run_id, target)))

@@ -13,6 +13,7 @@ import uuid
 
 from werkzeug.wrappers import Response
 
+from kestra_magic.sandbox import labels as labelsmod
 from kestra_magic.sandbox.handlers_actions import required_param
 from kestra_magic.sandbox.handlers_executions import execution_filters
 from kestra_magic.sandbox.http import Handlers, json_response as _json
@@ -74,11 +75,12 @@ class BulkHandlers(Handlers):
         if not isinstance(body, dict) or not isinstance(body.get("executionsId"), list):
             raise ApiError(422, "invalid-json", "Expected {\"executionsId\": [ids], \"executionLabels\": "
                            "[{\"key\", \"value\"}]}", "Invalid JSON")
-        rule = self.backend.bulk_rule("labels", labels=self.label_list(body.get("executionLabels") or []))
+        labels = labelsmod.from_body(body.get("executionLabels") or [], "executionLabels")
+        rule = self.backend.bulk_rule("labels", labels=labels)
         return self._answer(rule.by_ids([str(i) for i in body["executionsId"]]))
 
     def h_bulk_labels_by_query(self, request, tenant):
-        labels = self.label_list(self.json_body(request, "a JSON array of labels") or [])
+        labels = self.labels_body(request, empty=[])
         return self._answer(self.backend.bulk_rule("labels", labels=labels).by_query(self._query(request)))
 
     # -- delete -----------------------------------------------------------------------------

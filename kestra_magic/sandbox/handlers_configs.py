@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 
 from werkzeug.wrappers import Response
 
@@ -57,10 +56,10 @@ class ConfigHandlers(Handlers):
     def h_login(self, request):
         if self.gen == 1:
             raise page_not_found(self.gen)
+        body = self.json_body(request, "{\"username\", \"password\"}", empty={})
         try:
-            body = json.loads(request.get_data() or b"{}")
             user, password = str(body["username"]), str(body["password"])
-        except (ValueError, KeyError, TypeError):
+        except (KeyError, TypeError):
             raise ApiError(422, "invalid-json", "Expected a JSON body {\"username\", \"password\"}",
                            "Invalid JSON") from None
         if self.settings.auth_required and not guard.credentials_ok(self.settings, user, password):

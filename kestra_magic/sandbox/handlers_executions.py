@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from kestra_magic.sandbox import inputs as inputsmod
+from kestra_magic.sandbox import labels as labelsmod
 from kestra_magic.sandbox import shapes, sse
 from kestra_magic.sandbox.backend import storage_prefix
 from kestra_magic.sandbox.http import Handlers, empty as _empty, json_response as _json
@@ -14,19 +15,6 @@ from kestra_magic.sandbox.query import (EXECUTION_FIELDS, EXECUTION_FILTERS, EXE
                                         legacy_filters, matches, parse_filters, sort_and_page)
 
 KINDS = {1: {"NORMAL", "TEST", "PLAYGROUND"}, 2: {"NORMAL", "TEST", "PLAYGROUND", "LOOP"}}
-
-
-def query_labels(args) -> list[dict]:
-    """``labels=key:value`` query parameters (422 for a malformed one)."""
-    out = []
-    for raw in args.getlist("labels"):
-        key, sep, value = raw.partition(":")
-        key, value = key.strip(), value.strip()
-        if not sep or not key:
-            raise ApiError(422, "invalid-argument", f"Invalid queryString parameter: labels={raw} "
-                           f"(use labels=key:value)", "Invalid queryString parameter")
-        out.append({"key": key, "value": value})
-    return out
 
 
 def execution_filters(args, generation: int) -> list[Filter]:
@@ -57,7 +45,7 @@ class ExecutionHandlers(Handlers):
         flow = self.backend.executable_flow(namespace, flow_id, self.revision(args))
         wait = bool_param(args, "wait", False)
         execution_id = self.backend.new_execution_id()
-        labels = self.backend.create_labels(flow, query_labels(args), execution_id)
+        labels = self.backend.create_labels(flow, labelsmod.from_query(args.getlist("labels")), execution_id)
         schedule = self._schedule_date(args.get("scheduleDate"))
         breakpoints = self.breakpoints(args.get("breakpoints"))
         kind = args.get("kind")
@@ -127,7 +115,8 @@ class ExecutionHandlers(Handlers):
 
     def h_execution_validate(self, request, tenant, namespace, flow_id):
         flow = self.backend.live_flow(namespace, flow_id, self.revision(request.args))
-        self.backend.create_labels(flow, query_labels(request.args), "validate")   # same checks as a creation
+        # the same label checks as a creation
+        self.backend.create_labels(flow, labelsmod.from_query(request.args.getlist("labels")), "validate")
         form, uploads = self.uploads(request)
         return _json({"id": flow_id, "namespace": namespace,
                       "inputs": inputsmod.validate_values(flow.get("inputs"), form, uploads), "checks": []})

@@ -1,7 +1,6 @@
 """Flow routes: create/update/get/delete/list/search/revisions/validate (kestra-api.md §1)."""
 from __future__ import annotations
 
-import json
 
 from werkzeug.wrappers import Request
 
@@ -33,11 +32,8 @@ class FlowHandlers(Handlers):
                                f"send the flow YAML with Content-Type: application/x-yaml",
                                "Unsupported Media Type")
             # 1.x: the deprecated JSON variant catches every other content type
-            try:
-                data = json.loads(source)
-            except json.JSONDecodeError as exc:
-                raise ApiError(422, "invalid-json", f"Can not parse the JSON body: {exc.msg} (send the "
-                               f"flow YAML with Content-Type: application/x-yaml)", "Invalid JSON") from None
+            data = self.json_body(request, "a flow as a JSON object (or send the flow YAML with Content-Type: "
+                                           "application/x-yaml)")
             if not isinstance(data, dict):
                 raise invalid_entity("", [("flow", "must be a JSON object")])
             import yaml
@@ -164,11 +160,13 @@ class FlowHandlers(Handlers):
         if section not in ("TASKS", "TRIGGERS"):
             raise ApiError(400, "invalid-query-parameter", f"Failed to convert argument [section] for value "
                            f"[{request.args.get('section') or ''}]: use TASKS or TRIGGERS", "Bad Request")
-        raw = request.get_data().decode("utf-8", errors="replace")
-        try:
-            body = json.loads(raw) if request.mimetype == "application/json" else flowsmod.parse(raw)
-        except (ValueError, flowsmod.YamlError) as exc:
-            raise ApiError(422, "invalid-json", f"Can not parse the task: {exc}", "Invalid JSON") from None
+        if request.mimetype == "application/json":
+            body = self.json_body(request, "a task as a JSON object")
+        else:
+            try:
+                body = flowsmod.parse(request.get_data().decode("utf-8", errors="replace"))
+            except flowsmod.YamlError as exc:
+                raise ApiError(422, "invalid-json", f"Can not parse the task: {exc}", "Invalid JSON") from None
         if not isinstance(body, dict):
             raise invalid_entity("", [("task", "must be an object with `id` and `type`")])
         entry: dict = {"index": 0, "outdated": False, "deprecationPaths": [], "warnings": [], "infos": []}
@@ -184,10 +182,10 @@ class FlowHandlers(Handlers):
 
     # -- flows by ids / by query (delete, disable, enable), distinct namespaces -------------
     def _flow_keys_from_body(self, request) -> list[tuple[str, str]]:
+        body = self.json_body(request, "a JSON array of {\"namespace\", \"id\"} flows")
         try:
-            body = json.loads(request.get_data() or b"null")
             return [(str(item["namespace"]), str(item["id"])) for item in body]
-        except (ValueError, TypeError, KeyError):
+        except (TypeError, KeyError):
             raise ApiError(422, "invalid-json", "Expected a JSON array of {\"namespace\", \"id\"} flows",
                            "Invalid JSON") from None
 

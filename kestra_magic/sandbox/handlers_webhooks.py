@@ -5,9 +5,7 @@ start an execution of a flow with an ``io.kestra.plugin.core.trigger.Webhook`` t
 """
 from __future__ import annotations
 
-import json
-
-from kestra_magic.sandbox import shapes
+from kestra_magic.sandbox import safe_json, shapes
 from kestra_magic.sandbox.http import Handlers, json_response as _json
 
 
@@ -20,8 +18,8 @@ class WebhookHandlers(Handlers):
         body = None
         if text:
             try:
-                body = json.loads(text)
-            except ValueError:
+                body = safe_json.loads(raw)
+            except safe_json.JsonError:     # not JSON (or over the JSON limits): the text, as Kestra keeps it
                 body = text
         variables = {"body": body,
                      "headers": {k.lower(): request.headers.getlist(k) for k in request.headers.keys()

@@ -8,7 +8,8 @@ from typing import Any, Callable
 
 from werkzeug.wrappers import Response
 
-from kestra_magic.sandbox import shapes
+from kestra_magic.sandbox import labels as labelsmod
+from kestra_magic.sandbox import safe_json, shapes
 from kestra_magic.sandbox.inputs import FilePart
 from kestra_magic.sandbox.problems import ApiError, not_found
 from kestra_magic.sandbox.query import int_param
@@ -35,6 +36,19 @@ def attachment(filename: str, quoted: bool = True) -> str:
         return f'attachment; filename="{filename}"' if quoted else f"attachment; filename={filename}"
     fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename)
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def read_json(request, what: str, *, empty: Any = None) -> Any:
+    """The request body as JSON (``empty`` when there is none) within :mod:`safe_json`'s limits; the one
+    JSON-body reader of the sandbox: 422 ``invalid-json`` naming the problem and what was expected."""
+    data = request.get_data()
+    if not data:
+        return empty
+    try:
+        return safe_json.loads(data)
+    except safe_json.JsonError as exc:
+        raise ApiError(422, "invalid-json", f"Can not parse the JSON body, expected {what}: {exc}",
+                       "Invalid JSON") from None
 
 
 def empty(status: int) -> Response:
@@ -105,12 +119,9 @@ class Handlers:
 
     # -- request parsing ----------------------------------------------------------------------
     @staticmethod
-    def json_body(request, what: str):
-        try:
-            return json.loads(request.get_data() or b"null")
-        except ValueError:
-            raise ApiError(422, "invalid-json", f"Can not parse the JSON body: expected {what}",
-                           "Invalid JSON") from None
+    def json_body(request, what: str, *, empty: Any = None) -> Any:
+        """The JSON body (:func:`read_json`)."""
+        return read_json(request, what, empty=empty)
 
     @staticmethod
     def uploads(request) -> tuple[dict[str, str], dict[str, FilePart]]:
@@ -143,13 +154,11 @@ class Handlers:
         return out or None
 
     @staticmethod
-    def label_list(body, what: str = "labels") -> list[dict]:
-        """A JSON array of ``{key, value}`` labels (422 otherwise)."""
-        try:
-            return [{"key": str(lb["key"]), "value": str(lb["value"])} for lb in body]
-        except (TypeError, KeyError):
-            raise ApiError(422, "invalid-json", "Expected a JSON array of {\"key\", \"value\"} labels",
-                           "Invalid JSON") from None
+    def labels_body(request, *, empty: Any = None) -> list[dict]:
+        """A JSON body that is an array of labels, checked as Kestra's ``Label`` (:mod:`labels`); ``empty``
+        is what no body (or ``null``) means (``None``: a 422)."""
+        body = read_json(request, "a JSON array of {\"key\", \"value\"} labels")
+        return labelsmod.from_body(empty if body is None else body)
 
     @staticmethod
     def revision(args) -> int | None:

@@ -16,6 +16,8 @@ from urllib.parse import urlparse
 
 import yaml
 
+from kestra_magic import safe_yaml
+from kestra_magic.sandbox import safe_json
 from kestra_magic.sandbox.instants import format_duration, format_instant, parse_duration
 
 INPUT_TYPES = frozenset({"STRING", "ENUM", "SELECT", "INT", "FLOAT", "BOOLEAN", "BOOL", "DATETIME",
@@ -58,7 +60,8 @@ def _text(value: Any) -> str:
 
 
 def _json_value(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
+    """A JSON input's value: text is read within the JSON limits (``safe_json``)."""
+    return safe_json.loads(value) if isinstance(value, str) else value
 
 
 def _convert_scalar(kind: str, value: Any, spec: dict) -> Any:
@@ -131,13 +134,15 @@ def _convert_scalar(kind: str, value: Any, spec: dict) -> Any:
     if kind == "JSON":
         try:
             return _json_value(value)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        except safe_json.JsonError as exc:
+            raise ValueError(f"invalid JSON: {exc}") from None
     if kind == "YAML":
         if not isinstance(value, str):
             return value
         try:
-            return yaml.safe_load(value)
+            return to_jsonable(safe_yaml.load(value))    # Kestra's YAML limits, as for flows
+        except safe_yaml.YamlLimitError as exc:
+            raise ValueError(f"invalid YAML: {exc.problem}") from None
         except yaml.YAMLError as exc:
             raise ValueError(f"invalid YAML: {str(exc).splitlines()[0]}") from None
     if kind == "URI":
@@ -173,8 +178,10 @@ def _as_list(value: Any) -> list:
     if isinstance(value, str):
         text = value.strip()
         try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError:
+            parsed = safe_json.loads(text)
+        except safe_json.JsonLimitError:
+            raise
+        except safe_json.JsonError:
             # Kestra also accepts a comma separated list for ARRAY/MULTISELECT parts
             return [p.strip() for p in text.split(",")] if text else []
         if not isinstance(parsed, list):
@@ -202,6 +209,34 @@ def convert(spec: dict, value: Any) -> Any:
             raise ValueError(f"expected a file upload or a kestra:/// URI but received `{text}`")
         return text
     return _convert_scalar(kind, value, spec)
+
+
+def convert_inputs(specs: list, given: dict) -> dict:
+    """Typed values for declared inputs given as values, not multipart parts (subflow inputs, Pause
+    ``onResume``, for the engine); ValueError naming the bad one. The same :func:`convert` as
+    :func:`resolve`, so both paths agree."""
+    given = dict(given or {})
+    out: dict = {}
+    for spec in specs or []:
+        if not isinstance(spec, dict) or "id" not in spec:
+            continue
+        input_id = spec["id"]
+        if input_id in given and given[input_id] is not None:
+            value = given[input_id]
+        elif spec.get("defaults") is not None:
+            value = spec["defaults"]
+        elif spec.get("required", True) is not False:
+            raise ValueError(f"Missing required input:{input_id}")
+        else:
+            out[input_id] = None
+            continue
+        try:
+            out[input_id] = convert(spec, value)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"Invalid input for `{input_id}`, {exc}") from None
+    if not specs:       # nothing declared: the given values pass as they are
+        out.update(given)
+    return out
 
 
 def _nest(values: dict, dotted: str, value: Any) -> None:

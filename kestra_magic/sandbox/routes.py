@@ -9,7 +9,6 @@ rule) which raises domain errors mapped here by :func:`domain_error`.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import socket
 import time
@@ -23,6 +22,7 @@ from werkzeug.wrappers import Request, Response
 
 from kestra_magic.sandbox import backend as domain
 from kestra_magic.sandbox import guard as guards
+from kestra_magic.sandbox import safe_json
 from kestra_magic.sandbox.backend import Backend
 from kestra_magic.sandbox.faults import FaultInjector
 from kestra_magic.sandbox.guard import RequestGuard
@@ -370,7 +370,14 @@ class Application:
             resp.headers["Location"] = moved.location
             return resp
         except RequestEntityTooLarge:
-            return self._error(self._too_large(request.content_length), instance)
+            length = request.content_length
+            if length is not None and length <= self.settings.max_body_size:
+                # within the body limit: Werkzeug refused the multipart form itself (max_form_parts)
+                return self._error(ApiError(
+                    413, "payload-too-large", f"The multipart body has more than {request.max_form_parts} parts "
+                    f"(the sandbox's limit, Werkzeug max_form_parts): send fewer inputs or files per request",
+                    "Request Entity Too Large"), instance)
+            return self._error(self._too_large(length), instance)
         except MethodNotAllowed as exc:
             err = ApiError(405, "method-not-allowed", f"Method [{request.method}] not allowed for URI "
                            f"[{request.path}]. Allowed methods: {sorted(exc.valid_methods or [])}",
@@ -395,8 +402,9 @@ class Application:
         return resp
 
     def _too_large(self, length: int | None) -> ApiError:
+        size = f"The content length [{length}]" if length is not None else "The request body (chunked)"
         return ApiError(413, "payload-too-large",
-                        f"The content length [{length}] exceeds the maximum allowed content length "
+                        f"{size} exceeds the maximum allowed content length "
                         f"[{self.settings.max_body_size}]", "Request Entity Too Large")
 
     # -- control endpoint (/_sandbox/faults) ------------------------------------------------
@@ -413,9 +421,9 @@ class Application:
             return _json(self.faults.active())
         if request.method == "POST":
             try:
-                spec = json.loads(request.get_data() or b"null")
+                spec = safe_json.loads(request.get_data() or b"null")
                 self.faults.configure(spec)
-            except (ValueError, TypeError) as exc:
+            except (ValueError, TypeError) as exc:     # safe_json.JsonError is a ValueError
                 return _json({"message": f"Invalid fault: {exc}"}, 400)
             return _json(self.faults.active())
         return _json({"message": "Use GET, POST or DELETE on /_sandbox/faults"}, 405)

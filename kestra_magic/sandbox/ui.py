@@ -30,7 +30,7 @@ from urllib.parse import quote, urlencode
 
 from werkzeug.wrappers import Request, Response
 
-from kestra_magic.sandbox.http import json_response
+from kestra_magic.sandbox.http import json_response, read_json
 from kestra_magic.sandbox.problems import illegal_argument
 
 LINK_TTL = 24 * 3600          # seconds a signed link stays valid
@@ -82,10 +82,10 @@ def _allowed(app: Any, request: Request) -> str | None:
 
 # -- minting -------------------------------------------------------------------------------------
 def h_ui_link(app: Any, request: Request, tenant: str) -> Response:
+    body = read_json(request, '{"path": "executions/NS/FLOW/ID" or "flows/edit/NS/ID"}', empty={})
     try:
-        body = json.loads(request.get_data() or b"{}")
         path = str(body["path"]).strip("/")
-    except (ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):
         raise illegal_argument('Send a JSON body {"path": "executions/NS/FLOW/ID" or "flows/edit/NS/ID"}') from None
     parts = path.split("/")
     if not (parts[:1] == ["executions"] and len(parts) >= 4) and not (parts[:2] == ["flows", "edit"] and len(parts) >= 4):

@@ -4,6 +4,7 @@ a 5xx, and keeps answering. The time bound is a generous guard, not a benchmark.
 """
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -63,7 +64,7 @@ def endpoints(gen: int, ns: str, ex: str) -> list[tuple[str, str]]:
         ("POST", "/executions/latest"), ("POST", "/flows/validate/task"),
         ("POST", f"{act}/labels"), ("POST", f"{act}/state"), ("POST", f"{act}/change-status?status=FAILED"),
         ("POST", f"{act}/eval/x"),
-        ("POST", f"/executions/webhook/{ns}/hostile/key"),
+        ("POST", f"/executions/webhook/{ns}/hostile/key"), ("POST", "/sandbox/ui-links"),
     ] + ([("POST", "/flows"), ("PUT", f"/flows/{ns}/hostile")] if gen == 1 else [])
 
 
@@ -74,9 +75,11 @@ def call(sb, method: str, path: str, **kw) -> requests.Response:
     assert r.status_code < 500, f"{method} {path}: {r.status_code} {r.text[:300]}"
     assert elapsed < BOUND, f"{method} {path} took {elapsed:.1f} s"
     if r.status_code >= 400 and r.content:
-        assert r.headers["Content-Type"] == ("application/json" if sb.generation == 1
-                                             else "application/problem+json")
-        r.json()
+        body = r.json()
+        # Kestra's BulkErrorResponse (400 {message, invalids}) is plain JSON on both generations
+        bulk = r.status_code == 400 and isinstance(body, dict) and "invalids" in body
+        assert r.headers["Content-Type"] == ("application/json" if sb.generation == 1 or bulk
+                                             else "application/problem+json"), (r.headers["Content-Type"], body)
     return r
 
 
@@ -103,11 +106,6 @@ def test_hostile_json_inputs_never_get_a_5xx(target, value, where):
             "replay": f"{act}/replay-with-inputs"}[where]
     call(sb, "POST", path, files={"j": (None, value), "n": (None, value[:200])})
     still_answers(sb)
-
-
-KNOWN_500 = ("issue 20: the handlers' json.loads lets RecursionError (JSON nested ~1,000 deep) and the "
-             "4,300-digit int ValueError through as 500s, and YAML inputs are read without Kestra's limits; "
-             "the fixes are in the hostile helper's report. strict: remove this mark when they land")
 
 
 def _deep_bodies_5xx(sb, ns, ex) -> list[str]:
@@ -141,7 +139,6 @@ def _deep_bodies_5xx(sb, ns, ex) -> list[str]:
     return out
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_500)
 def test_deep_json_huge_numbers_and_yaml_input_bombs_get_422(target):
     sb, ns, ex = target
     failures = _deep_bodies_5xx(sb, ns, ex)
@@ -149,15 +146,35 @@ def test_deep_json_huge_numbers_and_yaml_input_bombs_get_422(target):
     assert not failures, "\n".join(failures)
 
 
+def test_json_limits_are_named_and_json_within_them_runs(target):
+    """docs/sandbox.md "Limits" (kestra_magic/sandbox/safe_json.py): nesting over 200 levels, numbers
+    over 1,000 characters, NaN/Infinity and out-of-range floats get a 422 naming the limit, in bodies
+    and in JSON inputs; a JSON input nested 200 deep is accepted, run and served."""
+    sb, ns, ex = target
+    deep = "[" * 201 + "]" * 201
+    for body, named in ((deep, "nests deeper than 200 levels"), ('{"a":' * 5000 + "1" + "}" * 5000, "nests deeper"),
+                        ("[" + "9" * 1001 + "]", "more than 1000"), ("[NaN]", "NaN is not JSON"),
+                        ("[-Infinity]", "-Infinity is not JSON"), ("[1e999]", "out of range")):
+        for path in ("/executions/labels/by-ids", "/executions/latest", "/flows/disable/by-ids"):
+            r = call(sb, "POST", path, data=body, headers={"Content-Type": "application/json"})
+            assert r.status_code == 422 and named in r.text, (path, body[:10], r.status_code, r.text[:300])
+        r = call(sb, "POST", f"/executions/{ns}/hostile", files={"j": (None, body)})
+        assert r.status_code == 422 and named in r.text and "`j`" in r.text, (body[:10], r.text[:300])
+    ok = "[" * 200 + "]" * 200
+    r = call(sb, "POST", f"/executions/{ns}/hostile?wait=true", files={"j": (None, ok)})
+    assert r.status_code == 200 and r.json()["state"]["current"] == "SUCCESS", r.text[:300]
+    served = requests.get(f"{sb.url}/api/v1/main/executions/{r.json()['id']}", timeout=10).json()
+    assert json.dumps(served["inputs"]["j"], separators=(",", ":")) == ok
+
+
 BAD_LABELS = [{"key": "Upper", "value": "x"}, {"key": "a*b", "value": "x"}, {"key": "1st", "value": "x"},
               {"key": "ok", "value": ""}]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 20: label keys are stored unchecked (then served against the spec's "
-                   "pattern); the fix is in the hostile helper's report. strict: remove this mark when it lands")
 def test_labels_kestra_refuses_get_422(target):
-    # kestra-io/kestra core/src/main/java/io/kestra/core/models/Label.java: key @Pattern
-    # ^[\p{Ll}][\p{L}0-9._-]*$ ("Invalid label key. ..."), value @NotEmpty; bodies are @Valid -> 422
+    # Kestra's Label: key @Pattern ^[\p{Ll}][\p{L}0-9._-]*$ ("Invalid label key. ..."), value @NotEmpty
+    # (the Label schema of openapi-1.3.0/2.0.0; kestra-io/kestra PR #13499), checked on every execution
+    # label API, the create query parameter included (PR #18730): 422
     sb, ns, ex = target
     act = f"/executions/{ex}" + ("" if sb.generation == 1 else "/actions")
     failures = []
@@ -166,8 +183,17 @@ def test_labels_kestra_refuses_get_422(target):
                            ("/executions/labels/by-ids", {"executionsId": [ex], "executionLabels": [label]}),
                            (f"/executions/labels/by-query?namespace={ns}", [label])):
             r = call(sb, "POST", path, json=body)
+            if r.status_code != 422 or ("Invalid label key" not in r.text and "must not be empty" not in r.text):
+                failures.append(f"{path} {label}: {r.status_code} {r.text[:200]}")
+        for path in (f"/executions/{ns}/hostile", f"/executions/{ns}/hostile/validate"):
+            r = call(sb, "POST", f"{path}?labels={label['key']}:{label['value']}", files={})
             if r.status_code != 422:
-                failures.append(f"{path} {label}: {r.status_code}")
+                failures.append(f"{path}?labels={label['key']}:{label['value']}: {r.status_code}")
+    # keys the pattern accepts: any lowercase letter first, then letters (any case, any script), digits, . _ -
+    good = [{"key": "team.a-b_c9", "value": "x"}, {"key": "équipe", "value": "Dév"}, {"key": "aB", "value": "1"}]
+    r = call(sb, "POST", f"{act}/labels", json=good)
+    assert r.status_code == 200, r.text
+    assert {(lb["key"], lb["value"]) for lb in r.json()["labels"]} >= {(g["key"], g["value"]) for g in good}
     got = requests.get(f"{sb.url}/api/v1/main/executions/{ex}", timeout=10).json()
     assert not failures and {lb["key"] for lb in got.get("labels") or []}.isdisjoint(
         {lb["key"] for lb in BAD_LABELS}), "\n".join(failures)
@@ -178,7 +204,8 @@ def test_http_layer_limits_answer_4xx_and_the_server_keeps_answering(target):
     (Python's http.server)."""
     sb, ns, _ = target
     parts = [(f"p{i}", (None, "x")) for i in range(1_001)]
-    assert requests.post(f"{sb.url}/api/v1/main/executions/{ns}/hostile", files=parts, timeout=BOUND).status_code == 413
+    r = requests.post(f"{sb.url}/api/v1/main/executions/{ns}/hostile", files=parts, timeout=BOUND)
+    assert r.status_code == 413 and "more than 1000 parts" in r.text, r.text
     assert requests.get(f"{sb.url}/api/v1/main/flows/search?q={'x' * 100_000}", timeout=BOUND).status_code == 414
     headers = {f"X-H{i}": "x" for i in range(150)}
     assert requests.get(f"{sb.url}/api/v1/configs", headers=headers, timeout=BOUND).status_code == 431

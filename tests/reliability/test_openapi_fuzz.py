@@ -42,9 +42,8 @@ _COMMON = [
     ("GET", "/api/v1/{tenant}/executions/{executionId}/file/metas"),
     ("GET", "/api/v1/{tenant}/logs/{executionId}"),
     ("GET", "/api/v1/{tenant}/logs/{executionId}/download"),
-    # JSON-body operations (bulk, latest, by-ids), issue 20: hostile bodies never a 5xx. The label
-    # operations join when the sandbox checks label keys as Kestra's Label record does (a key the
-    # spec's pattern refuses is stored today, then served): test_hostile_json.py pins that fix.
+    # JSON-body operations (bulk, latest, by-ids, labels), issue 20: hostile bodies never a 5xx, and
+    # label keys the spec's Label pattern refuses are refused (422), never stored and then served.
     ("DELETE", "/api/v1/{tenant}/executions/by-ids"),
     ("DELETE", "/api/v1/{tenant}/executions/kill/by-ids"),
     ("POST", "/api/v1/{tenant}/executions/restart/by-ids"),
@@ -56,6 +55,8 @@ _COMMON = [
     ("POST", "/api/v1/{tenant}/flows/enable/by-ids"),
     ("DELETE", "/api/v1/{tenant}/flows/delete/by-ids"),
     ("POST", "/api/v1/{tenant}/flows/validate/task"),
+    ("POST", "/api/v1/{tenant}/executions/labels/by-ids"),
+    ("POST", "/api/v1/{tenant}/executions/labels/by-query"),
 ]
 IMPLEMENTED = {
     1: _COMMON + [
@@ -66,6 +67,7 @@ IMPLEMENTED = {
         ("POST", "/api/v1/{tenant}/executions/{executionId}/replay"),
         ("POST", "/api/v1/{tenant}/executions/{executionId}/pause"),
         ("POST", "/api/v1/{tenant}/executions/{executionId}/state"),
+        ("POST", "/api/v1/{tenant}/executions/{executionId}/labels"),
     ],
     2: _COMMON + [
         ("GET", "/api/v1/configs"),
@@ -77,6 +79,7 @@ IMPLEMENTED = {
         ("POST", "/api/v1/{tenant}/executions/{executionId}/actions/replay"),
         ("POST", "/api/v1/{tenant}/executions/{executionId}/actions/pause"),
         ("POST", "/api/v1/{tenant}/executions/{executionId}/actions/state"),
+        ("POST", "/api/v1/{tenant}/executions/{executionId}/actions/labels"),
         ("GET", "/api/v1/{tenant}/outputs/{executionId}"),
         ("GET", "/api/v1/{tenant}/outputs/{executionId}/{taskRunId}"),
     ],

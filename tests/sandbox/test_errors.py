@@ -90,6 +90,18 @@ def test_junk_inputs_never_500(kapi, ns):
         assert "Traceback" not in resp.text
 
 
+def test_flow_labels_kestra_refuses_get_422(kapi, ns):
+    # Kestra's Label constraints (kestra_magic/sandbox/labels.py) hold for flow definitions too
+    # (kestra-io/kestra PR #18730: "rejected ... by flow definitions")
+    for labels, path in (("labels:\n  Team: x\n", "labels.Team"), ("labels:\n  ok: ''\n", "labels.ok"),
+                         ("labels:\n  - key: 1st\n    value: x\n", "labels[0].key"),
+                         ("labels: 3\n", "labels")):
+        resp = kapi.post("/flows", data=(flow_yaml(ns, "lab") + labels).encode(), headers=YAML)
+        assert resp.status_code == 422 and path in error_text(resp), (labels, resp.status_code, resp.text)
+    made = kapi.create_flow(flow_yaml(ns, "lab") + "labels:\n  team.a-b_C9: x\n  system.readOnly: 'true'\n")
+    assert {lb["key"] for lb in made["labels"]} == {"team.a-b_C9", "system.readOnly"}
+
+
 _text = st.text(alphabet=string.printable + "éü\u2603", max_size=40)
 
 
