@@ -1,8 +1,8 @@
 """Namespace files (``/api/v1/{t}/namespaces/{namespace}/files[...]``, same on 1.x and 2.x):
 upload with revisions, download, stats, directory listing/creation, move, delete, search and a
 zip export. The files are store state (``store.ns_files``/``store.ns_dirs``, changed only through
-the store's ``ns_*`` methods, so a durable sandbox keeps them); scripts do not see them
-(``namespaceFiles`` is ignored).
+the store's ``ns_*`` methods, so a durable sandbox keeps them); script tasks and WorkingDirectory
+see them through ``namespaceFiles`` (tasks/namespace.py).
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from kestra_magic.sandbox import flows as flowsmod
 from kestra_magic.sandbox.engine import Engine
 from kestra_magic.sandbox.instants import format_instant as instant
 from kestra_magic.sandbox.states import TERMINAL, new_state
-from kestra_magic.sandbox.engine_walk import convert_inputs
+from kestra_magic.sandbox.inputs import convert_inputs
 from kestra_magic.sandbox.store import Store
 
 

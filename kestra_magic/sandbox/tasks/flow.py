@@ -380,7 +380,7 @@ def subflow(w, run, task, tr, scope):
 def start_child(w, run, task: dict, tr: dict, scope, inputs: dict, extra: dict | None = None) -> tuple[dict, dict]:
     """Create and start one child execution of the task's ``namespace``/``flowId`` with
     ``inputs`` rendered (``extra`` variables added); (the flow, the child) — Subflow, ForEachItem."""
-    from kestra_magic.sandbox.engine_walk import convert_inputs
+    from kestra_magic.sandbox.inputs import convert_inputs
     variables = w.variables(run, task, tr, scope)
     for key, value in (extra or {}).items():
         variables[key] = {**variables.get(key, {}), **value} if isinstance(value, dict) else value
