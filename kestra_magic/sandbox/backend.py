@@ -11,6 +11,7 @@ import copy
 import time
 from typing import Any, Callable, Iterable
 
+from kestra_magic.sandbox import execution_json
 from kestra_magic.sandbox import flows as flowsmod
 from kestra_magic.sandbox import inputs as inputsmod
 from kestra_magic.sandbox import states
@@ -248,6 +249,21 @@ class Backend:
         """(the live execution or None, the store version it was read at), for streams."""
         with self.store.lock:
             return self.find_execution(execution_id), self.store.version
+
+    def execution_json(self, execution_id: str, form: str):
+        """The live execution's JSON in ``form`` (``execution_json.View``: body, done, version,
+        changes), or None when unknown or deleted; shared by every poller and follower."""
+        return execution_json.render(self.store, execution_id, self.generation, form)
+
+    def execution_state(self, execution_id: str) -> str | None:
+        """The execution's current state without copying it (None when unknown)."""
+        with self.store.lock:
+            ex = self.store.executions.get(execution_id)
+            return None if ex is None else (ex.get("state") or {}).get("current")
+
+    def version(self) -> int:
+        """The store's change counter (what ``wait_for_change`` waits to move)."""
+        return self.store.version
 
     def wait_for_change(self, version: int, timeout: float) -> int:
         return self.store.wait_for_change(version, timeout)

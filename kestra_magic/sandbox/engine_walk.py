@@ -70,21 +70,19 @@ class Run:
         self.root: Scope | None = None           # the flow's top-level scope
         self.end_state: str | None = None        # an SLA violation's end (FAILED/CANCELLED) instead of KILLED
         self.finished = threading.Event()        # the walk is over (SLA timers stop)
-        # Indexes over the stored taskRunList, so that each task-run step is O(1) whatever the
-        # size of the execution (a 20 000-iteration Loop must not scan its task runs per step):
-        self.tr_pos: dict[str, int] = {}         # task run id -> position in taskRunList
+        # Task runs by match key, so that re-entering a task is O(1) whatever the size of the
+        # execution (a 20 000-iteration Loop must not scan its task runs per step); by id, the
+        # store finds them (store.find_task_run / update_task_run)
         self.tr_key: dict[tuple, str] = {}       # (taskId, parentTaskRunId, value) -> first task run id
         self.index(execution.get("taskRunList") or [])
 
     def index(self, trs: list) -> None:
-        """(Re)build the task-run indexes from the stored list (at start, or after an outside change)."""
-        self.tr_pos = {}
+        """(Re)build the task-run index from the stored list (at start, or after WaitFor dropped some)."""
         self.tr_key = {}
-        for pos, tr in enumerate(trs):
-            self.add_index(tr, pos)
+        for tr in trs:
+            self.add_index(tr)
 
-    def add_index(self, tr: dict, pos: int) -> None:
-        self.tr_pos[tr["id"]] = pos
+    def add_index(self, tr: dict) -> None:
         self.tr_key.setdefault(tr_key(tr["taskId"], tr.get("parentTaskRunId"), tr.get("value")), tr["id"])
 
     def kill(self) -> None:
@@ -291,22 +289,8 @@ class Walker:
         self.store.update_execution(run.id, fn, copy_result=False)
 
     def update_tr(self, run: Run, tr_id: str, fn) -> None:
-        def apply(ex: dict) -> None:
-            tr = self._stored_tr(run, ex, tr_id)
-            if tr is not None:
-                fn(tr)
-        self.update(run, apply)
-
-    @staticmethod
-    def _stored_tr(run: Run, ex: dict, tr_id: str) -> dict | None:
-        """The stored task run ``tr_id`` of ``ex`` (caller holds the store lock), through the index."""
-        trs = ex.get("taskRunList") or []
-        pos = run.tr_pos.get(tr_id)
-        if pos is not None and pos < len(trs) and trs[pos]["id"] == tr_id:
-            return trs[pos]
-        run.index(trs)   # the list changed outside the engine (it never does while a run walks)
-        pos = run.tr_pos.get(tr_id)
-        return trs[pos] if pos is not None else None
+        """``fn(task_run)`` on the stored task run: one task run persisted and re-shaped, O(1)."""
+        self.store.update_task_run(run.id, tr_id, fn)
 
     def log(self, run: Run, level: str, message: str, *, task_id: str | None = None,
             task_run_id: str | None = None, attempt: int | None = None) -> None:
@@ -336,13 +320,11 @@ class Walker:
         if iteration is not None:
             tr["iteration"] = iteration
 
+        # the stored task run shares nothing mutable with ``tr``
         stored = dict(tr, state={**tr["state"], "histories": [dict(h) for h in tr["state"]["histories"]]})
-
-        def append(ex: dict) -> None:   # the stored task run shares nothing mutable with ``tr``
-            trs = ex.setdefault("taskRunList", [])
-            trs.append(stored)
-            run.add_index(tr, len(trs) - 1)
-        self.update(run, append)
+        with self.store.lock:
+            self.store.add_task_run(run.id, stored)
+            run.add_index(tr)
         return tr
 
     def existing_tr(self, run: Run, task_id: str, scope: Scope, value: Any = None) -> dict | None:
@@ -353,8 +335,7 @@ class Walker:
         if tr_id is None:
             return None
         with self.store.lock:   # one task run copied, never the whole execution
-            ex = self.store.executions.get(run.id) or {}
-            tr = self._stored_tr(run, ex, tr_id)
+            tr = self.store.find_task_run(run.id, tr_id)
             return copy.deepcopy(tr) if tr is not None else None
 
     def set_state(self, run: Run, tr_id: str, state: str, outputs: Any = None) -> None:
