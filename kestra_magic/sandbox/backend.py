@@ -552,11 +552,7 @@ class Backend:
         return ex
 
     def _force(self, execution_id: str) -> None:
-        # the engine's documented seam (docs/interfaces.md): ids in engine.forced pass the limit;
-        # waiters in QUEUED wake on store.changed
-        self.engine.forced.add(execution_id)
-        with self.store.lock:
-            self.store.changed.notify_all()
+        self.engine.force_run(execution_id)
 
     @staticmethod
     def unqueue_target(raw: str) -> str:

@@ -25,6 +25,8 @@ from kestra_magic.sandbox.instants import (
 )
 from kestra_magic.sandbox.states import SUCCESSFUL, TERMINAL, new_state, transition, worst
 from kestra_magic.sandbox.expressions import ExpressionError, render_value
+from kestra_magic.sandbox.kv import KVStore
+from kestra_magic.sandbox.pebble_functions import mask_secrets
 from kestra_magic.sandbox.tasks.base import TaskDef, TaskFailure, TaskResult, lookup
 
 _LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
@@ -61,6 +63,7 @@ class Run:
         self.breakpoints_hit: set[tuple] = set()
         self._cancel_events: set[threading.Event] = set()
         self.api_paused = False
+        self.recovered = False                   # picked up again after a sandbox restart (Engine.start)
         self.pauses: dict[str, dict] = {}       # Pause task runs waiting for resume, in order
         self._released: dict[str, dict] = {}     # task run id -> the onResume inputs it got
         self._bp_released = False
@@ -169,6 +172,7 @@ class TaskContext:
 
     def __init__(self, walker: "Walker", run: Run, task: dict, tr: dict, attempt: int, scope: Scope):
         self._walker, self._run, self._scope = walker, run, scope
+        self.store = walker.store   # the sandbox store (KV, namespace files and storage tasks use it)
         self.task = task
         self.generation = walker.generation
         self.execution_id = run.id
@@ -283,6 +287,7 @@ class Walker:
         self.engine = engine
         self.store = engine.store
         self.generation = engine.generation
+        self.kv = KVStore.for_store(engine.store)   # Pebble's kv() in running flows
 
     # -- store helpers ---------------------------------------------------------------------
     def update(self, run: Run, fn) -> None:
@@ -296,7 +301,7 @@ class Walker:
             task_run_id: str | None = None, attempt: int | None = None) -> None:
         entry = {"tenantId": "main", "namespace": run.flow["namespace"], "flowId": run.flow["id"],
                  "executionId": run.id, "timestamp": instant(), "level": level.upper(),
-                 "thread": threading.current_thread().name, "message": str(message),
+                 "thread": threading.current_thread().name, "message": mask_secrets(str(message)),
                  "attemptNumber": attempt, "deleted": False}
         if task_id is not None:
             entry["taskId"] = task_id
@@ -360,11 +365,12 @@ class Walker:
             "execution": {"id": ex["id"], "namespace": ex["namespace"], "flowId": ex["flowId"],
                           "startDate": ex["state"].get("startDate"), "originalId": ex.get("originalId", ex["id"]),
                           "state": ex["state"]["current"]},
-            "inputs": ex.get("inputs") or {},
             "vars": flow.get("variables") or {},
             "labels": labels,
             "envs": {k[len("ENV_"):].lower(): v for k, v in os.environ.items() if k.startswith("ENV_")},
         }
+        if ex.get("inputs"):   # none: no `inputs` variable, so a missing one is named as Kestra does
+            variables["inputs"] = ex["inputs"]
         trigger = ex.get("trigger")
         if isinstance(trigger, dict) and isinstance(trigger.get("variables"), dict):
             variables["trigger"] = trigger["variables"]
@@ -399,7 +405,8 @@ class Walker:
         return variables
 
     def render(self, run: Run, value: Any, variables: dict) -> Any:
-        return render_value(value, variables, generation=self.generation, read=lambda uri: self.read(uri))
+        return render_value(value, variables, generation=self.generation, read=lambda uri: self.read(uri),
+                            kv=self.kv)
 
     def read(self, uri: str) -> str:
         if not uri.startswith("kestra://"):
@@ -438,13 +445,17 @@ class Walker:
             delay = schedule_delay(run.execution)
             if delay:
                 run.killed.wait(delay)
+            going_on = run.recovered and run.execution["state"]["current"] in ("RUNNING", "PAUSED", "BREAKPOINT")
             self.wait_api_pause(run)
             if run.killed.is_set():
                 self.update(run, self.mark_killed)
                 return
-            if not self.acquire_slot(run):
+            if going_on:   # it held its slot and its state before the restart: it keeps them
+                self.update(run, lambda ex: ex.setdefault("taskRunList", []))
+            elif not self.acquire_slot(run):
                 return
-            self.update(run, lambda ex: (ex.setdefault("taskRunList", []), transition(ex["state"], "RUNNING")))
+            else:
+                self.update(run, lambda ex: (ex.setdefault("taskRunList", []), transition(ex["state"], "RUNNING")))
             run.execution = self.store.get_execution(run.id)
             run.index(run.execution.get("taskRunList") or [])
             run.base = self.base_variables(run)
@@ -812,7 +823,8 @@ class Walker:
     # -- flowable tasks ----------------------------------------------------------------------
     def flowable(self, run: Run, task: dict, tdef: TaskDef, tr: dict, scope: Scope) -> str:
         """Drive a flowable task with its registered function (tasks/flow.py)."""
-        self.set_state(run, tr["id"], "RUNNING")
+        if not (run.recovered and tr["state"]["current"] == "PAUSED"):   # a recovered Pause stays PAUSED
+            self.set_state(run, tr["id"], "RUNNING")
         outputs: Any = None
         try:
             result = tdef.drive(self, run, task, tr, scope)
