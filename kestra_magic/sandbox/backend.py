@@ -22,6 +22,8 @@ from kestra_magic.sandbox.store import uri_to_relpath
 __all__ = ["Backend", "DomainError", "NotFound", "Conflict", "AlreadyExists", "Invalid", "NotApplicable",
            "Timeout", "BulkInvalid", "OtherExecution"]
 
+END_POLL_PACE = 0.005   # seconds between two looks at a running execution by wait_for_end (wait=true)
+
 
 # -- domain errors -----------------------------------------------------------------------------
 class DomainError(Exception):
@@ -289,13 +291,20 @@ class Backend:
         return self.execution(execution_id)
 
     def wait_for_end(self, execution_id: str, timeout: float = 3600.0) -> dict | None:
-        """Block until the execution and its task runs are terminated (``wait=true``)."""
+        """Block until the execution and its task runs are terminated (``wait=true``).
+
+        Looks at the stored execution while it waits and copies it once, at the end: a copy per
+        store change made ``wait=true`` on a 20,000-task-run loop quadratic."""
         deadline = time.monotonic() + timeout
         while not self.is_stopping() and time.monotonic() < deadline:
-            ex, version = self.snapshot(execution_id)
-            if ex is None or states.all_terminated(ex):
-                return ex
+            with self.store.lock:
+                ex = self.store.executions.get(execution_id)
+                ended = ex is None or ex.get("deleted") or states.all_terminated(ex)   # O(1) until terminal
+                version = self.store.version
+            if ended:
+                break
             self.wait_for_change(version, 1.0)
+            time.sleep(END_POLL_PACE)   # a running loop changes the store all the time: look at most this often
         return self.find_execution(execution_id)
 
     # -- inputs ------------------------------------------------------------------------------

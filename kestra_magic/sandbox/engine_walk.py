@@ -240,7 +240,7 @@ class TaskContext:
         def apply(ex: dict) -> None:
             kept = [lb for lb in ex.get("labels") or [] if lb.get("key") not in labels]
             ex["labels"] = kept + [{"key": k, "value": v} for k, v in labels.items()]
-        self._walker.update(self._run, apply)
+        self._walker.update_header(self._run, apply)
         with self._run.lock:
             self._run.base = dict(self._run.base, labels={**self._run.base.get("labels", {}), **labels})
 
@@ -292,6 +292,11 @@ class Walker:
     # -- store helpers ---------------------------------------------------------------------
     def update(self, run: Run, fn) -> None:
         self.store.update_execution(run.id, fn, copy_result=False)
+
+    def update_header(self, run: Run, fn) -> None:
+        """``fn(execution)`` that changes no task run (state, outputs, labels): readers keep what
+        they cached of the task runs (a 20,000-task-run execution is not re-serialized at its end)."""
+        self.store.update_execution(run.id, fn, copy_result=False, task_runs=False)
 
     def update_tr(self, run: Run, tr_id: str, fn) -> None:
         """``fn(task_run)`` on the stored task run: one task run persisted and re-shaped, O(1)."""
@@ -351,7 +356,7 @@ class Walker:
         self.update_tr(run, tr_id, apply)
 
     def set_execution_state(self, run: Run, state: str) -> None:
-        self.update(run, lambda ex: transition(ex["state"], state) if ex["state"]["current"] not in TERMINAL
+        self.update_header(run, lambda ex: transition(ex["state"], state) if ex["state"]["current"] not in TERMINAL
                     else None)
 
     # -- expressions -----------------------------------------------------------------------
@@ -451,11 +456,12 @@ class Walker:
                 self.update(run, self.mark_killed)
                 return
             if going_on:   # it held its slot and its state before the restart: it keeps them
-                self.update(run, lambda ex: ex.setdefault("taskRunList", []))
+                self.update_header(run, lambda ex: ex.setdefault("taskRunList", []))
             elif not self.acquire_slot(run):
                 return
             else:
-                self.update(run, lambda ex: (ex.setdefault("taskRunList", []), transition(ex["state"], "RUNNING")))
+                self.update_header(run, lambda ex: (ex.setdefault("taskRunList", []),
+                                                    transition(ex["state"], "RUNNING")))
             run.execution = self.store.get_execution(run.id)
             run.index(run.execution.get("taskRunList") or [])
             run.base = self.base_variables(run)
@@ -489,7 +495,7 @@ class Walker:
                 if outputs is not None:
                     ex["outputs"] = outputs
                 transition(ex["state"], "SUCCESS" if state == "SKIPPED" else state)
-            self.update(run, finish)
+            self.update_header(run, finish)
         except Exception as exc:  # never leave an execution hanging in RUNNING
             self.log(run, "ERROR", f"Sandbox engine error: {type(exc).__name__}: {exc}")
             self.update(run, lambda ex: self.mark_terminal(ex, "FAILED"))

@@ -424,13 +424,17 @@ class Store:
                     self._sync()
             self._touch()
 
-    def update_execution(self, id: str, fn: Callable[[dict], Any], copy_result: bool = True) -> dict | None:
+    def update_execution(self, id: str, fn: Callable[[dict], Any], copy_result: bool = True,
+                         task_runs: bool = True) -> dict | None:
         """Run ``fn(execution)`` on the stored dict under the lock, notify, return a copy
         (``copy_result=False``: return None; the engine updates task runs many times per
-        execution and copying the whole execution each time made big loops quadratic)."""
+        execution and copying the whole execution each time made big loops quadratic).
+        ``task_runs=False`` promises that ``fn`` changes no task run (the execution's state,
+        outputs, labels): what readers cached for the task runs stays good."""
         with self.lock:
             ex = self.executions[id]
-            self._forget_stamps(id)   # fn may change anything: readers rebuild what they cached
+            if task_runs:
+                self._forget_stamps(id)   # fn may change anything: readers rebuild what they cached
             if self._db is None:
                 fn(ex)
             else:
