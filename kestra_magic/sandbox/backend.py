@@ -11,6 +11,7 @@ import copy
 import time
 from typing import Any, Callable, Iterable
 
+from kestra_magic.sandbox import execution_json
 from kestra_magic.sandbox import flows as flowsmod
 from kestra_magic.sandbox import inputs as inputsmod
 from kestra_magic.sandbox import states
@@ -20,6 +21,8 @@ from kestra_magic.sandbox.store import uri_to_relpath
 
 __all__ = ["Backend", "DomainError", "NotFound", "Conflict", "AlreadyExists", "Invalid", "NotApplicable",
            "Timeout", "BulkInvalid", "OtherExecution"]
+
+END_POLL_PACE = 0.005   # seconds between two looks at a running execution by wait_for_end (wait=true)
 
 
 # -- domain errors -----------------------------------------------------------------------------
@@ -249,6 +252,21 @@ class Backend:
         with self.store.lock:
             return self.find_execution(execution_id), self.store.version
 
+    def execution_json(self, execution_id: str, form: str):
+        """The live execution's JSON in ``form`` (``execution_json.View``: body, done, version,
+        changes), or None when unknown or deleted; shared by every poller and follower."""
+        return execution_json.render(self.store, execution_id, self.generation, form)
+
+    def execution_state(self, execution_id: str) -> str | None:
+        """The execution's current state without copying it (None when unknown)."""
+        with self.store.lock:
+            ex = self.store.executions.get(execution_id)
+            return None if ex is None else (ex.get("state") or {}).get("current")
+
+    def version(self) -> int:
+        """The store's change counter (what ``wait_for_change`` waits to move)."""
+        return self.store.version
+
     def wait_for_change(self, version: int, timeout: float) -> int:
         return self.store.wait_for_change(version, timeout)
 
@@ -273,13 +291,20 @@ class Backend:
         return self.execution(execution_id)
 
     def wait_for_end(self, execution_id: str, timeout: float = 3600.0) -> dict | None:
-        """Block until the execution and its task runs are terminated (``wait=true``)."""
+        """Block until the execution and its task runs are terminated (``wait=true``).
+
+        Looks at the stored execution while it waits and copies it once, at the end: a copy per
+        store change made ``wait=true`` on a 20,000-task-run loop quadratic."""
         deadline = time.monotonic() + timeout
         while not self.is_stopping() and time.monotonic() < deadline:
-            ex, version = self.snapshot(execution_id)
-            if ex is None or states.all_terminated(ex):
-                return ex
+            with self.store.lock:
+                ex = self.store.executions.get(execution_id)
+                ended = ex is None or ex.get("deleted") or states.all_terminated(ex)   # O(1) until terminal
+                version = self.store.version
+            if ended:
+                break
             self.wait_for_change(version, 1.0)
+            time.sleep(END_POLL_PACE)   # a running loop changes the store all the time: look at most this often
         return self.find_execution(execution_id)
 
     # -- inputs ------------------------------------------------------------------------------
@@ -536,11 +561,7 @@ class Backend:
         return ex
 
     def _force(self, execution_id: str) -> None:
-        # the engine's documented seam (docs/interfaces.md): ids in engine.forced pass the limit;
-        # waiters in QUEUED wake on store.changed
-        self.engine.forced.add(execution_id)
-        with self.store.lock:
-            self.store.changed.notify_all()
+        self.engine.force_run(execution_id)
 
     @staticmethod
     def unqueue_target(raw: str) -> str:

@@ -42,8 +42,13 @@ class Engine:
         return validate_flow(flow, self.generation)
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self, execution_id: str) -> None:
-        """Run a stored CREATED (or RESTARTED) execution on its own thread."""
+    def start(self, execution_id: str, recovered: bool = False) -> None:
+        """Run a stored CREATED (or RESTARTED) execution on its own thread.
+
+        ``recovered``: the execution was left unfinished by a previous sandbox process (recovery.py)
+        and goes on where it was: one RUNNING, PAUSED or BREAKPOINT keeps its state (no new RUNNING
+        in its history, no concurrency slot asked again), one PAUSED through the API starts paused,
+        a timed Pause waits only for what is left of its duration."""
         execution = self.store.get_execution(execution_id)
         if execution is None:
             raise EngineInvalid(f"Execution '{execution_id}' not found")
@@ -61,6 +66,10 @@ class Engine:
                 raise EngineConflict(f"Execution '{execution_id}' is already running")
         with self._lock:
             run = Run(execution_id, flow, execution)
+            run.recovered = recovered
+            if recovered and execution["state"]["current"] == "PAUSED" and not any(
+                    tr["state"]["current"] == "PAUSED" for tr in execution.get("taskRunList") or []):
+                run.api_paused = True   # paused through the API: it stays paused until resumed
             self._runs[execution_id] = run
         run.thread = threading.Thread(target=self._walker.execute, args=(run,), daemon=True,
                                       name=f"kestra-execution-{execution_id}")
@@ -78,6 +87,13 @@ class Engine:
 
     def is_forced(self, execution_id: str) -> bool:
         return execution_id in self.forced
+
+    def force_run(self, execution_id: str) -> None:
+        """Let the execution past its flow's concurrency limit (force-run, unqueue to RUNNING):
+        a run waiting in QUEUED wakes up and starts."""
+        self.forced.add(execution_id)
+        with self.store.lock:
+            self.store.changed.notify_all()
 
     def _alive(self, execution_id: str) -> Run | None:
         run = self.run_of(execution_id)

@@ -26,6 +26,8 @@ from kestra_magic.sandbox.instants import (
 )
 from kestra_magic.sandbox.states import SUCCESSFUL, TERMINAL, new_state, transition, worst
 from kestra_magic.sandbox.expressions import ExpressionError, render_value
+from kestra_magic.sandbox.kv import KVStore
+from kestra_magic.sandbox.pebble_functions import mask_secrets
 from kestra_magic.sandbox.tasks.base import TaskDef, TaskFailure, TaskResult, lookup
 
 _LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
@@ -62,6 +64,7 @@ class Run:
         self.breakpoints_hit: set[tuple] = set()
         self._cancel_events: set[threading.Event] = set()
         self.api_paused = False
+        self.recovered = False                   # picked up again after a sandbox restart (Engine.start)
         self.pauses: dict[str, dict] = {}       # Pause task runs waiting for resume, in order
         self._released: dict[str, dict] = {}     # task run id -> the onResume inputs it got
         self._bp_released = False
@@ -71,21 +74,19 @@ class Run:
         self.root: Scope | None = None           # the flow's top-level scope
         self.end_state: str | None = None        # an SLA violation's end (FAILED/CANCELLED) instead of KILLED
         self.finished = threading.Event()        # the walk is over (SLA timers stop)
-        # Indexes over the stored taskRunList, so that each task-run step is O(1) whatever the
-        # size of the execution (a 20 000-iteration Loop must not scan its task runs per step):
-        self.tr_pos: dict[str, int] = {}         # task run id -> position in taskRunList
+        # Task runs by match key, so that re-entering a task is O(1) whatever the size of the
+        # execution (a 20 000-iteration Loop must not scan its task runs per step); by id, the
+        # store finds them (store.find_task_run / update_task_run)
         self.tr_key: dict[tuple, str] = {}       # (taskId, parentTaskRunId, value) -> first task run id
         self.index(execution.get("taskRunList") or [])
 
     def index(self, trs: list) -> None:
-        """(Re)build the task-run indexes from the stored list (at start, or after an outside change)."""
-        self.tr_pos = {}
+        """(Re)build the task-run index from the stored list (at start, or after WaitFor dropped some)."""
         self.tr_key = {}
-        for pos, tr in enumerate(trs):
-            self.add_index(tr, pos)
+        for tr in trs:
+            self.add_index(tr)
 
-    def add_index(self, tr: dict, pos: int) -> None:
-        self.tr_pos[tr["id"]] = pos
+    def add_index(self, tr: dict) -> None:
         self.tr_key.setdefault(tr_key(tr["taskId"], tr.get("parentTaskRunId"), tr.get("value")), tr["id"])
 
     def kill(self) -> None:
@@ -172,6 +173,7 @@ class TaskContext:
 
     def __init__(self, walker: "Walker", run: Run, task: dict, tr: dict, attempt: int, scope: Scope):
         self._walker, self._run, self._scope = walker, run, scope
+        self.store = walker.store   # the sandbox store (KV, namespace files and storage tasks use it)
         self.task = task
         self.generation = walker.generation
         self.execution_id = run.id
@@ -239,7 +241,7 @@ class TaskContext:
         def apply(ex: dict) -> None:
             kept = [lb for lb in ex.get("labels") or [] if lb.get("key") not in labels]
             ex["labels"] = kept + [{"key": k, "value": v} for k, v in labels.items()]
-        self._walker.update(self._run, apply)
+        self._walker.update_header(self._run, apply)
         with self._run.lock:
             self._run.base = dict(self._run.base, labels={**self._run.base.get("labels", {}), **labels})
 
@@ -286,34 +288,26 @@ class Walker:
         self.engine = engine
         self.store = engine.store
         self.generation = engine.generation
+        self.kv = KVStore.for_store(engine.store)   # Pebble's kv() in running flows
 
     # -- store helpers ---------------------------------------------------------------------
     def update(self, run: Run, fn) -> None:
         self.store.update_execution(run.id, fn, copy_result=False)
 
-    def update_tr(self, run: Run, tr_id: str, fn) -> None:
-        def apply(ex: dict) -> None:
-            tr = self._stored_tr(run, ex, tr_id)
-            if tr is not None:
-                fn(tr)
-        self.update(run, apply)
+    def update_header(self, run: Run, fn) -> None:
+        """``fn(execution)`` that changes no task run (state, outputs, labels): readers keep what
+        they cached of the task runs (a 20,000-task-run execution is not re-serialized at its end)."""
+        self.store.update_execution(run.id, fn, copy_result=False, task_runs=False)
 
-    @staticmethod
-    def _stored_tr(run: Run, ex: dict, tr_id: str) -> dict | None:
-        """The stored task run ``tr_id`` of ``ex`` (caller holds the store lock), through the index."""
-        trs = ex.get("taskRunList") or []
-        pos = run.tr_pos.get(tr_id)
-        if pos is not None and pos < len(trs) and trs[pos]["id"] == tr_id:
-            return trs[pos]
-        run.index(trs)   # the list changed outside the engine (it never does while a run walks)
-        pos = run.tr_pos.get(tr_id)
-        return trs[pos] if pos is not None else None
+    def update_tr(self, run: Run, tr_id: str, fn) -> None:
+        """``fn(task_run)`` on the stored task run: one task run persisted and re-shaped, O(1)."""
+        self.store.update_task_run(run.id, tr_id, fn)
 
     def log(self, run: Run, level: str, message: str, *, task_id: str | None = None,
             task_run_id: str | None = None, attempt: int | None = None) -> None:
         entry = {"tenantId": "main", "namespace": run.flow["namespace"], "flowId": run.flow["id"],
                  "executionId": run.id, "timestamp": instant(), "level": level.upper(),
-                 "thread": threading.current_thread().name, "message": str(message),
+                 "thread": threading.current_thread().name, "message": mask_secrets(str(message)),
                  "attemptNumber": attempt, "deleted": False}
         if task_id is not None:
             entry["taskId"] = task_id
@@ -337,13 +331,11 @@ class Walker:
         if iteration is not None:
             tr["iteration"] = iteration
 
+        # the stored task run shares nothing mutable with ``tr``
         stored = dict(tr, state={**tr["state"], "histories": [dict(h) for h in tr["state"]["histories"]]})
-
-        def append(ex: dict) -> None:   # the stored task run shares nothing mutable with ``tr``
-            trs = ex.setdefault("taskRunList", [])
-            trs.append(stored)
-            run.add_index(tr, len(trs) - 1)
-        self.update(run, append)
+        with self.store.lock:
+            self.store.add_task_run(run.id, stored)
+            run.add_index(tr)
         return tr
 
     def existing_tr(self, run: Run, task_id: str, scope: Scope, value: Any = None) -> dict | None:
@@ -354,8 +346,7 @@ class Walker:
         if tr_id is None:
             return None
         with self.store.lock:   # one task run copied, never the whole execution
-            ex = self.store.executions.get(run.id) or {}
-            tr = self._stored_tr(run, ex, tr_id)
+            tr = self.store.find_task_run(run.id, tr_id)
             return copy.deepcopy(tr) if tr is not None else None
 
     def set_state(self, run: Run, tr_id: str, state: str, outputs: Any = None) -> None:
@@ -366,7 +357,7 @@ class Walker:
         self.update_tr(run, tr_id, apply)
 
     def set_execution_state(self, run: Run, state: str) -> None:
-        self.update(run, lambda ex: transition(ex["state"], state) if ex["state"]["current"] not in TERMINAL
+        self.update_header(run, lambda ex: transition(ex["state"], state) if ex["state"]["current"] not in TERMINAL
                     else None)
 
     # -- expressions -----------------------------------------------------------------------
@@ -380,11 +371,12 @@ class Walker:
             "execution": {"id": ex["id"], "namespace": ex["namespace"], "flowId": ex["flowId"],
                           "startDate": ex["state"].get("startDate"), "originalId": ex.get("originalId", ex["id"]),
                           "state": ex["state"]["current"]},
-            "inputs": ex.get("inputs") or {},
             "vars": flow.get("variables") or {},
             "labels": labels,
             "envs": {k[len("ENV_"):].lower(): v for k, v in os.environ.items() if k.startswith("ENV_")},
         }
+        if ex.get("inputs"):   # none: no `inputs` variable, so a missing one is named as Kestra does
+            variables["inputs"] = ex["inputs"]
         trigger = ex.get("trigger")
         if isinstance(trigger, dict) and isinstance(trigger.get("variables"), dict):
             variables["trigger"] = trigger["variables"]
@@ -419,7 +411,8 @@ class Walker:
         return variables
 
     def render(self, run: Run, value: Any, variables: dict) -> Any:
-        return render_value(value, variables, generation=self.generation, read=lambda uri: self.read(uri))
+        return render_value(value, variables, generation=self.generation, read=lambda uri: self.read(uri),
+                            kv=self.kv)
 
     def read(self, uri: str) -> str:
         if not uri.startswith("kestra://"):
@@ -458,13 +451,18 @@ class Walker:
             delay = schedule_delay(run.execution)
             if delay:
                 run.killed.wait(delay)
+            going_on = run.recovered and run.execution["state"]["current"] in ("RUNNING", "PAUSED", "BREAKPOINT")
             self.wait_api_pause(run)
             if run.killed.is_set():
                 self.update(run, self.mark_killed)
                 return
-            if not self.acquire_slot(run):
+            if going_on:   # it held its slot and its state before the restart: it keeps them
+                self.update_header(run, lambda ex: ex.setdefault("taskRunList", []))
+            elif not self.acquire_slot(run):
                 return
-            self.update(run, lambda ex: (ex.setdefault("taskRunList", []), transition(ex["state"], "RUNNING")))
+            else:
+                self.update_header(run, lambda ex: (ex.setdefault("taskRunList", []),
+                                                    transition(ex["state"], "RUNNING")))
             run.execution = self.store.get_execution(run.id)
             run.index(run.execution.get("taskRunList") or [])
             run.base = self.base_variables(run)
@@ -498,7 +496,7 @@ class Walker:
                 if outputs is not None:
                     ex["outputs"] = outputs
                 transition(ex["state"], "SUCCESS" if state == "SKIPPED" else state)
-            self.update(run, finish)
+            self.update_header(run, finish)
         except Exception as exc:  # never leave an execution hanging in RUNNING
             self.log(run, "ERROR", f"Sandbox engine error: {type(exc).__name__}: {exc}")
             self.update(run, lambda ex: self.mark_terminal(ex, "FAILED"))
@@ -832,7 +830,8 @@ class Walker:
     # -- flowable tasks ----------------------------------------------------------------------
     def flowable(self, run: Run, task: dict, tdef: TaskDef, tr: dict, scope: Scope) -> str:
         """Drive a flowable task with its registered function (tasks/flow.py)."""
-        self.set_state(run, tr["id"], "RUNNING")
+        if not (run.recovered and tr["state"]["current"] == "PAUSED"):   # a recovered Pause stays PAUSED
+            self.set_state(run, tr["id"], "RUNNING")
         outputs: Any = None
         try:
             result = tdef.drive(self, run, task, tr, scope)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from werkzeug.wrappers import Response
+
 from kestra_magic.sandbox import inputs as inputsmod
 from kestra_magic.sandbox import labels as labelsmod
 from kestra_magic.sandbox import shapes, sse
@@ -89,8 +91,14 @@ class ExecutionHandlers(Handlers):
         return self._search(request, [Filter("namespace", "EQUALS", namespace), Filter("flowId", "EQUALS", flow_id)])
 
     def h_execution_get(self, request, tenant, execution_id):
-        ex = self.execution(execution_id)
-        return _json(shapes.execution(ex, self.gen, form="api" if self.gen == 2 else "full"))
+        form = "api" if self.gen == 2 else "full"
+        view = self.backend.execution_json(execution_id, form)
+        while view is None:   # Kestra's 404 for an unknown one (or it appeared meanwhile: read again)
+            self.execution(execution_id)
+            view = self.backend.execution_json(execution_id, form)
+        # the shaped JSON, cached per task run: a poll of a 20,000-task-run execution re-serializes
+        # only what changed since the last one (execution_json.py)
+        return Response(view.body, content_type="application/json")
 
     def h_execution_delete(self, request, tenant, execution_id):
         self.execution(execution_id, empty_v1=True)

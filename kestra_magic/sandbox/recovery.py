@@ -6,18 +6,21 @@ the interrupted attempt ends ``RESUBMITTED`` (``KILLED`` in older versions), a W
 is logged on the task run and the task runs again as a new attempt, while the executor keeps the
 execution and its finished task runs as they are. Here the whole process died, so per execution:
 
-- CREATED / RESTARTED / QUEUED: started again (``engine.start``); ``scheduleDate`` and the flow's
-  concurrency queue (FIFO by creation) are honoured by the engine as on a first start.
+- CREATED / RESTARTED / QUEUED: started again (``engine.start(id, recovered=True)``);
+  ``scheduleDate`` and the flow's concurrency queue (FIFO by creation) are honoured by the engine
+  as on a first start.
 - RUNNING / RETRYING: every task run whose last attempt had not ended gets that attempt moved to
-  RESUBMITTED with a WARN log line, then the execution is started again: finished task runs are
-  kept (their outputs feed later tasks), the resubmitted ones run as a new attempt.
-- PAUSED on a Pause task, BREAKPOINT: started again; the walk stops at the same Pause task or
-  breakpoint, so the execution is PAUSED again and can be resumed through the API.
-- PAUSED through the API (no paused task run): the engine cannot start a run in the paused
-  state yet; the execution is started again (it continues) with a WARN log line saying so.
+  RESUBMITTED with a WARN log line, then the execution goes on (no second RUNNING in its
+  history, its concurrency slot kept): finished task runs are kept (their outputs feed later
+  tasks), the resubmitted ones run as a new attempt.
+- PAUSED on a Pause task, BREAKPOINT: the execution stays PAUSED/BREAKPOINT; the walk stops at the
+  same Pause task (a timed one waits only for what is left of its duration) or breakpoint, and it
+  can be resumed through the API.
+- PAUSED through the API (no paused task run): it starts paused, and goes on when resumed.
 - KILLING: ends KILLED (``engine.kill``), as the executor would complete the kill.
-- A Subflow task run resubmitted while its child execution was still running: the engine starts
-  a new child, so the old one is killed first (WARN log line), never run twice.
+- A Subflow task run resubmitted while its child execution was still running: the new attempt
+  re-attaches to that child (``tasks/flow.py`` ``interrupted_child``), which is recovered as any
+  other execution; no second child is started.
 
 Nothing stays RUNNING: every unfinished execution has a live run or a final state afterwards.
 """
@@ -56,7 +59,7 @@ def recover(store, engine) -> list[str]:
 
 
 def _recover_one(store, engine, execution_id: str) -> bool:
-    """Pick one execution up; False when it had ended meanwhile (e.g. an orphan subflow killed)."""
+    """Pick one execution up; False when it had ended meanwhile."""
     execution = store.get_execution(execution_id)
     current = execution["state"]["current"]
     if current not in UNFINISHED:
@@ -65,7 +68,6 @@ def _recover_one(store, engine, execution_id: str) -> bool:
         engine.kill(execution_id)
         return True
     resubmitted: list[dict] = []
-    orphans: list[str] = []
 
     def resubmit(ex: dict) -> None:
         for tr in ex.get("taskRunList") or []:
@@ -75,25 +77,12 @@ def _recover_one(store, engine, execution_id: str) -> bool:
             if attempts and attempts[-1]["state"]["current"] not in TERMINAL:
                 transition(attempts[-1]["state"], "RESUBMITTED")
                 resubmitted.append({"taskId": tr["taskId"], "id": tr["id"], "attempt": len(attempts)})
-            child = (tr.get("outputs") or {}).get("executionId") if isinstance(tr.get("outputs"), dict) else None
-            if child:
-                orphans.append(child)
     if current in ("RUNNING", "RETRYING", "PAUSED", "BREAKPOINT"):
         store.update_execution(execution_id, resubmit, copy_result=False)
     for item in resubmitted:
         _log_line(store, execution, "WARN", "The sandbox stopped while this task was running: the attempt is "
                   "RESUBMITTED and the task runs again as a new attempt", item)
-    for child in orphans:
-        child_ex = store.get_execution(child)
-        if child_ex is not None and child_ex["state"]["current"] not in TERMINAL:
-            _log_line(store, child_ex, "WARN", f"The sandbox stopped while parent execution {execution_id} "
-                      f"waited for this subflow; the parent's Subflow task runs again, so this execution is killed")
-            engine.kill(child)
-    if current == "PAUSED" and not any(tr["state"]["current"] == "PAUSED"
-                                       for tr in execution.get("taskRunList") or []):
-        _log_line(store, execution, "WARN", "The sandbox stopped while this execution was paused through the API; "
-                  "it continues after the restart")
-    engine.start(execution_id)
+    engine.start(execution_id, recovered=True)
     return True
 
 

@@ -20,16 +20,38 @@ _LIGHT = ("tenantId", "id", "namespace", "flowId", "flowRevision", "inputs", "la
 
 def shape_state(state: dict | None) -> dict | None:
     """Nulls dropped; ``startDate`` from the first history; ``endDate``/``duration`` once terminated
-    or PAUSED (recomputed, so a state changed by hand stays coherent)."""
+    or PAUSED. ``states.transition`` stores them already: they are recomputed (instants parsed) only
+    when they do not match the histories, so a state changed by hand stays coherent and a
+    20,000-task-run GET parses no instant."""
     if not isinstance(state, dict):
         return state
-    out = {k: v for k, v in state.items() if v is not None and k not in ("endDate", "duration")}
-    out.update(states.dates(out))
+    out = {k: v for k, v in state.items() if v is not None}
+    if not _dates_coherent(out):
+        out.pop("endDate", None)
+        out.pop("duration", None)
+        out.update(states.dates(out))
     return out
+
+
+def _dates_coherent(state: dict) -> bool:
+    histories = state.get("histories")
+    if not histories or not isinstance(histories, list):
+        return "startDate" not in state and "endDate" not in state
+    if not isinstance(histories[0], dict) or state.get("startDate") != histories[0].get("date"):
+        return False
+    if state.get("current") in states.ENDED:
+        return (isinstance(histories[-1], dict) and state.get("endDate") == histories[-1].get("date")
+                and "duration" in state)
+    return "endDate" not in state and "duration" not in state
 
 
 def _clean(d: dict, keep_null: tuple[str, ...] = ()) -> dict:
     return {k: v for k, v in d.items() if v is not None or k in keep_null}
+
+
+def task_run(tr: dict, generation: int, form: str = "full") -> dict:
+    """One stored task run as the execution ``form`` carries it (a new dict; nested values shared)."""
+    return _task_run(tr, generation, slim=form == "api")
 
 
 def _task_run(tr: dict, generation: int, slim: bool) -> dict:
@@ -51,8 +73,11 @@ def _task_run(tr: dict, generation: int, slim: bool) -> dict:
 
 def execution(ex: dict, generation: int, form: str = "full", url: str | None = None) -> dict:
     """Shape a stored execution. ``form``: full (1.x GET/everything), api (2.x GET),
-    light (2.x search), core (2.x follow/actions/create)."""
-    out = _clean(copy.deepcopy(ex))
+    light (2.x search), core (2.x follow/actions/create).
+
+    Builds new dicts down to states and attempts and shares the rest with ``ex`` (callers pass a
+    copy, or serialize at once under the store lock): a deep copy here cost a second copy per GET."""
+    out = _clean(ex)
     out.pop("_internal", None)
     out["state"] = shape_state(out.get("state"))
     if not out.get("inputs"):

@@ -447,10 +447,36 @@ tasks:
     ex = api.run("invalid_vars")
     assert ex["state"]["current"] == "FAILED"
     assert [tr["state"]["current"] for tr in ex["taskRunList"]] == ["SUCCESS", "FAILED"]
-    # Kestra names `inputs` (a flow without inputs has no `inputs` variable); the sandbox's engine gives
-    # every execution an empty `inputs` map, so it names `invalid` (listed in docs/sandbox.md)
-    assert any("Unable to find `invalid` used in the expression `{{inputs.invalid}}` at line 1" in e["message"]
-               for e in logs_of(api, ex, "invalid"))
+    # a flow without inputs has no `inputs` variable, so Kestra's message names `inputs`
+    assert any("Unable to find `inputs` used in the expression `{{inputs.invalid}}` at line 1" in e["message"]
+               for e in logs_of(api, ex, "invalid")), logs_of(api, ex, "invalid")
+
+
+# ---------------------------------------------------------------------------------------
+# kv() in a running flow (KvFunctionTest: the flow's namespace, errorOnMissing, Kestra's messages)
+
+def test_kv_function_in_a_flow(api):
+    api.deploy("""
+id: kv_function
+namespace: NS
+tasks:
+  - id: set
+    type: io.kestra.plugin.core.kv.Set
+    key: greeting
+    value: '{"who": "Ada"}'
+    kvType: JSON
+  - id: read
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ kv('greeting').who }}|{{ kv('absent', errorOnMissing=false) }}|{{ kv('greeting', namespace=flow.namespace).who }}"
+  - id: missing
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ kv('absent') }}"
+""")
+    ex = api.run("kv_function")
+    assert [tr["state"]["current"] for tr in ex["taskRunList"]] == ["SUCCESS", "SUCCESS", "FAILED"], api.logs(ex["id"])
+    assert api.outputs(ex, "read")["value"] == "Ada||Ada"
+    assert any(f"The key 'absent' does not exist in the namespace '{api.ns}'." in e["message"]
+               for e in logs_of(api, ex, "missing")), logs_of(api, ex, "missing")
 
 
 # ---------------------------------------------------------------------------------------

@@ -5,10 +5,11 @@ Each test writes the state a crashed process would have left in a data dir (thro
 """
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 from kestra_magic.sandbox import Sandbox
-from kestra_magic.sandbox.instants import parse_instant
+from kestra_magic.sandbox.instants import format_instant, parse_instant
 from kestra_magic.sandbox.states import new_state, transition
 from kestra_magic.sandbox.flows import parse
 from kestra_magic.sandbox.store import Store
@@ -119,16 +120,21 @@ def test_killing_ends_killed_and_created_starts(tmp_path):
         assert wait_final(sb, "c1")["state"]["current"] == "SUCCESS"
 
 
-def test_orphan_subflow_child_is_killed_not_run_twice(tmp_path):
+def test_interrupted_subflow_is_reattached_not_run_twice(tmp_path):
+    """The parent's Subflow attempt is resubmitted, and the new attempt waits for the child it had
+    started (recovered on its own) instead of starting a second one."""
     parent = execution("p1", "parent", "RUNNING",
                        [task_run("p1", "t1", "call", "parent", "RUNNING", outputs={"executionId": "c1"})])
     child = execution("c1", "child", "RUNNING", [task_run("c1", "t2", "nap", "child", "RUNNING")])
     with Sandbox(data_dir=crashed_dir(tmp_path, parent, child, flows=(CHILD, PARENT))) as sb:
-        assert wait_final(sb, "p1")["state"]["current"] == "SUCCESS"
-        assert sb.store.get_execution("c1")["state"]["current"] == "KILLED"
-        children = [e for e in sb.store.executions.values() if e["flowId"] == "child"]
-        assert len(children) == 2 and sum(e["state"]["current"] == "SUCCESS" for e in children) == 1
-        assert any("killed" in lg["message"] for lg in sb.store.logs_for("c1"))
+        done = wait_final(sb, "p1")
+        assert done["state"]["current"] == "SUCCESS"
+        assert wait_final(sb, "c1")["state"]["current"] == "SUCCESS"
+        assert [e["id"] for e in sb.store.executions.values() if e["flowId"] == "child"] == ["c1"]
+        call = done["taskRunList"][0]
+        assert [a["state"]["current"] for a in call["attempts"]] == ["RESUBMITTED", "SUCCESS"]
+        assert call["outputs"]["executionId"] == "c1" and call["outputs"]["state"] == "SUCCESS"
+        assert any("re-attached" in lg["message"] for lg in sb.store.logs_for("p1"))
 
 
 def test_an_execution_that_cannot_start_ends_failed_with_a_reason(tmp_path):
@@ -139,11 +145,52 @@ def test_an_execution_that_cannot_start_ends_failed_with_a_reason(tmp_path):
         assert any(lg["level"] == "ERROR" and "could not pick" in lg["message"] for lg in sb.store.logs_for("x1"))
 
 
-def test_api_paused_execution_continues_with_a_warning(tmp_path):
+def test_api_paused_execution_stays_paused_until_resumed(tmp_path):
     paused = execution("a1", "two", "PAUSED", [task_run("a1", "t1", "first", "two", "RUNNING", "SUCCESS")])
     with Sandbox(data_dir=crashed_dir(tmp_path, paused)) as sb:
-        assert wait_final(sb, "a1")["state"]["current"] == "SUCCESS"
-        assert any("paused through the API" in lg["message"] for lg in sb.store.logs_for("a1"))
+        time.sleep(0.3)   # what the recovered run does on its own: nothing, it is paused
+        ex = sb.store.get_execution("a1")
+        assert ex["state"]["current"] == "PAUSED" and len(ex["taskRunList"]) == 1
+        assert [h["state"] for h in ex["state"]["histories"]] == ["CREATED", "RUNNING", "PAUSED"]
+        sb.engine.resume("a1")
+        done = wait_final(sb, "a1")
+        assert done["state"]["current"] == "SUCCESS"
+        assert [h["state"] for h in done["state"]["histories"]] == ["CREATED", "RUNNING", "PAUSED", "RUNNING",
+                                                                      "SUCCESS"]
+        assert [tr["taskId"] for tr in done["taskRunList"]] == ["first", "second"]
+
+
+PAUSING = """id: pausing
+namespace: rec
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Pause
+    pauseDuration: PT30.5S
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: after
+"""
+
+
+def test_timed_pause_waits_only_for_what_is_left(tmp_path):
+    """Paused 30 s before the restart with a 30.5 s pauseDuration: it resumes about 0.5 s after
+    the restart (not 30.5 s), and neither the execution nor the Pause task run gets a second
+    RUNNING/PAUSED pair in its history."""
+    ex = execution("w1", "pausing", "PAUSED", [task_run("w1", "t1", "wait", "pausing", "RUNNING", "PAUSED")])
+    long_ago = format_instant(dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=30))
+    for state in (ex["state"], ex["taskRunList"][0]["state"]):
+        state["histories"][-1]["date"] = long_ago
+        state["endDate"] = long_ago
+    ex["taskRunList"][0].pop("attempts")
+    with Sandbox(data_dir=crashed_dir(tmp_path, ex, flows=(PAUSING,))) as sb:
+        done = wait_final(sb, "w1", timeout=15)
+        assert done["state"]["current"] == "SUCCESS"
+        pause = done["taskRunList"][0]
+        assert [h["state"] for h in pause["state"]["histories"]] == ["CREATED", "RUNNING", "PAUSED", "RUNNING",
+                                                                       "SUCCESS"]
+        assert [h["state"] for h in done["state"]["histories"]] == ["CREATED", "RUNNING", "PAUSED", "RUNNING",
+                                                                      "SUCCESS"]
+        assert done["taskRunList"][1]["outputs"] == {"value": "after"}
 
 
 def test_queued_execution_waits_its_turn_again(tmp_path):

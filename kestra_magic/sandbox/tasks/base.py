@@ -132,6 +132,7 @@ class RunContext(Protocol):
     task_run_id: str
     value: Any                 # ForEach/Loop iteration value, or None
     cancelled: threading.Event  # set when the execution is killed
+    store: Any                 # the sandbox store (sandbox/store.py): KV, namespace files, internal storage
 
     def render(self, value: Any) -> Any:
         """Render Pebble expressions in a string, or recursively in lists/dicts."""

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from kestra_magic.sandbox.engine_state import truthy
-from kestra_magic.sandbox.instants import format_instant as instant, now as utcnow, parse_duration
+from kestra_magic.sandbox.instants import format_instant as instant, now as utcnow, parse_duration, parse_instant
 from kestra_magic.sandbox.states import SUCCESSFUL, new_state, worst
 from kestra_magic.sandbox.expressions import to_text
 from kestra_magic.sandbox.tasks.base import TaskFailure, TaskResult, flowable, task as runnable
@@ -308,6 +308,9 @@ def pause(w, run, task, tr, scope):
     seconds = None
     if raw or fail_after:
         seconds = parse_duration(str(w.render(run, raw or fail_after, variables))).total_seconds()
+        if run.recovered and tr["state"]["current"] == "PAUSED":   # paused before a sandbox restart
+            paused_at = parse_instant(tr["state"]["histories"][-1]["date"])
+            seconds = max(0.0, seconds - (utcnow() - paused_at).total_seconds())
     with run.lock:
         run._released.pop(tr["id"], None)
         run.pauses[tr["id"]] = {"id": task["id"], "taskRunId": tr["id"], "onResume": task.get("onResume") or []}
@@ -355,14 +358,21 @@ def subflow(w, run, task, tr, scope):
     variables = w.variables(run, task, tr, scope)
     wait_end = truthy(w.render(run, task.get("wait", True), variables))
     transmit = truthy(w.render(run, task.get("transmitFailed", True), variables))
-    _, child = start_child(w, run, task, tr, scope, task.get("inputs") or {})
-    outputs: dict = {"executionId": child["id"]}
+    child_id = interrupted_child(w, run, tr)
+    if child_id is None:
+        child_id = start_child(w, run, task, tr, scope, task.get("inputs") or {})[1]["id"]
+    else:
+        with run.lock:
+            run.children.add(child_id)
+        w.log(run, "INFO", f"Subflow execution {child_id} re-attached after the sandbox restarted",
+              task_id=task["id"], task_run_id=tr["id"], attempt=None)
+    outputs: dict = {"executionId": child_id}
     if not wait_end:
         return outputs
     w.update_tr(run, tr["id"], lambda t: t.__setitem__("outputs", dict(outputs)))
-    final = w.engine.wait_terminal(child["id"], run)
+    final = w.engine.wait_terminal(child_id, run)
     if run.killed.is_set():
-        w.engine.kill(child["id"])
+        w.engine.kill(child_id)
         raise TaskFailure("Task was killed")
     child_state = final["state"]["current"] if final else "FAILED"
     outputs["state"] = child_state
@@ -371,10 +381,29 @@ def subflow(w, run, task, tr, scope):
     if task.get("outputs") and final is not None:
         outputs["outputs"] = {**(outputs.get("outputs") or {}), **child_task_outputs(w, run, task, final)}
     if child_state in ("FAILED", "KILLED") and transmit:
-        failure = TaskFailure(f"Subflow execution {child['id']} ended in {child_state}")
+        failure = TaskFailure(f"Subflow execution {child_id} ended in {child_state}")
         failure.outputs = outputs
         raise failure
     return TaskResult(outputs, "WARNING" if child_state == "WARNING" else "SUCCESS")
+
+
+def interrupted_child(w, run, tr: dict) -> str | None:
+    """The child execution that a Subflow attempt interrupted by a sandbox restart was waiting for
+    (recovery.py moved that attempt to RESUBMITTED; its ``outputs.executionId`` names the child),
+    so that the new attempt waits for it instead of starting a second one. In Kestra the executor,
+    not a worker, runs executable tasks (``ExecutableTask``: Subflow, ForEachItem), so a restart
+    never creates the child twice; the parent goes on with the child's result."""
+    with w.store.lock:
+        stored = w.store.find_task_run(run.id, tr["id"])
+        if stored is None:
+            return None
+        attempts = stored.get("attempts") or []
+        outputs = stored.get("outputs") if isinstance(stored.get("outputs"), dict) else {}
+        child_id = outputs.get("executionId")
+        if (len(attempts) < 2 or (attempts[-2].get("state") or {}).get("current") != "RESUBMITTED"
+                or not child_id or child_id not in w.store.executions):
+            return None
+        return child_id
 
 
 def start_child(w, run, task: dict, tr: dict, scope, inputs: dict, extra: dict | None = None) -> tuple[dict, dict]:

@@ -19,11 +19,9 @@ KV_TYPES = ("STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON
 
 
 def sandbox_store(ctx):
-    """The sandbox store behind ``ctx`` (its ``storage_dir``, ``put_file``, ``file_path``, flows).
-
-    Seam: tasks.base.RunContext exposes no store; the engine's TaskContext keeps it on its walker.
-    """
-    return ctx._walker.store
+    """The sandbox store behind ``ctx`` (its ``storage_dir``, ``put_file``, ``file_path``, flows):
+    ``RunContext.store``."""
+    return ctx.store
 
 
 def kv_store(ctx) -> KVStore:
