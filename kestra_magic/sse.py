@@ -8,6 +8,7 @@ must not do.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -21,31 +22,38 @@ class Event:
     retry: int | None = None
 
 
+_EOL = re.compile(rb"\r\n|\r|\n")
+
+
 def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
-    """Split raw chunks into lines ending at CRLF, LF or CR (a CR at a chunk's end may start a CRLF)."""
-    buf = b""
+    """Split raw chunks into lines ending at CRLF, LF or CR (a CR at a chunk's end may start a CRLF).
+
+    Linear in the stream's size: each byte is searched once and the buffer is cut once per chunk
+    (a 15 MB event arriving in small chunks used to be rescanned and recopied at every chunk)."""
+    buf = bytearray()
+    search = 0          # bytes of ``buf`` before this hold no line ending (but a held-back CR)
     first = True
     for chunk in chunks:
         if not chunk:
             continue
         buf += chunk
+        start = 0
         while True:
-            idx_n = buf.find(b"\n")
-            idx_r = buf.find(b"\r")
-            if idx_n < 0 and (idx_r < 0 or idx_r == len(buf) - 1):
+            m = _EOL.search(buf, search)
+            if m is None or (m.end() == len(buf) and m.group() == b"\r"):
+                search = len(buf) if m is None else m.start()
                 break
-            if idx_r >= 0 and (idx_n < 0 or idx_r < idx_n):
-                line, buf = buf[:idx_r], buf[idx_r + (2 if buf[idx_r + 1:idx_r + 2] == b"\n" else 1):]
-            else:
-                line, buf = buf[:idx_n], buf[idx_n + 1:]
-            text = line.decode("utf-8", errors="replace")
+            text = bytes(buf[start:m.start()]).decode("utf-8", errors="replace")
+            start = search = m.end()
             if first:
                 text = text.removeprefix("\ufeff")
                 first = False
             yield text
+        del buf[:start]
+        search -= start
     if buf.endswith(b"\r"):
         # at the end of the stream a held-back CR is a complete line ending
-        text = buf[:-1].decode("utf-8", errors="replace")
+        text = bytes(buf[:-1]).decode("utf-8", errors="replace")
         yield text.removeprefix("\ufeff") if first else text
 
 

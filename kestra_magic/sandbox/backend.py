@@ -670,6 +670,7 @@ class Backend:
         """``{result}`` or ``{error, stackTrace}``: an expression rendered against the execution's
         variables (up to ``task_run_id``)."""
         from kestra_magic.sandbox.expressions import ExpressionError, render
+        from kestra_magic.sandbox.kv import KVStore
         ex = self.execution(execution_id)
         if task_run_id is not None and not any(tr.get("id") == task_run_id for tr in ex.get("taskRunList") or []):
             raise NotFound(f"Task run {task_run_id} not found in execution {execution_id}")
@@ -677,7 +678,8 @@ class Backend:
         def read(uri: str) -> str:
             return self.store.file_path(uri).read_text(encoding="utf-8", errors="replace")
         try:
-            result = render(expression, self._eval_context(ex, task_run_id), generation=self.generation, read=read)
+            result = render(expression, self._eval_context(ex, task_run_id), generation=self.generation, read=read,
+                            kv=KVStore.for_store(self.store))
         except (ExpressionError, OSError, ValueError) as exc:
             return {"error": str(exc), "stackTrace": f"{type(exc).__name__}: {exc}"}
         return {"result": str(result)}
