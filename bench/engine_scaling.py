@@ -1,6 +1,7 @@
 """How the sandbox engine's cost grows with the number of task runs of one execution.
 
-Runs, over HTTP against an in-process sandbox, a flow whose ForEach (1.x) / Loop (2.x) has
+Runs, over HTTP against a sandbox in its own process (as a real Kestra would be: the client's JSON
+parsing does not share the server's GIL; ``--server thread`` runs it in this process), a flow whose ForEach (1.x) / Loop (2.x) has
 N iterations of one Return task, as a client would: create, then wait until terminal by
 polling GET /executions/{id} (``--wait poll``) or by following /executions/{id}/follow and
 parsing every event, as kestra_magic's client does (``--wait follow``); for N = 1k .. 20k. It
@@ -12,12 +13,18 @@ directory to the sandbox (the durable store); ``--backend both`` prints the two 
 
 Usage: python bench/engine_scaling.py [--sizes 1000,2000,5000,10000,20000] [--api 2]
        [--backend memory|sqlite|both] [--wait poll|follow|both] [--poll 0.25] [--rounds 1]
+       [--server process|thread]
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import re
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -38,18 +45,28 @@ tasks:
 """
 
 
-def run_once(session, base: str, n: int, poll: float, wait: str = "poll") -> tuple[float, float]:
-    """(wall seconds, CPU seconds of this process: sandbox and client) per task run (n iterations +
-    the loop task itself), create then poll or follow. CPU time tells the process's own work apart
-    from what other processes on a shared machine take."""
-    started, cpu = time.perf_counter(), time.process_time()
+def _cpu(pid: int | None) -> float:
+    """CPU seconds used so far by this process and, if given, the sandbox's process (Linux /proc)."""
+    total = time.process_time()
+    if pid is not None:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")   # utime + stime
+    return total
+
+
+def run_once(session, base: str, n: int, poll: float, wait: str = "poll",
+             server_pid: int | None = None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the sandbox and the client) per task run (n iterations + the
+    loop task itself), create then poll or follow. CPU time tells the bench's own work apart from
+    what other processes on a shared machine take."""
+    started, cpu = time.perf_counter(), _cpu(server_pid)
     r = session.post(f"{base}/executions/bench.engine/scale", files={"n": (None, str(n))}, timeout=600)
     r.raise_for_status()
     execution_id = r.json()["id"]
     if wait == "follow":
         state = follow(session, base, execution_id)
         assert state == "SUCCESS", state
-        return (time.perf_counter() - started) / (n + 1), (time.process_time() - cpu) / (n + 1)
+        return (time.perf_counter() - started) / (n + 1), (_cpu(server_pid) - cpu) / (n + 1)
     wait = 0.01   # backs off to `poll`: small sizes are not rounded up to a whole poll interval
     while True:
         state = session.get(f"{base}/executions/{execution_id}", timeout=600).json()["state"]["current"]
@@ -58,7 +75,7 @@ def run_once(session, base: str, n: int, poll: float, wait: str = "poll") -> tup
         time.sleep(wait)
         wait = min(poll, wait * 2)
     assert state == "SUCCESS", state
-    return (time.perf_counter() - started) / (n + 1), (time.process_time() - cpu) / (n + 1)
+    return (time.perf_counter() - started) / (n + 1), (_cpu(server_pid) - cpu) / (n + 1)
 
 
 def follow(session, base: str, execution_id: str) -> str:
@@ -87,22 +104,45 @@ def follow(session, base: str, execution_id: str) -> str:
     raise AssertionError("the follow stream ended without an end event")
 
 
-def measure(api: int, backend: str, sizes: list[int], poll: float, rounds: int, wait: str) -> dict:
-    import requests
+@contextlib.contextmanager
+def sandbox(api: int, data_dir: str | None, server: str):
+    """(base URL, pid or None) of an open sandbox: its own process, or a thread of this one."""
+    if server == "thread":
+        from kestra_magic.sandbox import Sandbox
+        with Sandbox(api=api, data_dir=data_dir, auth=False) as sb:
+            yield sb.url, None
+        return
+    cmd = [sys.executable, "-m", "kestra_magic.sandbox", "--port", "0", "--api", str(api), "--no-auth"]
+    proc = subprocess.Popen(cmd + (["--data-dir", data_dir] if data_dir else []), stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        for line in proc.stdout:
+            found = re.search(r"http://\S+", line)
+            if found:
+                break
+        else:
+            raise RuntimeError("the sandbox did not start")
+        yield found.group(0), proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
-    from kestra_magic.sandbox import Sandbox
+
+def measure(api: int, backend: str, sizes: list[int], poll: float, rounds: int, wait: str,
+            server: str = "process") -> dict:
+    import requests
 
     loop, value = ("ForEach", "taskrun.value") if api == 1 else ("Loop", "item.value")
     with tempfile.TemporaryDirectory(prefix="kestra-bench-") as data_dir, \
-            Sandbox(api=api, data_dir=data_dir if backend == "sqlite" else None, auth=False) as sb:
-        base = f"{sb.url}/api/v1/main"
+            sandbox(api, data_dir if backend == "sqlite" else None, server) as (url, pid):
+        base = f"{url}/api/v1/main"
         session = requests.Session()
         r = session.post(f"{base}/flows", data=FLOW.format(loop=loop, value=value),
                          headers={"Content-Type": "application/x-yaml"}, timeout=10)
         r.raise_for_status()
         per_size, cpu_size = {}, {}
         for n in sizes:
-            runs = [run_once(session, base, n, poll, wait) for _ in range(rounds)]
+            runs = [run_once(session, base, n, poll, wait, pid) for _ in range(rounds)]
             per_size[n] = statistics.median(r[0] for r in runs)
             cpu_size[n] = statistics.median(r[1] for r in runs)
         # the last execution has max(sizes) task runs: what one poll of it costs
@@ -122,12 +162,15 @@ def main() -> None:
                         help="how the client waits: poll GET /executions/{id}, or follow its SSE stream")
     parser.add_argument("--poll", type=float, default=0.25, help="seconds between two polls of the execution")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--server", default="process", choices=("process", "thread"),
+                        help="the sandbox in its own process (default, as a real server) or a thread of this one")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     stores = ["memory", "sqlite"] if args.backend == "both" else [args.backend]
     waits = ["poll", "follow"] if args.wait == "both" else [args.wait]
     backends = [f"{b}/{w}" for b in stores for w in waits]
-    results = {b: measure(args.api, b.split("/")[0], sizes, args.poll, args.rounds, b.split("/")[1])
+    results = {b: measure(args.api, b.split("/")[0], sizes, args.poll, args.rounds, b.split("/")[1],
+                          args.server)
                for b in backends}
 
     print(f"api {args.api}, one {'ForEach' if args.api == 1 else 'Loop'} of N Return task runs, "
