@@ -269,7 +269,10 @@ def read_ion(data: bytes, *, keep_decimal: bool = False, flatten: bool = False,
     """
     frame = None
     if not keep_decimal and not is_binary_ion(data):
-        frame = _text_fast_frame(data, flatten)
+        from kestra_magic.frames.ion_text_columns import read_columns
+        frame = read_columns(data)      # flat rows only: nothing to flatten
+        if frame is None:
+            frame = _text_fast_frame(data, flatten)
     elif not keep_decimal:
         from kestra_magic.frames.ion_binary import read_binary
         frame = read_binary(data)

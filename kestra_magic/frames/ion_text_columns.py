@@ -1,0 +1,282 @@
+"""Columnar reader for the text ION Kestra 1.x writes for tabular results: one flat struct per line,
+the same identifier field names in the same order on every line.
+
+Why: rewriting the text into JSON Lines (`ion_text.to_jsonl`) and parsing that costs about twice
+pandas' own JSON Lines reader; here NumPy finds every value's byte span at once (the positions of
+``"``, ``,`` and newlines, with "inside a string" decided by the parity of the quotes before a
+position), Arrow gathers each column's spans and parses them with its C++ casts, and no Python code
+runs per value. Every span is checked against its column's kind (strict patterns for numbers, exact
+bytes for field names, booleans and nulls), so anything outside that shape (escapes, blobs, nested
+values, symbols, quoted field names, whitespace, comments, mixed kinds...) makes `read_columns`
+return None and the caller uses the general path: results never differ from it.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kestra_magic.frames import ion_columns
+
+_QUOTE, _COMMA, _NL, _LBRACE, _RBRACE = 34, 44, 10, 123, 125
+# bytes that may only appear inside strings in the shape this reader takes (nested structs and
+# blobs need no check: their values never pass a column's checks)
+_ONLY_IN_STRINGS = (b" ", b"\t", b"\r", b"'", b"/", b"[", b"(")
+_NOT_INT = np.zeros(256, dtype=bool)
+_NOT_INT[list(b".eEdDni")] = True
+_D_EXPONENT = np.zeros(256, dtype=bool)
+_D_EXPONENT[list(b"dD")] = True
+_KEY = re.compile(rb"[A-Za-z_$][A-Za-z0-9_$]*")
+_TYPED_NULLS = {b"null." + t for t in (b"null", b"bool", b"int", b"float", b"decimal", b"timestamp", b"string",
+                                       b"symbol", b"blob", b"clob", b"struct", b"list", b"sexp")}
+# Ion numbers Arrow's float cast does not take as they are: decimals with a `d` exponent
+_NUMBER = r"^-?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?(?:[dDeE][+-]?[0-9]+)?$"
+_FLOAT_EXACT = 2.0 ** 53
+_CASTS = {"LocalDateTime": None, "LocalDate": None, "OffsetDateTime": "UTC", "Instant": "UTC"}
+
+
+class _Unsupported(Exception):
+    """This text needs the general reader."""
+
+
+def read_columns(data: bytes) -> pd.DataFrame | None:
+    """Kestra-shaped text ION -> typed frame (the same frame the general path gives), or None."""
+    try:
+        import pyarrow  # noqa: F401  (spans are gathered and parsed by Arrow)
+    except ImportError:
+        return None
+    if not data[:1] == b"{" or b"\\" in data:
+        return None                         # a version marker, whitespace first, or escapes
+    try:
+        return _read(data)
+    except (_Unsupported, IndexError, ValueError, OverflowError):
+        return None
+
+
+def _read(data: bytes) -> pd.DataFrame:
+    import pyarrow as pa
+    end = len(data)
+    while end and data[end - 1] == _NL:
+        end -= 1
+    raw = np.frombuffer(data, dtype=np.uint8, count=end)
+    quotes = np.flatnonzero(raw == _QUOTE)
+    if len(quotes) % 2:
+        raise _Unsupported
+
+    def outside(positions: np.ndarray) -> np.ndarray:
+        return positions[(np.searchsorted(quotes, positions) & 1) == 0]
+
+    rows_end = np.append(outside(np.flatnonzero(raw == _NL)), end)       # one past each row's `}`
+    n = len(rows_end)
+    rows_start = np.concatenate(([0], rows_end[:-1] + 1))
+    if not ((raw[rows_start] == _LBRACE).all() and (raw[rows_end - 1] == _RBRACE).all()):
+        raise _Unsupported
+    for byte in _ONLY_IN_STRINGS:          # whitespace, comments, other quotes, lists
+        if data.find(byte, 0, end) != -1 and len(outside(np.flatnonzero(raw == byte[0]))):
+            raise _Unsupported
+    commas = outside(np.flatnonzero(raw == _COMMA))
+    first = data[:rows_end[0]]
+    width = int(np.searchsorted(commas, rows_end[0])) + 1
+    if len(commas) != n * (width - 1) or (np.searchsorted(commas, rows_start) != np.arange(n) * (width - 1)).any():
+        raise _Unsupported
+    seps = np.empty((n, width + 1), dtype=np.int64)
+    seps[:, 0] = rows_start
+    seps[:, 1:width] = commas.reshape(n, width - 1)
+    seps[:, width] = rows_end - 1
+    del commas
+    quoted = np.diff(np.searchsorted(quotes, seps), axis=1)     # quotes inside each field
+    buffer = pa.py_buffer(data)
+    columns: dict[str, Any] = {}
+    for j in range(width):
+        field_start = int(seps[0, j]) + 1
+        colon = first.find(b":", field_start)
+        key = first[field_start:colon]
+        if not _KEY.fullmatch(key) or key.decode() in columns:
+            raise _Unsupported
+        start = seps[:, j] + 1
+        _expect(raw, start, key + b":")
+        start = start + len(key) + 1
+        columns[key.decode()] = _column(raw, buffer, quoted[:, j], start, seps[:, j + 1])
+    return pd.DataFrame(columns)
+
+
+def _expect(raw: np.ndarray, start: np.ndarray, text: bytes) -> None:
+    """Every span at `start` begins with `text` (else unsupported)."""
+    size = len(text)
+    if len(raw) < size or start.max() > len(raw) - size:
+        raise _Unsupported
+    windows = np.lib.stride_tricks.as_strided(raw, shape=(len(raw) - size + 1, size), strides=(1, 1),
+                                              writeable=False)
+    if not (windows[start] == np.frombuffer(text, dtype=np.uint8)).all():
+        raise _Unsupported
+
+
+def _tokens(buffer, start: np.ndarray, stop: np.ndarray):
+    """The byte spans [start, stop) as one Arrow binary array (the spans are in file order)."""
+    import pyarrow as pa
+    n = len(start)
+    if n == 0:
+        return pa.array([], type=pa.large_binary())
+    offsets = np.empty(2 * n, dtype=np.int64)
+    offsets[0::2], offsets[1::2] = start, stop
+    spans = pa.LargeBinaryArray.from_buffers(pa.large_binary(), 2 * n - 1, [None, pa.py_buffer(offsets), buffer])
+    return spans.take(pa.array(np.arange(0, 2 * n - 1, 2)))
+
+
+def _with_nulls(array, null: np.ndarray):
+    """`array` (the present values) spread over all rows, missing where `null`."""
+    import pyarrow as pa
+    if not null.any():
+        return array
+    index = np.cumsum(~null) - 1
+    return array.take(pa.array(index, mask=null))
+
+
+def _byte(raw: np.ndarray, at: np.ndarray) -> np.ndarray:
+    return raw[np.minimum(at, len(raw) - 1)]
+
+
+def _column(raw, buffer, quoted, start, stop) -> pd.Series:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    length = stop - start
+    if (length <= 0).any():
+        raise _Unsupported
+    n = len(start)
+    b0 = raw[start]
+    null = b0 == ord("n")
+    if null.any():
+        null &= (_byte(raw, start + 1) == ord("u")) & (_byte(raw, start + 2) == ord("l")) \
+            & (_byte(raw, start + 3) == ord("l")) & (length >= 4)
+        typed = null & (length > 4)
+        if typed.any() and not {raw[s:e].tobytes() for s, e in zip(start[typed], stop[typed])} <= _TYPED_NULLS:
+            raise _Unsupported
+    present = ~null
+    if not present.any():
+        if quoted.any():
+            raise _Unsupported
+        return pd.Series([None] * n, dtype=object)
+    some = bool(null.any())
+    ps, pe, in_span = (start[present], stop[present], quoted[present]) if some else (start, stop, quoted)
+    lead = int(raw[ps[0]])
+    if lead == _QUOTE:                                         # strings
+        if not ((in_span == 2) & (raw[ps] == _QUOTE) & (raw[pe - 1] == _QUOTE)).all():
+            raise _Unsupported
+        texts = pc.cast(_tokens(buffer, ps + 1, pe - 1), pa.large_string())     # validates UTF-8
+        return pd.Series(_with_nulls(texts, null).cast(pa.string()).to_pandas())
+    if chr(lead).isalpha() and b'::"' in raw[ps[0]:pe[0]].tobytes():
+        return _annotated(raw, buffer, ps, pe, in_span, null)
+    if in_span.any():
+        raise _Unsupported
+    if lead in b"tf":                                          # booleans
+        values = _booleans(raw, ps, pe)
+        if some:
+            return pd.Series(pd.arrays.BooleanArray(_spread(values, null, False), null))
+        return pd.Series(values)
+    tokens = _tokens(buffer, ps, pe)
+    if lead in b"0123456789" and (pe - ps >= 5).all() and \
+            ((raw[ps + 4] == ord("-")) | (raw[ps + 4] == ord("T"))).all():
+        return _timestamps(tokens, null)
+    return _numbers(raw, tokens, ps, pe, null)
+
+
+def _numbers(raw, tokens, ps, pe, null) -> pd.Series:
+    """Ion ints (-> int64, Int64 with nulls), decimals and floats (-> float64), as the general path
+    types them: a column mixing ints with decimals or floats is float64. Arrow's casts parse; the
+    few spellings they accept that Ion does not (``.5``, ``NaN``, ``inf``, ``007``) are refused here."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    b0, b1, b2 = raw[ps], _byte(raw, ps + 1), _byte(raw, ps + 2)
+    length = pe - ps
+    digit = lambda b: (b >= 48) & (b <= 57)   # noqa: E731
+    ok = digit(b0) | ((b0 == ord("-")) & (digit(b1) | (b1 == ord("i")))) \
+        | ((b0 == ord("n")) & (length == 3)) | ((b0 == ord("+")) & (length == 4))
+    leading_zero = ((b0 == ord("0")) & digit(b1)) | ((b0 == ord("-")) & (b1 == ord("0")) & digit(b2))
+    if not ok.all() or leading_zero.any():
+        raise _Unsupported
+    some = bool(null.any())
+    offsets = np.frombuffer(tokens.buffers()[1], dtype=np.int64, count=len(tokens) + 1)
+    chars = np.frombuffer(tokens.buffers()[2], dtype=np.uint8, count=int(offsets[-1]))
+    try:
+        if not _NOT_INT[chars].any():           # (a failing cast costs 30x a good one)
+            values = pc.cast(tokens, pa.int64()).to_numpy()
+            if some:
+                return pd.Series(pd.arrays.IntegerArray(_spread(values, null, 0), null))
+            return pd.Series(values)
+        if _D_EXPONENT[chars].any():
+            text = pc.cast(tokens, pa.large_string())
+            if not pc.all(pc.match_substring_regex(text, _NUMBER)).as_py():
+                raise _Unsupported
+            tokens = pc.replace_substring_regex(text, "[dD]", "e")
+        values = pc.cast(tokens, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise _Unsupported from None
+    if pc.max(pc.abs(values)).as_py() >= _FLOAT_EXACT and pc.any(pc.is_finite(values)).as_py():
+        finite = pc.filter(values, pc.is_finite(values))
+        if pc.max(pc.abs(finite)).as_py() >= _FLOAT_EXACT:
+            raise _Unsupported          # the general path decides how such numbers read
+    return pd.Series(_spread(values.to_numpy(), null, np.nan), dtype="float64")
+
+
+def _spread(values: np.ndarray, null: np.ndarray, fill) -> np.ndarray:
+    if not null.any():
+        return values
+    out = np.full(len(null), fill, dtype=values.dtype)
+    out[~null] = values
+    return out
+
+
+def _booleans(raw, ps, pe) -> np.ndarray:
+    length = pe - ps
+    true = length == 4
+    for i, byte in enumerate(b"true"):
+        true &= raw[np.minimum(ps + i, len(raw) - 1)] == byte
+    false = length == 5
+    for i, byte in enumerate(b"false"):
+        false &= raw[np.minimum(ps + i, len(raw) - 1)] == byte
+    if not (true | false).all():
+        raise _Unsupported
+    return true
+
+
+def _timestamps(tokens, null: np.ndarray) -> pd.Series:
+    """Ion timestamps: all day precision -> naive dates; all with a time -> UTC (the general
+    path's Arrow casts); other shapes go to the general path."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    text = pc.cast(tokens, pa.large_string())
+    low, high = (v.as_py() for v in pc.min_max(pc.utf8_length(text)).values())
+    if low == high == 10:
+        zone = None
+    elif low > 11:
+        zone = "UTC"
+    else:
+        raise _Unsupported
+    try:
+        stamps = pc.cast(text, pa.timestamp("us", zone))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise _Unsupported from None
+    return pd.Series(_with_nulls(stamps, null).to_pandas())
+
+
+def _annotated(raw, buffer, ps, pe, in_span, null) -> pd.Series:
+    """``Name::"text"`` with one annotation name for the whole column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    first = raw[ps[0]:pe[0]].tobytes()
+    cut = first.find(b'::"')
+    name = first[:cut]
+    if cut < 1 or not _KEY.fullmatch(name) or not (in_span == 2).all():
+        raise _Unsupported
+    _expect(raw, ps, name + b'::"')
+    texts = pc.cast(_tokens(buffer, ps + cut + 3, pe - 1), pa.large_string())
+    texts = _with_nulls(texts, null).cast(pa.string())
+    zone_name = name.decode()
+    if zone_name in _CASTS:
+        try:
+            return pd.Series(texts.cast(pa.timestamp("us", _CASTS[zone_name])).to_pandas())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    return ion_columns.annotated(zone_name, pd.Series(texts.to_pandas()))
