@@ -68,7 +68,9 @@ def _read(data: bytes) -> pd.DataFrame:
     def outside(positions: np.ndarray) -> np.ndarray:
         return positions[(np.searchsorted(quotes, positions) & 1) == 0]
 
-    rows_end = np.append(outside(np.flatnonzero(raw == _NL)), end)       # one past each row's `}`
+    # Rows end at every newline: one inside a string (not valid Ion) would cut that string, and a
+    # value holding an odd number of quotes is refused below.
+    rows_end = np.append(np.flatnonzero(raw == _NL), end)       # one past each row's `}`
     n = len(rows_end)
     rows_start = np.concatenate(([0], rows_end[:-1] + 1))
     if not ((raw[rows_start] == _LBRACE).all() and (raw[rows_end - 1] == _RBRACE).all()):
@@ -76,7 +78,11 @@ def _read(data: bytes) -> pd.DataFrame:
     for byte in _ONLY_IN_STRINGS:          # whitespace, comments, other quotes, lists
         if data.find(byte, 0, end) != -1 and len(outside(np.flatnonzero(raw == byte[0]))):
             raise _Unsupported
-    commas = outside(np.flatnonzero(raw == _COMMA))
+    commas = np.flatnonzero(raw == _COMMA)
+    if len(commas) and len(quotes):
+        before = np.searchsorted(commas, quotes)        # commas before each quote
+        if (before[1::2] != before[0::2]).any():        # some string holds a comma
+            commas = outside(commas)
     first = data[:rows_end[0]]
     width = int(np.searchsorted(commas, rows_end[0])) + 1
     if len(commas) != n * (width - 1) or (np.searchsorted(commas, rows_start) != np.arange(n) * (width - 1)).any():
@@ -86,7 +92,12 @@ def _read(data: bytes) -> pd.DataFrame:
     seps[:, 1:width] = commas.reshape(n, width - 1)
     seps[:, width] = rows_end - 1
     del commas
-    quoted = np.diff(np.searchsorted(quotes, seps), axis=1)     # quotes inside each field
+    # quotes inside each field (a quote after a row's `}` lands in the extra last slot)
+    quoted = np.bincount(np.searchsorted(seps.ravel(), quotes, side="right") - 1,
+                         minlength=n * (width + 1)).reshape(n, width + 1)
+    if quoted[:, width].any():
+        raise _Unsupported
+    words = _words(data, end)
     buffer = pa.py_buffer(data)
     columns: dict[str, Any] = {}
     for j in range(width):
@@ -96,21 +107,36 @@ def _read(data: bytes) -> pd.DataFrame:
         if not _KEY.fullmatch(key) or key.decode() in columns:
             raise _Unsupported
         start = seps[:, j] + 1
-        _expect(raw, start, key + b":")
+        _expect(raw, words, start, key + b":")
         start = start + len(key) + 1
-        columns[key.decode()] = _column(raw, buffer, quoted[:, j], start, seps[:, j + 1])
+        columns[key.decode()] = _column(raw, words, buffer, quoted[:, j], start, seps[:, j + 1])
     return pd.DataFrame(columns)
 
 
-def _expect(raw: np.ndarray, start: np.ndarray, text: bytes) -> None:
-    """Every span at `start` begins with `text` (else unsupported)."""
-    size = len(text)
-    if len(raw) < size or start.max() > len(raw) - size:
+def _words(data: bytes, end: int) -> np.ndarray:
+    """The 8 bytes from every position as one little-endian integer (a strided view, no copy);
+    the last 7 positions are left out."""
+    return np.ndarray(shape=(max(end - 7, 0),), dtype="<u8", buffer=data, strides=(1,))
+
+
+def _expect(raw: np.ndarray, words: np.ndarray, start: np.ndarray, text: bytes) -> None:
+    """Every span at `start` begins with `text` (else unsupported): compared 8 bytes at a time."""
+    if not len(start):
+        return
+    if start.max() + len(text) > len(raw):
         raise _Unsupported
-    windows = np.lib.stride_tricks.as_strided(raw, shape=(len(raw) - size + 1, size), strides=(1, 1),
-                                              writeable=False)
-    if not (windows[start] == np.frombuffer(text, dtype=np.uint8)).all():
-        raise _Unsupported
+    for at in range(0, len(text), 8):
+        chunk = text[at:at + 8]
+        mask = np.uint64((1 << (8 * len(chunk))) - 1)
+        expected = np.uint64(int.from_bytes(chunk, "little"))
+        pos = start + at
+        near_end = pos >= len(words)
+        if near_end.any():                      # the last few bytes of the file: one by one
+            if any(raw[p:p + len(chunk)].tobytes() != chunk for p in pos[near_end].tolist()):
+                raise _Unsupported
+            pos = pos[~near_end]
+        if not ((words[pos] & mask) == expected).all():
+            raise _Unsupported
 
 
 def _tokens(buffer, start: np.ndarray, stop: np.ndarray):
@@ -138,7 +164,7 @@ def _byte(raw: np.ndarray, at: np.ndarray) -> np.ndarray:
     return raw[np.minimum(at, len(raw) - 1)]
 
 
-def _column(raw, buffer, quoted, start, stop) -> pd.Series:
+def _column(raw, words, buffer, quoted, start, stop) -> pd.Series:
     import pyarrow as pa
     import pyarrow.compute as pc
     length = stop - start
@@ -167,7 +193,7 @@ def _column(raw, buffer, quoted, start, stop) -> pd.Series:
         texts = pc.cast(_tokens(buffer, ps + 1, pe - 1), pa.large_string())     # validates UTF-8
         return pd.Series(_with_nulls(texts, null).cast(pa.string()).to_pandas())
     if chr(lead).isalpha() and b'::"' in raw[ps[0]:pe[0]].tobytes():
-        return _annotated(raw, buffer, ps, pe, in_span, null)
+        return _annotated(raw, words, buffer, ps, pe, in_span, null)
     if in_span.any():
         raise _Unsupported
     if lead in b"tf":                                          # booleans
@@ -261,7 +287,7 @@ def _timestamps(tokens, null: np.ndarray) -> pd.Series:
     return pd.Series(_with_nulls(stamps, null).to_pandas())
 
 
-def _annotated(raw, buffer, ps, pe, in_span, null) -> pd.Series:
+def _annotated(raw, words, buffer, ps, pe, in_span, null) -> pd.Series:
     """``Name::"text"`` with one annotation name for the whole column."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -270,7 +296,7 @@ def _annotated(raw, buffer, ps, pe, in_span, null) -> pd.Series:
     name = first[:cut]
     if cut < 1 or not _KEY.fullmatch(name) or not (in_span == 2).all():
         raise _Unsupported
-    _expect(raw, ps, name + b'::"')
+    _expect(raw, words, ps, name + b'::"')
     texts = pc.cast(_tokens(buffer, ps + cut + 3, pe - 1), pa.large_string())
     texts = _with_nulls(texts, null).cast(pa.string())
     zone_name = name.decode()
