@@ -97,46 +97,88 @@ def _read(data: bytes) -> pd.DataFrame:
                          minlength=n * (width + 1)).reshape(n, width + 1)
     if quoted[:, width].any():
         raise _Unsupported
-    words = _words(data, end)
-    buffer = pa.py_buffer(data)
-    columns: dict[str, Any] = {}
+    keys: list[bytes] = []
     for j in range(width):
         field_start = int(seps[0, j]) + 1
-        colon = first.find(b":", field_start)
-        key = first[field_start:colon]
-        if not _KEY.fullmatch(key) or key.decode() in columns:
+        key = first[field_start:first.find(b":", field_start)]
+        if not _KEY.fullmatch(key) or key in keys:
             raise _Unsupported
-        start = seps[:, j] + 1
-        _expect(raw, words, start, key + b":")
-        start = start + len(key) + 1
-        columns[key.decode()] = _column(raw, words, buffer, quoted[:, j], start, seps[:, j + 1])
+        keys.append(key)
+    # Field names and the first 8 bytes of every value, read row by row in one pass each (the
+    # file is walked in order, instead of once per column)
+    bytes8 = _Bytes8(data, raw)
+    starts = seps[:, :width] + 1
+    bytes8.expect(starts, [key + b":" for key in keys])
+    starts += np.array([len(key) + 1 for key in keys], dtype=np.int64)
+    stops = seps[:, 1:]
+    heads = bytes8.at(starts)
+    tails = raw[stops - 1]
+    buffer = pa.py_buffer(data)
+    columns: dict[str, Any] = {}
+    for j, key in enumerate(keys):
+        values = _Values(raw, bytes8, buffer, np.ascontiguousarray(starts[:, j]), np.ascontiguousarray(stops[:, j]),
+                         heads[:, j], tails[:, j], quoted[:, j])
+        columns[key.decode()] = _column(values)
     return pd.DataFrame(columns)
 
 
-def _words(data: bytes, end: int) -> np.ndarray:
-    """The 8 bytes from every position as one little-endian integer (a strided view, no copy);
-    the last 7 positions are left out."""
-    return np.ndarray(shape=(max(end - 7, 0),), dtype="<u8", buffer=data, strides=(1,))
+class _Bytes8:
+    """Reads of the 8 bytes starting at given positions as little-endian integers (a strided view
+    of the data, no copy; bytes past the end read as 0)."""
 
+    def __init__(self, data: bytes, raw: np.ndarray):
+        self.raw = raw
+        self.words = np.ndarray(shape=(max(len(raw) - 7, 0),), dtype="<u8", buffer=data, strides=(1,))
 
-def _expect(raw: np.ndarray, words: np.ndarray, start: np.ndarray, text: bytes) -> None:
-    """Every span at `start` begins with `text` (else unsupported): compared 8 bytes at a time."""
-    if not len(start):
-        return
-    if start.max() + len(text) > len(raw):
-        raise _Unsupported
-    for at in range(0, len(text), 8):
-        chunk = text[at:at + 8]
-        mask = np.uint64((1 << (8 * len(chunk))) - 1)
-        expected = np.uint64(int.from_bytes(chunk, "little"))
-        pos = start + at
-        near_end = pos >= len(words)
-        if near_end.any():                      # the last few bytes of the file: one by one
-            if any(raw[p:p + len(chunk)].tobytes() != chunk for p in pos[near_end].tolist()):
-                raise _Unsupported
-            pos = pos[~near_end]
-        if not ((words[pos] & mask) == expected).all():
+    def at(self, pos: np.ndarray) -> np.ndarray:
+        limit = len(self.words)
+        if not len(pos) or pos.max() < limit:
+            return self.words[pos]
+        out = self.words[np.minimum(pos, max(limit - 1, 0))] if limit else np.zeros(pos.shape, dtype="<u8")
+        for index in zip(*np.nonzero(pos >= limit)):       # the last few bytes of the file
+            at = int(pos[index])
+            out[index] = int.from_bytes(self.raw[at:at + 8].tobytes(), "little")
+        return out
+
+    def expect(self, pos: np.ndarray, texts: list[bytes]) -> None:
+        """Column j of `pos` (n x k) starts with texts[j] in every row (else unsupported)."""
+        longest = max(map(len, texts))
+        if (pos + np.array([len(t) for t in texts], dtype=np.int64)).max() > len(self.raw):
             raise _Unsupported
+        for at in range(0, longest, 8):
+            chunks = [t[at:at + 8] for t in texts]
+            cols = [j for j, c in enumerate(chunks) if c]
+            found = self.at(pos[:, cols] + at) if len(cols) < len(texts) else self.at(pos + at)
+            masks = np.array([(1 << (8 * len(chunks[j]))) - 1 for j in cols], dtype=np.uint64)
+            expected = np.array([int.from_bytes(chunks[j], "little") for j in cols], dtype=np.uint64)
+            if not ((found & masks) == expected).all():
+                raise _Unsupported
+
+
+def _word(text: bytes) -> np.uint64:
+    return np.uint64(int.from_bytes(text, "little"))
+
+
+def _low(size: int) -> np.uint64:
+    return np.uint64((1 << (8 * size)) - 1)
+
+
+_NULL, _NULL_DOT, _TRUE, _FALSE, _NAN = _word(b"null"), _word(b"null."), _word(b"true"), _word(b"false"), _word(b"nan")
+
+
+class _Values:
+    """One column's value spans [start, stop) with their first 8 bytes, last byte and quote count."""
+
+    def __init__(self, raw, bytes8, buffer, start, stop, head, tail, quoted):
+        self.raw, self.bytes8, self.buffer = raw, bytes8, buffer
+        self.start, self.stop, self.head, self.tail, self.quoted = start, stop, head, tail, quoted
+
+    def byte(self, k: int) -> np.ndarray:
+        return ((self.head >> np.uint64(8 * k)) & np.uint64(0xFF)).astype(np.uint8)
+
+    def select(self, rows: np.ndarray) -> "_Values":
+        return _Values(self.raw, self.bytes8, self.buffer, self.start[rows], self.stop[rows], self.head[rows],
+                       self.tail[rows], self.quoted[rows])
 
 
 def _tokens(buffer, start: np.ndarray, stop: np.ndarray):
@@ -160,78 +202,76 @@ def _with_nulls(array, null: np.ndarray):
     return array.take(pa.array(index, mask=null))
 
 
-def _byte(raw: np.ndarray, at: np.ndarray) -> np.ndarray:
-    return raw[np.minimum(at, len(raw) - 1)]
-
-
-def _column(raw, words, buffer, quoted, start, stop) -> pd.Series:
+def _column(v: _Values) -> pd.Series:
     import pyarrow as pa
     import pyarrow.compute as pc
-    length = stop - start
+    length = v.stop - v.start
     if (length <= 0).any():
         raise _Unsupported
-    n = len(start)
-    b0 = raw[start]
-    null = b0 == ord("n")
+    n = len(length)
+    null = (v.head & _low(4)) == _NULL
     if null.any():
-        null &= (_byte(raw, start + 1) == ord("u")) & (_byte(raw, start + 2) == ord("l")) \
-            & (_byte(raw, start + 3) == ord("l")) & (length >= 4)
-        typed = null & (length > 4)
-        if typed.any() and not {raw[s:e].tobytes() for s, e in zip(start[typed], stop[typed])} <= _TYPED_NULLS:
+        plain = length == 4
+        typed = ~plain & ((v.head & _low(5)) == _NULL_DOT)
+        null &= plain | typed
+        if typed.any() and not {v.raw[s:e].tobytes() for s, e in zip(v.start[typed], v.stop[typed])} <= _TYPED_NULLS:
             raise _Unsupported
-    present = ~null
-    if not present.any():
-        if quoted.any():
+    some = bool(null.any())
+    if some and null.all():
+        if v.quoted.any():
             raise _Unsupported
         return pd.Series([None] * n, dtype=object)
-    some = bool(null.any())
-    ps, pe, in_span = (start[present], stop[present], quoted[present]) if some else (start, stop, quoted)
-    lead = int(raw[ps[0]])
+    p = v.select(~null) if some else v
+    lead = int(p.head[0] & np.uint64(0xFF))
     if lead == _QUOTE:                                         # strings
-        if not ((in_span == 2) & (raw[ps] == _QUOTE) & (raw[pe - 1] == _QUOTE)).all():
+        if not ((p.quoted == 2) & (p.byte(0) == _QUOTE) & (p.tail == _QUOTE)).all():
             raise _Unsupported
-        texts = pc.cast(_tokens(buffer, ps + 1, pe - 1), pa.large_string())     # validates UTF-8
+        texts = pc.cast(_tokens(v.buffer, p.start + 1, p.stop - 1), pa.large_string())     # validates UTF-8
         return pd.Series(_with_nulls(texts, null).cast(pa.string()).to_pandas())
-    if chr(lead).isalpha() and b'::"' in raw[ps[0]:pe[0]].tobytes():
-        return _annotated(raw, words, buffer, ps, pe, in_span, null)
-    if in_span.any():
+    if chr(lead).isalpha() and b'::"' in v.raw[p.start[0]:p.stop[0]].tobytes():
+        return _annotated(p, null)
+    if p.quoted.any():
         raise _Unsupported
+    plen = p.stop - p.start
     if lead in b"tf":                                          # booleans
-        values = _booleans(raw, ps, pe)
+        true = (plen == 4) & ((p.head & _low(4)) == _TRUE)
+        if not (true | ((plen == 5) & ((p.head & _low(5)) == _FALSE))).all():
+            raise _Unsupported
         if some:
-            return pd.Series(pd.arrays.BooleanArray(_spread(values, null, False), null))
-        return pd.Series(values)
-    tokens = _tokens(buffer, ps, pe)
-    if lead in b"0123456789" and (pe - ps >= 5).all() and \
-            ((raw[ps + 4] == ord("-")) | (raw[ps + 4] == ord("T"))).all():
-        return _timestamps(tokens, null)
-    return _numbers(raw, tokens, ps, pe, null)
+            return pd.Series(pd.arrays.BooleanArray(_spread(true, null, False), null))
+        return pd.Series(true)
+    b4 = p.byte(4)
+    if lead in b"0123456789" and (plen >= 5).all() and ((b4 == ord("-")) | (b4 == ord("T"))).all():
+        return _timestamps(_tokens(v.buffer, p.start, p.stop), null)
+    return _numbers(p, plen, null)
 
 
-def _numbers(raw, tokens, ps, pe, null) -> pd.Series:
+def _numbers(p: _Values, length: np.ndarray, null: np.ndarray) -> pd.Series:
     """Ion ints (-> int64, Int64 with nulls), decimals and floats (-> float64), as the general path
     types them: a column mixing ints with decimals or floats is float64. Arrow's casts parse; the
     few spellings they accept that Ion does not (``.5``, ``NaN``, ``inf``, ``007``) are refused here."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    b0, b1, b2 = raw[ps], _byte(raw, ps + 1), _byte(raw, ps + 2)
-    length = pe - ps
+    b0, b1, b2 = p.byte(0), p.byte(1), p.byte(2)
     digit = lambda b: (b >= 48) & (b <= 57)   # noqa: E731
     ok = digit(b0) | ((b0 == ord("-")) & (digit(b1) | (b1 == ord("i")))) \
-        | ((b0 == ord("n")) & (length == 3)) | ((b0 == ord("+")) & (length == 4))
-    leading_zero = ((b0 == ord("0")) & digit(b1)) | ((b0 == ord("-")) & (b1 == ord("0")) & digit(b2))
+        | ((length == 3) & ((p.head & _low(3)) == _NAN)) | ((b0 == ord("+")) & (length == 4))
+    leading_zero = ((b0 == ord("0")) & digit(b1) & (length > 1)) \
+        | ((b0 == ord("-")) & (b1 == ord("0")) & digit(b2) & (length > 2))
     if not ok.all() or leading_zero.any():
         raise _Unsupported
     some = bool(null.any())
+    tokens = _tokens(p.buffer, p.start, p.stop)
     offsets = np.frombuffer(tokens.buffers()[1], dtype=np.int64, count=len(tokens) + 1)
     chars = np.frombuffer(tokens.buffers()[2], dtype=np.uint8, count=int(offsets[-1]))
+    seen = np.bincount(chars, minlength=256).astype(bool)
     try:
-        if not _NOT_INT[chars].any():           # (a failing cast costs 30x a good one)
+        if not seen[_NOT_INT].any():            # (a failing cast costs 30x a good one)
             values = pc.cast(tokens, pa.int64()).to_numpy()
             if some:
                 return pd.Series(pd.arrays.IntegerArray(_spread(values, null, 0), null))
             return pd.Series(values)
-        if _D_EXPONENT[chars].any():
+        if seen[_D_EXPONENT].any():
             text = pc.cast(tokens, pa.large_string())
             if not pc.all(pc.match_substring_regex(text, _NUMBER)).as_py():
                 raise _Unsupported
@@ -254,19 +294,6 @@ def _spread(values: np.ndarray, null: np.ndarray, fill) -> np.ndarray:
     return out
 
 
-def _booleans(raw, ps, pe) -> np.ndarray:
-    length = pe - ps
-    true = length == 4
-    for i, byte in enumerate(b"true"):
-        true &= raw[np.minimum(ps + i, len(raw) - 1)] == byte
-    false = length == 5
-    for i, byte in enumerate(b"false"):
-        false &= raw[np.minimum(ps + i, len(raw) - 1)] == byte
-    if not (true | false).all():
-        raise _Unsupported
-    return true
-
-
 def _timestamps(tokens, null: np.ndarray) -> pd.Series:
     """Ion timestamps: all day precision -> naive dates; all with a time -> UTC (the general
     path's Arrow casts); other shapes go to the general path."""
@@ -287,17 +314,17 @@ def _timestamps(tokens, null: np.ndarray) -> pd.Series:
     return pd.Series(_with_nulls(stamps, null).to_pandas())
 
 
-def _annotated(raw, words, buffer, ps, pe, in_span, null) -> pd.Series:
+def _annotated(p: _Values, null: np.ndarray) -> pd.Series:
     """``Name::"text"`` with one annotation name for the whole column."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    first = raw[ps[0]:pe[0]].tobytes()
+    first = p.raw[p.start[0]:p.stop[0]].tobytes()
     cut = first.find(b'::"')
     name = first[:cut]
-    if cut < 1 or not _KEY.fullmatch(name) or not (in_span == 2).all():
+    if cut < 1 or not _KEY.fullmatch(name) or not ((p.quoted == 2) & (p.tail == _QUOTE)).all():
         raise _Unsupported
-    _expect(raw, words, ps, name + b'::"')
-    texts = pc.cast(_tokens(buffer, ps + cut + 3, pe - 1), pa.large_string())
+    p.bytes8.expect(p.start[:, None], [name + b'::"'])
+    texts = pc.cast(_tokens(p.buffer, p.start + cut + 3, p.stop - 1), pa.large_string())
     texts = _with_nulls(texts, null).cast(pa.string())
     zone_name = name.decode()
     if zone_name in _CASTS:
