@@ -24,10 +24,7 @@ _QUOTE, _COMMA, _NL, _LBRACE, _RBRACE = 34, 44, 10, 123, 125
 # bytes that may only appear inside strings in the shape this reader takes (nested structs and
 # blobs need no check: their values never pass a column's checks)
 _ONLY_IN_STRINGS = (b" ", b"\t", b"\r", b"'", b"/", b"[", b"(")
-_NOT_INT = np.zeros(256, dtype=bool)
-_NOT_INT[list(b".eEdDni")] = True
-_D_EXPONENT = np.zeros(256, dtype=bool)
-_D_EXPONENT[list(b"dD")] = True
+_NOT_INT = (b".", b"e", b"E", b"d", b"D", b"n", b"i")     # in decimals and floats, never in ints
 _KEY = re.compile(rb"[A-Za-z_$][A-Za-z0-9_$]*")
 _TYPED_NULLS = {b"null." + t for t in (b"null", b"bool", b"int", b"float", b"decimal", b"timestamp", b"string",
                                        b"symbol", b"blob", b"clob", b"struct", b"list", b"sexp")}
@@ -55,6 +52,25 @@ def read_columns(data: bytes) -> pd.DataFrame | None:
         return None
 
 
+def _fields(rows_start: np.ndarray, rows_end: np.ndarray, commas: np.ndarray, quotes: np.ndarray):
+    """(separators, quotes per field) when every row has the same number of fields and every
+    field an even number of quotes; else None. ``separators[i]``: row i's `{`, commas and `}`."""
+    n = len(rows_start)
+    width = int(np.searchsorted(commas, rows_end[0])) + 1
+    if len(commas) != n * (width - 1) or (np.searchsorted(commas, rows_start) != np.arange(n) * (width - 1)).any():
+        return None
+    seps = np.empty((n, width + 1), dtype=np.int64)
+    seps[:, 0] = rows_start
+    seps[:, 1:width] = commas.reshape(n, width - 1)
+    seps[:, width] = rows_end - 1
+    # quotes inside each field (a quote after a row's `}` lands in the extra last slot)
+    quoted = np.bincount(np.searchsorted(seps.ravel(), quotes, side="right") - 1,
+                         minlength=n * (width + 1)).astype(np.int32).reshape(n, width + 1)
+    if quoted[:, width].any() or (quoted & 1).any():
+        return None
+    return seps, quoted[:, :width]
+
+
 def _read(data: bytes) -> pd.DataFrame:
     import pyarrow as pa
     end = len(data)
@@ -78,25 +94,19 @@ def _read(data: bytes) -> pd.DataFrame:
     for byte in _ONLY_IN_STRINGS:          # whitespace, comments, other quotes, lists
         if data.find(byte, 0, end) != -1 and len(outside(np.flatnonzero(raw == byte[0]))):
             raise _Unsupported
+    # Optimistically every comma separates fields; a comma inside a string cuts that string, which
+    # shows as a field holding an odd number of quotes (or as rows of different widths): then
+    # the commas inside strings are found and dropped, and the fields are cut again.
     commas = np.flatnonzero(raw == _COMMA)
-    if len(commas) and len(quotes):
-        before = np.searchsorted(commas, quotes)        # commas before each quote
-        if (before[1::2] != before[0::2]).any():        # some string holds a comma
-            commas = outside(commas)
-    first = data[:rows_end[0]]
-    width = int(np.searchsorted(commas, rows_end[0])) + 1
-    if len(commas) != n * (width - 1) or (np.searchsorted(commas, rows_start) != np.arange(n) * (width - 1)).any():
-        raise _Unsupported
-    seps = np.empty((n, width + 1), dtype=np.int64)
-    seps[:, 0] = rows_start
-    seps[:, 1:width] = commas.reshape(n, width - 1)
-    seps[:, width] = rows_end - 1
+    cut = _fields(rows_start, rows_end, commas, quotes)
+    if cut is None:
+        cut = _fields(rows_start, rows_end, outside(commas), quotes)
+        if cut is None:
+            raise _Unsupported
     del commas
-    # quotes inside each field (a quote after a row's `}` lands in the extra last slot)
-    quoted = np.bincount(np.searchsorted(seps.ravel(), quotes, side="right") - 1,
-                         minlength=n * (width + 1)).reshape(n, width + 1)
-    if quoted[:, width].any():
-        raise _Unsupported
+    seps, quoted = cut
+    n, width = quoted.shape
+    first = data[:rows_end[0]]
     keys: list[bytes] = []
     for j in range(width):
         field_start = int(seps[0, j]) + 1
@@ -110,14 +120,15 @@ def _read(data: bytes) -> pd.DataFrame:
     starts = seps[:, :width] + 1
     bytes8.expect(starts, [key + b":" for key in keys])
     starts += np.array([len(key) + 1 for key in keys], dtype=np.int64)
-    stops = seps[:, 1:]
     heads = bytes8.at(starts)
-    tails = raw[stops - 1]
+    tails = raw[seps[:, 1:] - 1]
+    starts, stops = np.ascontiguousarray(starts.T), np.ascontiguousarray(seps[:, 1:].T)    # column by column
+    del seps
     buffer = pa.py_buffer(data)
     columns: dict[str, Any] = {}
     for j, key in enumerate(keys):
-        values = _Values(raw, bytes8, buffer, np.ascontiguousarray(starts[:, j]), np.ascontiguousarray(stops[:, j]),
-                         heads[:, j], tails[:, j], quoted[:, j])
+        values = _Values(raw, bytes8, buffer, starts[j], stops[j], np.ascontiguousarray(heads[:, j]), tails[:, j],
+                         quoted[:, j])
         columns[key.decode()] = _column(values)
     return pd.DataFrame(columns)
 
@@ -174,7 +185,9 @@ class _Values:
         self.start, self.stop, self.head, self.tail, self.quoted = start, stop, head, tail, quoted
 
     def byte(self, k: int) -> np.ndarray:
-        return ((self.head >> np.uint64(8 * k)) & np.uint64(0xFF)).astype(np.uint8)
+        """Byte k (0..7) of every value (a view: bytes past a value's end belong to what follows)."""
+        return self.head.view(np.uint8).reshape(-1, 8)[:, k] if self.head.flags.c_contiguous else \
+            ((self.head >> np.uint64(8 * k)) & np.uint64(0xFF)).astype(np.uint8)
 
     def select(self, rows: np.ndarray) -> "_Values":
         return _Values(self.raw, self.bytes8, self.buffer, self.start[rows], self.stop[rows], self.head[rows],
@@ -263,15 +276,14 @@ def _numbers(p: _Values, length: np.ndarray, null: np.ndarray) -> pd.Series:
     some = bool(null.any())
     tokens = _tokens(p.buffer, p.start, p.stop)
     offsets = np.frombuffer(tokens.buffers()[1], dtype=np.int64, count=len(tokens) + 1)
-    chars = np.frombuffer(tokens.buffers()[2], dtype=np.uint8, count=int(offsets[-1]))
-    seen = np.bincount(chars, minlength=256).astype(bool)
+    chars = tokens.buffers()[2].to_pybytes()[:int(offsets[-1])]
     try:
-        if not seen[_NOT_INT].any():            # (a failing cast costs 30x a good one)
+        if not any(c in chars for c in _NOT_INT):     # (a failing cast costs 30x a good one)
             values = pc.cast(tokens, pa.int64()).to_numpy()
             if some:
                 return pd.Series(pd.arrays.IntegerArray(_spread(values, null, 0), null))
             return pd.Series(values)
-        if seen[_D_EXPONENT].any():
+        if b"d" in chars or b"D" in chars:
             text = pc.cast(tokens, pa.large_string())
             if not pc.all(pc.match_substring_regex(text, _NUMBER)).as_py():
                 raise _Unsupported
