@@ -11,10 +11,12 @@ against ``pandas.read_json``. Goals: text <= 1.5x, binary <= 2.5x.
 
 Part 2 (end to end, both generations): a sandbox of each generation serves the rows as an execution's
 output files (ION in its generation's encoding, and the same rows as JSONL). Each reader runs in a fresh
-process: the default ``run.read(...)`` (download + the package's decoder) against download +
-``pandas.read_json(lines=True)`` of the JSONL file; on 2.x also ``via="jsonl"`` (the server's
-conversion, the former default). Wall time (best of N) and peak memory (growth of the process's
-peak RSS during the read) as ratios to the baseline. Goals: <= 0.5x time and <= 0.5x peak memory.
+process: the default ``run.read(...)`` (output lookup, size check, download + the package's decoder)
+against the same client's ``download_file`` + ``pandas.read_json(lines=True)`` of the JSONL file (the
+same HTTP download path on both sides); on 2.x also ``via="jsonl"`` (the server's conversion, the
+former default). Wall time and CPU time of the reader's process (best of N) and peak memory (growth of
+the process's peak RSS during the first read) as ratios to the baseline. Goals: <= 0.5x wall time and
+<= 0.5x peak memory. The machine may be shared: run it several times and read the CPU column too.
 
     python bench/ion_read.py [--rows 100000] [--repeat 3] [--skip-default] [--skip-decoders]
 """
