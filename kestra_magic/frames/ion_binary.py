@@ -108,8 +108,7 @@ def _split(data: bytes):
     if (first < 0).any() or (value_size < 0).any() or (table_len + value_size != plen).any():
         return None                     # several values per stream, or a marker inside a value
     k = int(table_len[0])
-    if (table_len == k).all() and (k == 0 or (np.lib.stride_tricks.as_strided(
-            raw, shape=(size - k + 1, k), strides=(1, 1), writeable=False)[pst] == raw[pst[0]:pst[0] + k]).all()):
+    if (table_len == k).all() and _same_bytes(raw, pst, k):
         tables, group = [data[pst[0]:pst[0] + k]], np.zeros(n, dtype=np.int64)    # one table for all rows
     else:
         index: dict[bytes, int] = {}
@@ -119,6 +118,16 @@ def _split(data: bytes):
             return None                 # symbol tables vary too much: not Kestra's tabular shape
         tables = list(index)
     return tables, group, raw, pst + table_len, value_size
+
+
+def _same_bytes(raw: np.ndarray, starts: np.ndarray, k: int) -> bool:
+    """The k bytes at every start are the same (compared in blocks of rows: bounded memory)."""
+    if k == 0:
+        return True
+    first = raw[starts[0]:starts[0] + k]
+    windows = np.lib.stride_tricks.as_strided(raw, shape=(len(raw) - k + 1, k), strides=(1, 1), writeable=False)
+    step = max(1, (1 << 22) // k)
+    return all((windows[starts[i:i + step]] == first).all() for i in range(0, len(starts), step))
 
 
 def _symbol_lookup(tables: list[bytes]) -> tuple[list[str], np.ndarray]:
@@ -364,9 +373,12 @@ def _strings(raw, payload, length, null):
     array per byte)."""
     import pyarrow as pa
     n = len(payload)
-    lens = np.where(null, 0, length)
+    # a missing value is an empty span where the previous one ended (its payload position may be
+    # meaningless), so the spans stay in order
+    stop = np.maximum.accumulate(np.where(null, 0, payload + length))
+    start = np.where(null, stop, payload)
     offsets = np.empty(2 * n, dtype=np.int64)
-    offsets[0::2], offsets[1::2] = payload, payload + lens
+    offsets[0::2], offsets[1::2] = start, stop
     spans = pa.LargeBinaryArray.from_buffers(pa.large_binary(), 2 * n - 1, [None, pa.py_buffer(offsets),
                                                                             pa.py_buffer(raw)])
     texts = spans.take(pa.array(np.arange(0, 2 * n - 1, 2)))

@@ -175,6 +175,7 @@ def _low(size: int) -> np.uint64:
 
 
 _NULL, _NULL_DOT, _TRUE, _FALSE, _NAN = _word(b"null"), _word(b"null."), _word(b"true"), _word(b"false"), _word(b"nan")
+_PLUS_INF, _MINUS_INF = _word(b"+inf"), _word(b"-inf")
 
 
 class _Values:
@@ -267,8 +268,8 @@ def _numbers(p: _Values, length: np.ndarray, null: np.ndarray) -> pd.Series:
     import pyarrow.compute as pc
     b0, b1, b2 = p.byte(0), p.byte(1), p.byte(2)
     digit = lambda b: (b >= 48) & (b <= 57)   # noqa: E731
-    ok = digit(b0) | ((b0 == ord("-")) & (digit(b1) | (b1 == ord("i")))) \
-        | ((length == 3) & ((p.head & _low(3)) == _NAN)) | ((b0 == ord("+")) & (length == 4))
+    infinite = (length == 4) & (((p.head & _low(4)) == _PLUS_INF) | ((p.head & _low(4)) == _MINUS_INF))
+    ok = digit(b0) | ((b0 == ord("-")) & digit(b1)) | infinite | ((length == 3) & ((p.head & _low(3)) == _NAN))
     leading_zero = ((b0 == ord("0")) & digit(b1) & (length > 1)) \
         | ((b0 == ord("-")) & (b1 == ord("0")) & digit(b2) & (length > 2))
     if not ok.all() or leading_zero.any():

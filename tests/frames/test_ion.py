@@ -466,7 +466,7 @@ def test_columnar_text_reader_hands_over_what_it_does_not_read():
         pd.testing.assert_frame_equal(read_ion(text), ion.rows_frame(ion._amazon_ion_rows(text)))
     # spellings Arrow's casts would take but Ion does not: left to the general path to judge
     for invalid in (b'{a:007}\n{a:1}\n', b'{a:.5}\n{a:1.5}\n', b'{a:NaN}\n{a:1e0}\n', b'{a:inf}\n{a:1e0}\n',
-                    b'{a:"x}\n{a:"y"}\n'):
+                    b'{a:-infinity}\n{a:1e0}\n', b'{a:+1.5}\n{a:1e0}\n', b'{a:"x}\n{a:"y"}\n'):
         assert ion_text_columns.read_columns(invalid) is None, invalid
 
 
