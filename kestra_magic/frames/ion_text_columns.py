@@ -53,8 +53,8 @@ def read_columns(data: bytes) -> pd.DataFrame | None:
 
 
 def _fields(rows_start: np.ndarray, rows_end: np.ndarray, commas: np.ndarray, quotes: np.ndarray):
-    """(separators, quotes per field) when every row has the same number of fields and every
-    field an even number of quotes; else None. ``separators[i]``: row i's `{`, commas and `}`."""
+    """(separators, whether each field holds a string) when every row has the same number of fields
+    and no string is cut by a separator; else None. ``separators[i]``: row i's `{`, commas and `}`."""
     n = len(rows_start)
     width = int(np.searchsorted(commas, rows_end[0])) + 1
     if len(commas) != n * (width - 1) or (np.searchsorted(commas, rows_start) != np.arange(n) * (width - 1)).any():
@@ -63,12 +63,18 @@ def _fields(rows_start: np.ndarray, rows_end: np.ndarray, commas: np.ndarray, qu
     seps[:, 0] = rows_start
     seps[:, 1:width] = commas.reshape(n, width - 1)
     seps[:, width] = rows_end - 1
-    # quotes inside each field (a quote after a row's `}` lands in the extra last slot)
-    quoted = np.bincount(np.searchsorted(seps.ravel(), quotes, side="right") - 1,
-                         minlength=n * (width + 1)).astype(np.int32).reshape(n, width + 1)
-    if quoted[:, width].any() or (quoted & 1).any():
+    # The field of every quote (a quote after a row's `}` lands in the extra last slot): each
+    # string's two quotes must fall in one field (else a comma cut it), and no field holds two
+    # strings (no value of this shape does)
+    field = np.searchsorted(seps.ravel(), quotes, side="right") - 1
+    opens, closes = field[0::2], field[1::2]
+    if (opens != closes).any():
         return None
-    return seps, quoted[:, :width]
+    if len(opens) and ((np.diff(opens) == 0).any() or (opens % (width + 1) == width).any()):
+        raise _Unsupported
+    quoted = np.zeros(n * (width + 1), dtype=bool)
+    quoted[opens] = True                # the field holds one string
+    return seps, quoted.reshape(n, width + 1)[:, :width]
 
 
 def _read(data: bytes) -> pd.DataFrame:
@@ -95,7 +101,7 @@ def _read(data: bytes) -> pd.DataFrame:
         if data.find(byte, 0, end) != -1 and len(outside(np.flatnonzero(raw == byte[0]))):
             raise _Unsupported
     # Optimistically every comma separates fields; a comma inside a string cuts that string, which
-    # shows as a field holding an odd number of quotes (or as rows of different widths): then
+    # shows as a string whose two quotes fall in two fields (or as rows of different widths): then
     # the commas inside strings are found and dropped, and the fields are cut again.
     commas = np.flatnonzero(raw == _COMMA)
     cut = _fields(rows_start, rows_end, commas, quotes)
@@ -145,6 +151,11 @@ class _Bytes8:
         limit = len(self.words)
         if not len(pos) or pos.max() < limit:
             return self.words[pos]
+        if pos.ndim == 2 and len(pos) > 1 and pos[-2].max() < limit:    # only the last row is near the end
+            out = np.empty(pos.shape, dtype="<u8")
+            out[:-1] = self.words[pos[:-1]]
+            out[-1] = self.at(pos[-1])
+            return out
         out = self.words[np.minimum(pos, max(limit - 1, 0))] if limit else np.zeros(pos.shape, dtype="<u8")
         for index in zip(*np.nonzero(pos >= limit)):       # the last few bytes of the file
             at = int(pos[index])
@@ -159,7 +170,7 @@ class _Bytes8:
         for at in range(0, longest, 8):
             chunks = [t[at:at + 8] for t in texts]
             cols = [j for j, c in enumerate(chunks) if c]
-            found = self.at(pos[:, cols] + at) if len(cols) < len(texts) else self.at(pos + at)
+            found = self.at(pos[:, cols] + at) if len(cols) < len(texts) else self.at(pos + at if at else pos)
             masks = np.array([(1 << (8 * len(chunks[j]))) - 1 for j in cols], dtype=np.uint64)
             expected = np.array([int.from_bytes(chunks[j], "little") for j in cols], dtype=np.uint64)
             if not ((found & masks) == expected).all():
@@ -179,7 +190,8 @@ _PLUS_INF, _MINUS_INF = _word(b"+inf"), _word(b"-inf")
 
 
 class _Values:
-    """One column's value spans [start, stop) with their first 8 bytes, last byte and quote count."""
+    """One column's value spans [start, stop) with their first 8 bytes, last byte and whether they
+    hold a (quoted) string."""
 
     def __init__(self, raw, bytes8, buffer, start, stop, head, tail, quoted):
         self.raw, self.bytes8, self.buffer = raw, bytes8, buffer
@@ -238,7 +250,7 @@ def _column(v: _Values) -> pd.Series:
     p = v.select(~null) if some else v
     lead = int(p.head[0] & np.uint64(0xFF))
     if lead == _QUOTE:                                         # strings
-        if not ((p.quoted == 2) & (p.byte(0) == _QUOTE) & (p.tail == _QUOTE)).all():
+        if not (p.quoted & (p.byte(0) == _QUOTE) & (p.tail == _QUOTE)).all():
             raise _Unsupported
         texts = pc.cast(_tokens(v.buffer, p.start + 1, p.stop - 1), pa.large_string())     # validates UTF-8
         return pd.Series(_with_nulls(texts, null).cast(pa.string()).to_pandas())
@@ -334,7 +346,7 @@ def _annotated(p: _Values, null: np.ndarray) -> pd.Series:
     first = p.raw[p.start[0]:p.stop[0]].tobytes()
     cut = first.find(b'::"')
     name = first[:cut]
-    if cut < 1 or not _KEY.fullmatch(name) or not ((p.quoted == 2) & (p.tail == _QUOTE)).all():
+    if cut < 1 or not _KEY.fullmatch(name) or not (p.quoted & (p.tail == _QUOTE)).all():
         raise _Unsupported
     p.bytes8.expect(p.start[:, None], [name + b'::"'])
     texts = pc.cast(_tokens(p.buffer, p.start + cut + 3, p.stop - 1), pa.large_string())
