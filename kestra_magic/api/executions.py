@@ -216,7 +216,8 @@ class ExecutionsApi:
     def download_file(self, execution_id: str, uri: str, *, format: str | None = None, **options: Any) -> bytes:
         """The bytes of a ``kestra://`` file (``format="JSONL"`` converts ION rows on 2.x)."""
         resp = self._t.send("ExecutionsAPIService.DownloadFileFromExecution", {"executionId": execution_id},
-                            params=self._t.compat.file_params(uri, format), what=f"file {uri}", options=options)
+                            params=self._t.compat.file_params(uri, format), what=f"file {uri}", options=options,
+                            whole_body=True)
         return resp.content
 
     def file_metadata(self, execution_id: str, uri: str, **options: Any) -> dict:

@@ -1,14 +1,18 @@
 """Read Kestra's ION result files (text on 1.x, concatenated binary streams on 2.x) into pandas.
 
 Strategy, fastest sound path first:
-1. text ION in Kestra's shape -> `ion_text.to_jsonl` (rewrite to JSON Lines) read by pyarrow's
+1. tabular rows (flat structs, the same fields in the same order): text ION (1.x) ->
+   `ion_text_columns.read_columns`, binary ION (2.x) -> `ion_binary.read_binary`; both find every
+   value's bytes with NumPy and parse whole columns with Arrow's casts (no Python code per value);
+2. other text ION in Kestra's shape -> `ion_text.to_jsonl` (rewrite to JSON Lines) read by pyarrow's
    JSON reader (the json module without pyarrow), typed values cast by Arrow;
-2. otherwise amazon.ion's C extension with the bare value model
+3. otherwise amazon.ion's C extension with the bare value model
    (MAY_BE_BARE | SYMBOL_AS_TEXT | STRUCT_AS_STD_DICT) and the garbage collector paused, which
    reads text and binary in one call (2.x's repeated per-row headers merged first, see
    `single_stream`);
-3. without the C extension, the pure-Python reader with a warning (it is ~100x slower).
-Then every column goes through `ion_columns.column` for Kestra's typing rules.
+4. without the C extension, the pure-Python reader with a warning (it is ~100x slower).
+Every path lands on the same pandas types (`ion_columns`: Kestra's typing rules); a fast path that
+meets anything it does not decode hands the whole file to the next one.
 """
 from __future__ import annotations
 
@@ -269,7 +273,10 @@ def read_ion(data: bytes, *, keep_decimal: bool = False, flatten: bool = False,
     """
     frame = None
     if not keep_decimal and not is_binary_ion(data):
-        frame = _text_fast_frame(data, flatten)
+        from kestra_magic.frames.ion_text_columns import read_columns
+        frame = read_columns(data)      # flat rows only: nothing to flatten
+        if frame is None:
+            frame = _text_fast_frame(data, flatten)
     elif not keep_decimal:
         from kestra_magic.frames.ion_binary import read_binary
         frame = read_binary(data)

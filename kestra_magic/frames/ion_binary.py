@@ -36,9 +36,8 @@ def read_binary(data: bytes) -> pd.DataFrame | None:
         parts = _split(data)
         if parts is None:
             return None
-        tables, group, body, starts, lengths = parts
+        tables, group, raw, starts, lengths = parts
         names, lookup = _symbol_lookup(tables)
-        raw = np.frombuffer(body + b"\0" * 16, dtype=np.uint8)
         return _decode(raw, starts, lengths, _Symbols(names, lookup, group))
     except (_Unsupported, IndexError, ValueError, OverflowError, TypeError):
         return None
@@ -86,36 +85,49 @@ def _item_size(raw: np.ndarray, pos: np.ndarray) -> np.ndarray:
 
 def _split(data: bytes):
     """Rows of binary ION written one stream each: (distinct symbol-table items, table index per
-    row, concatenated row values, row starts, row lengths); None unless every piece between two
-    version markers is exactly [symbol table] + one value (checked against their length fields,
-    so a marker-like byte run inside a blob is never taken for a row boundary)."""
-    if data[:4] != _MARKER:
+    row, the bytes as a zero-padded array, row value starts, row value lengths); None unless every
+    piece between two version markers is exactly [symbol table] + one value (checked against their
+    length fields, so a marker-like byte run inside a blob is never taken for a row boundary).
+    Positions are found with NumPy on one padded copy of the bytes: no per-row Python objects."""
+    size = len(data)
+    if data[:4] != _MARKER or size < 5:
         return None
-    pieces = data.split(_MARKER)
-    if pieces[0] or len(pieces) < 2:
-        return None
-    pieces = pieces[1:]
-    n = len(pieces)
-    plen = np.fromiter(map(len, pieces), dtype=np.int64, count=n)
+    raw = np.zeros(size + 16, dtype=np.uint8)       # padding: fixed-width reads past the end
+    raw[:size] = np.frombuffer(data, dtype=np.uint8)
+    marks = np.flatnonzero(raw[:size - 3] == 0xE0)
+    marks = marks[(raw[marks + 1] == 0x01) & (raw[marks + 2] == 0x00) & (raw[marks + 3] == 0xEA)]
+    pst = marks + 4
+    plen = np.append(marks[1:], size) - pst
+    n = len(pst)
     if plen.min() < 1:
         return None
-    raw = np.frombuffer(b"".join(pieces) + b"\0" * 8, dtype=np.uint8)
-    pst = np.cumsum(plen) - plen
     has_table = (raw[pst] >> 4) == 0xE
     first = _item_size(raw, pst)
     table_len = np.where(has_table, first, 0)
     value_size = _item_size(raw, pst + table_len)
     if (first < 0).any() or (value_size < 0).any() or (table_len + value_size != plen).any():
         return None                     # several values per stream, or a marker inside a value
-    cut = table_len.tolist()
-    index: dict[bytes, int] = {}
-    group = np.fromiter((index.setdefault(p[:k], len(index)) for p, k in zip(pieces, cut)),
-                        dtype=np.int64, count=n)
-    if len(index) > 256:
-        return None                     # symbol tables vary too much: not Kestra's tabular shape
-    body = b"".join([p[k:] for p, k in zip(pieces, cut)])
-    starts = np.cumsum(value_size) - value_size
-    return list(index), group, body, starts, value_size
+    k = int(table_len[0])
+    if (table_len == k).all() and _same_bytes(raw, pst, k):
+        tables, group = [data[pst[0]:pst[0] + k]], np.zeros(n, dtype=np.int64)    # one table for all rows
+    else:
+        index: dict[bytes, int] = {}
+        group = np.fromiter((index.setdefault(data[p:p + t], len(index)) for p, t in
+                             zip(pst.tolist(), table_len.tolist())), dtype=np.int64, count=n)
+        if len(index) > 256:
+            return None                 # symbol tables vary too much: not Kestra's tabular shape
+        tables = list(index)
+    return tables, group, raw, pst + table_len, value_size
+
+
+def _same_bytes(raw: np.ndarray, starts: np.ndarray, k: int) -> bool:
+    """The k bytes at every start are the same (compared in blocks of rows: bounded memory)."""
+    if k == 0:
+        return True
+    first = raw[starts[0]:starts[0] + k]
+    windows = np.lib.stride_tricks.as_strided(raw, shape=(len(raw) - k + 1, k), strides=(1, 1), writeable=False)
+    step = max(1, (1 << 22) // k)
+    return all((windows[starts[i:i + step]] == first).all() for i in range(0, len(starts), step))
 
 
 def _symbol_lookup(tables: list[bytes]) -> tuple[list[str], np.ndarray]:
@@ -172,15 +184,19 @@ def _varuint(data: bytes, pos: int) -> tuple[int, int]:
 
 def _lengths(raw: np.ndarray, pos: np.ndarray, low: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(header size after the type byte, payload length) for type descriptors at `pos`."""
-    b1 = raw[pos + 1].astype(np.int64)
-    b2 = raw[pos + 2].astype(np.int64)
     long = low == 14
-    one = (b1 & 0x80) != 0
-    if (long & ~one & ((b2 & 0x80) == 0)).any():
-        raise _Unsupported                      # lengths of 3 VarUInt bytes and more: rare, bail
-    var = np.where(one, b1 & 0x7F, ((b1 & 0x7F) << 7) | (b2 & 0x7F))
-    size = np.where(long, np.where(one, 1, 2), 0)
-    length = np.where(long, var, np.where(low == 15, 0, low))
+    length = np.where(low == 15, 0, low)
+    size = np.zeros(len(pos), dtype=np.int64)
+    rows = np.flatnonzero(long)
+    if len(rows):                               # only values of 14 bytes and more carry a length field
+        at = pos[rows]
+        b1 = raw[at + 1].astype(np.int64)
+        b2 = raw[at + 2].astype(np.int64)
+        one = (b1 & 0x80) != 0
+        if (~one & ((b2 & 0x80) == 0)).any():
+            raise _Unsupported                  # lengths of 3 VarUInt bytes and more: rare, bail
+        length[rows] = np.where(one, b1 & 0x7F, ((b1 & 0x7F) << 7) | (b2 & 0x7F))
+        size[rows] = np.where(one, 1, 2)
     return size, length
 
 
@@ -220,7 +236,7 @@ def _decode(raw: np.ndarray, starts: np.ndarray, lengths: np.ndarray, symbols: _
 
 def _column(raw, kind, low, payload, length, null, symbols) -> pd.Series:
     present = ~null
-    kinds = set(np.unique(kind[present]).tolist())
+    kinds = set(np.flatnonzero(np.bincount(kind[present], minlength=16)).tolist())
     n = len(kind)
     if not kinds:
         return pd.Series([None] * n, dtype=object)
@@ -303,10 +319,10 @@ def _timestamps(raw, payload, length, null) -> pd.Series:
     year = (y1 << 7) | (y2 & 0x7F)
     parts = [raw[payload + i].astype(np.int64) & 0x7F for i in range(3, 8)]   # month .. second
     lens = length[present]
+    month, day = np.where(present, parts[0], 1), np.where(present, parts[1], 1)
     if (lens == 5).all():                       # day precision: dates
-        days = pd.to_datetime({"year": np.where(present, year, 1970), "month": np.where(present, parts[0], 1),
-                               "day": np.where(present, parts[1], 1)})
-        return pd.Series(days.where(present)).astype(ion_columns.NAIVE_DTYPE)
+        days = _days(np.where(present, year, 1970), month, day)
+        return pd.Series(_with_nat(days.astype("datetime64[us]"), null))
     if not (lens >= 8).all():
         raise _Unsupported
     micro = np.zeros(len(payload), dtype=np.int64)
@@ -321,25 +337,53 @@ def _timestamps(raw, payload, length, null) -> pd.Series:
         coef = _be_uint(raw, payload + 9, coef_len, 3)
         if ((coef_len > 0) & ((raw[payload + 9] & 0x80) != 0)).any():
             raise _Unsupported                  # negative fractions are invalid
-        micro = np.where(frac, coef * 10 ** (6 + exponent), 0)
-    stamps = pd.to_datetime({"year": np.where(present, year, 1970), "month": np.where(present, parts[0], 1),
-                             "day": np.where(present, parts[1], 1), "hour": np.where(present, parts[2], 0),
-                             "minute": np.where(present, parts[3], 0), "second": np.where(present, parts[4], 0),
-                             "microsecond": np.where(present, micro, 0)}, utc=True)
-    return pd.Series(stamps.where(present)).astype(ion_columns.UTC_DTYPE)
+        micro = np.where(frac, coef * 10 ** (6 + np.clip(exponent, -6, 0)), 0)
+        if (micro >= 10**6).any():
+            raise _Unsupported
+    hour, minute, second = (np.where(present, p, 0) for p in parts[2:])
+    if (hour > 23).any() or (minute > 59).any() or (second > 59).any():
+        raise _Unsupported                      # (amazon.ion's reader judges such values)
+    clock = ((hour * 60 + minute) * 60 + second) * 10**6 + np.where(present, micro, 0)
+    stamps = _days(np.where(present, year, 1970), month, day).astype("datetime64[us]") \
+        + clock.astype("timedelta64[us]")
+    return pd.Series(_with_nat(stamps, null)).dt.tz_localize("UTC")
+
+
+def _days(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Calendar dates -> datetime64[D]; a date that does not exist is unsupported."""
+    if (year < 1).any() or (year > 9999).any() or (month < 1).any() or (month > 12).any() or (day < 1).any():
+        raise _Unsupported
+    months = (year - 1970) * 12 + (month - 1)
+    first = months.astype("datetime64[M]").astype("datetime64[D]")
+    following = (months + 1).astype("datetime64[M]").astype("datetime64[D]")
+    if (day - 1 >= (following - first).astype(np.int64)).any():
+        raise _Unsupported
+    return first + (day - 1).astype("timedelta64[D]")
+
+
+def _with_nat(values: np.ndarray, null: np.ndarray) -> np.ndarray:
+    if null.any():
+        values = values.copy()
+        values[null] = np.datetime64("NaT")
+    return values
 
 
 def _strings(raw, payload, length, null):
+    """UTF-8 payloads -> an Arrow string array, gathered by Arrow from the byte spans (no index
+    array per byte)."""
     import pyarrow as pa
-    lens = np.where(null, 0, length)
-    offsets = np.zeros(len(lens) + 1, dtype=np.int64)
-    np.cumsum(lens, out=offsets[1:])
-    total = int(offsets[-1])
-    idx = np.repeat(payload - offsets[:-1], lens) + np.arange(total)
-    data = raw[idx]
+    n = len(payload)
+    # a missing value is an empty span where the previous one ended (its payload position may be
+    # meaningless), so the spans stay in order
+    stop = np.maximum.accumulate(np.where(null, 0, payload + length))
+    start = np.where(null, stop, payload)
+    offsets = np.empty(2 * n, dtype=np.int64)
+    offsets[0::2], offsets[1::2] = start, stop
+    spans = pa.LargeBinaryArray.from_buffers(pa.large_binary(), 2 * n - 1, [None, pa.py_buffer(offsets),
+                                                                            pa.py_buffer(raw)])
+    texts = spans.take(pa.array(np.arange(0, 2 * n - 1, 2)))
     validity = pa.array(~null).buffers()[1] if null.any() else None
-    arr = pa.LargeStringArray.from_buffers(len(lens), pa.py_buffer(offsets), pa.py_buffer(data.tobytes()),
-                                           validity, int(null.sum()))
+    arr = pa.LargeStringArray.from_buffers(n, texts.buffers()[1], texts.buffers()[2], validity, int(null.sum()))
     arr.validate(full=True)                     # checks UTF-8
     return arr.cast(pa.string())
 

@@ -21,6 +21,7 @@ class Call:
     what: str
     timeout: tuple[float, float]
     request: dict[str, Any] = field(default_factory=dict)   # params, data, files, json, headers, stream
+    whole_body: bool = False            # read a successful answer's body in one buffer (downloads)
     grace_until: float = 0.0
     grace_delay: float = 0.1
 
@@ -34,4 +35,4 @@ class Call:
 
     @property
     def stream(self) -> bool:
-        return bool(self.request.get("stream"))
+        return bool(self.request.get("stream")) and not self.whole_body

@@ -121,14 +121,20 @@ class Transport:
     # -- sending ----------------------------------------------------------------------------------
     def send(self, operation: str, path: Mapping[str, Any] | None = None, *, what: str = "resource",
              read_timeout: float | None = None, grace: tuple | None = None, legacy: bool = False,
-             options: Mapping[str, Any] | None = None, **request: Any) -> requests.Response:
+             options: Mapping[str, Any] | None = None, whole_body: bool = False,
+             **request: Any) -> requests.Response:
         """Send one operation (``path``: its path parameters) and return the answer, or raise a
         ``KestraError``. ``request``: ``params``, ``data``, ``files``, ``json``, ``headers``, ``stream``
-        as in ``requests``; ``grace``: the key of something this client created (2.x 404 window)."""
+        as in ``requests``; ``grace``: the key of something this client created (2.x 404 window);
+        ``whole_body``: read the body of a successful answer into one buffer as it arrives (file
+        downloads: half the peak memory of joining chunks, and a truncated body is retried alike)."""
         options = options or {}
         check_call_options(options)
+        if whole_body:
+            request["stream"] = True
         call = self._call(operation, path, what=what, read_timeout=options.get("timeout") or read_timeout,
                           legacy=legacy, options=options, request=request)
+        call.whole_body = whole_body
         window = self.grace.window(grace)
         if window:
             call.grace_until = time.monotonic() + window
@@ -179,6 +185,8 @@ class Transport:
             try:
                 resp = self.session.request(call.method, call.url, timeout=call.timeout, verify=self.verify,
                                             proxies=self._proxies_for(call.base), **call.request)
+                if call.whole_body and resp.status_code < 300:
+                    _read_whole(resp)
             except NO_ANSWER as exc:
                 delay = retry.delay_after_error(exc, call.operation)
                 if delay is None:
@@ -204,7 +212,7 @@ class Transport:
                 self._sleep(again)
                 continue
             if resp.status_code >= 400 and raise_errors:
-                if call.stream:
+                if call.stream or call.whole_body:
                     resp.content  # noqa: B018 - read the (small) error body of a stream
                 raise self.errors.for_response(resp, call)
             return resp
@@ -248,3 +256,27 @@ class Transport:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _read_whole(resp: requests.Response) -> None:
+    """Read a streamed answer's body with one ``read()`` (one buffer of Content-Length bytes instead
+    of ``requests``' 10 kB chunks joined at the end) and keep it as the response's content. Errors
+    are raised as ``requests`` raises them from ``iter_content`` (so the retry policy treats a
+    truncated body the same way)."""
+    from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError, SSLError
+    try:
+        data = resp.raw.read(decode_content=True)
+    except BaseException as exc:
+        resp.close()                    # a broken body: the connection is not reused
+        if isinstance(exc, ProtocolError):
+            raise requests.exceptions.ChunkedEncodingError(exc) from exc
+        if isinstance(exc, DecodeError):
+            raise requests.exceptions.ContentDecodingError(exc) from exc
+        if isinstance(exc, ReadTimeoutError):
+            raise requests.exceptions.ConnectionError(exc) from exc
+        if isinstance(exc, SSLError):
+            raise requests.exceptions.SSLError(exc) from exc
+        raise
+    resp._content = data                # what ``requests`` itself sets once a body is read
+    resp._content_consumed = True
+    resp.close()                        # read to the end: only hands the connection back to the pool

@@ -285,3 +285,20 @@ tasks:
 def test_preview_that_cuts_a_json_document_falls_back_to_download(client, ns):
     ex = _run(client, JSON_DOC, "jdoc", ns)
     assert read_output(client, ex, "outputs.w.uri", nrows=2)["a"].tolist() == [1, 2]
+
+
+def test_a_download_cut_short_is_sent_again_and_a_persistent_cut_is_a_typed_error(client, sandbox, script_ex):
+    # downloads read the body in one buffer (transport ``whole_body``): a truncated body is still a
+    # "no complete answer" the retry policy sends again, and never a silently short file
+    from kestra_magic.errors import KestraConnectionError
+    before = len(_downloads(sandbox, script_ex.id))
+    sandbox.faults.malformed("truncated", times=1, path=r"/file$")
+    try:
+        frame = read_output(client, script_ex, "data.parquet")
+        assert frame["name"].tolist() == ["Zoë", "李", "x,y"]
+        assert len(_downloads(sandbox, script_ex.id)) == before + 2
+        sandbox.faults.malformed("truncated", times=10, path=r"/file$")
+        with pytest.raises(KestraConnectionError):
+            client.executions.download_file(script_ex.id, find_file(client, script_ex, "data.parquet")[1])
+    finally:
+        sandbox.faults.clear()
