@@ -6,6 +6,8 @@ errors below into the generation's error body (``routes.domain_error``). No HTTP
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import contextlib
 import copy
 import time
@@ -734,9 +736,10 @@ class Backend:
                                               and (trigger_id is None or e.get("triggerId") == trigger_id)))
 
     # -- files -----------------------------------------------------------------------------
-    def execution_file(self, execution_id: str, uri: str) -> tuple[str, bytes]:
-        """(canonical URI, bytes) of a file an execution may read: its own files or its flow's state
-        store (Kestra's ``validateFile``); OtherExecution for a sibling execution's file."""
+    def execution_file(self, execution_id: str, uri: str) -> tuple[str, Path]:
+        """(canonical URI, local path) of a file an execution may read: its own files or its flow's
+        state store (Kestra's ``validateFile``); OtherExecution for a sibling execution's file. A
+        path, not bytes: downloads stream the file and metadata reads only its size."""
         ex = self.execution(execution_id)
         try:
             relpath = uri_to_relpath(uri)
@@ -757,7 +760,7 @@ class Backend:
         path = self.store.file_path(canonical)
         if not path.is_file():
             raise NotFound(f"Unable to find file '{uri}'")
-        return canonical, path.read_bytes()
+        return canonical, path
 
 
 WEBHOOK_TYPES = ("io.kestra.plugin.core.trigger.Webhook", "io.kestra.core.models.triggers.types.Webhook")

@@ -1,8 +1,11 @@
 """Log and internal-storage file routes: list/download/follow logs, /file, /file/metas, /file/preview."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from typing import Callable
 
+from werkzeug.utils import send_file
 from werkzeug.wrappers import Response
 
 from kestra_magic.sandbox import files as filesmod
@@ -107,7 +110,7 @@ class LogFileHandlers(Handlers):
         return _empty(200)
 
     # -- files ------------------------------------------------------------------------------
-    def _file(self, request, execution_id: str) -> tuple[str, bytes]:
+    def _file(self, request, execution_id: str) -> tuple[str, Path]:
         self.execution(execution_id)
         uri = request.args.get("path")
         if not uri:
@@ -119,7 +122,7 @@ class LogFileHandlers(Handlers):
                                                f"/executions/{other.execution_id}/", 1)) from None
 
     def h_file_download(self, request, tenant, execution_id):
-        uri, data = self._file(request, execution_id)
+        uri, path = self._file(request, execution_id)
         name = uri.rsplit("/", 1)[-1]
         fmt = (request.args.get("format") or "RAW").upper()
         if self.gen == 2 and fmt not in ("RAW", "JSONL"):
@@ -127,22 +130,24 @@ class LogFileHandlers(Handlers):
                               f"use RAW or JSONL", slug="invalid-query-parameter")
         if self.gen == 2 and fmt == "JSONL" and filesmod.extension(uri) == "ion":
             try:
-                data = filesmod.to_jsonl(data)
+                data = filesmod.to_jsonl(path.read_bytes())
             except Exception as exc:
                 raise illegal_argument(f"Unable to convert {name} to JSONL: {exc}") from None
             resp = Response(data, content_type="application/x-ndjson")
             resp.headers["Content-Disposition"] = _attachment(f'{name.rsplit(".", 1)[0]}.jsonl')
             return resp
-        resp = Response(data, content_type="application/octet-stream")
+        # streamed from disk (Content-Length set), never loaded whole into memory
+        resp = send_file(path, request.environ, mimetype="application/octet-stream", conditional=False, etag=False)
         resp.headers["Content-Disposition"] = _attachment(name)
         return resp
 
     def h_file_metas(self, request, tenant, execution_id):
-        uri, data = self._file(request, execution_id)
-        return _json({"size": len(data)})
+        uri, path = self._file(request, execution_id)
+        return _json({"size": path.stat().st_size})
 
     def h_file_preview(self, request, tenant, execution_id):
-        uri, data = self._file(request, execution_id)
+        uri, path = self._file(request, execution_id)
+        data = path.read_bytes()
         max_rows = int_param(request.args, "maxRows", filesmod.PREVIEW_INITIAL_ROWS)
         encoding = request.args.get("encoding")
         try:

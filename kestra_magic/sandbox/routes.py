@@ -305,6 +305,7 @@ class Application:
 
     @staticmethod
     def _corrupt(response: Response, kind: str) -> Response:
+        response.direct_passthrough = False     # a streamed file: read it to corrupt it
         body = response.get_data()
         if kind == "truncated":
             full = len(body) if len(body) > 1 else 64
