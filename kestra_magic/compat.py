@@ -297,7 +297,6 @@ def is_already_exists(status: int, message: str, body: Any) -> bool:
 
 # -- per-generation behaviour ---------------------------------------------------------------------
 
-# -- per-generation behaviour ---------------------------------------------------------------------
 
 #: ``get(operation, path_values, legacy=False)``: a JSON GET through the transport.
 Getter = Callable[..., Any]

@@ -42,11 +42,33 @@ def split_flow(flow: str) -> tuple[str, str]:
 
 
 class ExecutionFailed(KestraError):
-    """A run ended in a failure state (FAILED, KILLED, CANCELLED); ``.run`` is the :class:`Run`."""
+    """A run ended in a failure state (FAILED, KILLED, CANCELLED); ``.run`` is the :class:`Run`,
+    ``.reason`` the state and the failing task's last error line."""
 
-    def __init__(self, message: str, run: "Run"):
-        super().__init__(message)
+    def __init__(self, run: "Run", reason: str, reach: str = "km.last_run() returns the run"):
+        super().__init__(f"execution {run.id} of {run.namespace}.{run.flow_id} ended {reason} ({reach})")
         self.run = run
+        self.reason = reason
+
+
+def failure_reason(client: Any, execution: Execution, limit: int = 300) -> str:
+    """``FAILED at task t: its last error line`` for an execution that ended in failure: the state,
+    the last failed task and its last ERROR log line (the state and task alone when the logs cannot
+    be read: the reason is a detail of a failure already known, not a new error)."""
+    failed = [t for t in execution.task_runs if t.state.current in FAILED_STATES]
+    text = execution.state.current or "FAILED"
+    if not failed:
+        return text
+    task = failed[-1].task_id
+    text += f" at task {task}"
+    try:
+        errs = [e for e in client.logs.list_logs(execution.id, min_level="ERROR")
+                if e.task_id in (task, None) and e.message]
+    except KestraError:
+        return text
+    if errs:
+        text += ": " + " ".join(str(errs[-1].message).split())[:limit]
+    return text
 
 
 class UnknownInput(KestraValidationError, ValueError):
@@ -217,8 +239,10 @@ class Run:
         if self._url is None:
             try:
                 self._url = self.client.ui_link(f"executions/{self.namespace}/{self.flow_id}/{self.id}")
+            except KestraConnectionError:
+                return ""               # asked again once the server answers
             except KestraError:
-                return ""
+                self._url = ""          # the server will not give one: do not ask at every view
         return self._url
 
     def refresh(self) -> "Run":
@@ -226,25 +250,12 @@ class Run:
         self.execution = self.client.executions.get_execution(self.id)
         return self
 
-    def raise_for_outcome(self) -> "Run":
-        """Raise :class:`ExecutionFailed` if the run ended in a failure state; else return it."""
+    def raise_for_outcome(self, reach: str = "km.last_run() returns the run") -> "Run":
+        """Raise :class:`ExecutionFailed` if the run ended in a failure state; else return it.
+        ``reach``: how the user gets the run back, ended the message with."""
         if self.outcome == FAILURE:
-            raise ExecutionFailed(self._failure_line(), self)
+            raise ExecutionFailed(self, failure_reason(self.client, self.execution, limit=200), reach)
         return self
-
-    def _failure_line(self) -> str:
-        """``execution X of ns.flow ended FAILED at task t: last error message``."""
-        failed = [t for t in self.execution.task_runs if t.state.current in FAILED_STATES]
-        detail = ""
-        if failed:
-            task = failed[-1].task_id
-            detail = f" at task {task}"
-            errs = [e for e in self.client.logs.list_logs(self.id, min_level="ERROR")
-                    if e.task_id in (task, None) and e.message]
-            if errs:
-                detail += ": " + " ".join(str(errs[-1].message).split())[:200]
-        return (f"execution {self.id} of {self.namespace}.{self.flow_id} ended {self.state}{detail} "
-                f"(km.last_run() returns the run)")
 
     # -- waiting -----------------------------------------------------------------------------
     def wait(self, timeout: float | None = None, *, poll_interval: float = 1.0,

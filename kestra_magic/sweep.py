@@ -219,20 +219,13 @@ def _failed(run: _Run) -> bool:
 def _explain_failure(client, run: _Run) -> None:
     """``error`` of a failed run: the failing task and its error line (``FAILED at task t: msg``),
     and ``url``, a link to the execution."""
+    from kestra_magic.runs import failure_reason
     try:
         ex = client.executions.get_execution(run.execution.id)
-        failed = [t for t in ex.task_runs if t.state.is_failed]
-        text = run.execution.state.current
-        if failed:
-            task = failed[-1].task_id
-            text += f" at task {task}"
-            errs = [e for e in client.logs.list_logs(run.execution.id, min_level="ERROR")
-                    if e.message and e.task_id in (task, None)]
-            if errs:
-                text += ": " + " ".join(str(errs[-1].message).split())[:300]
-        run.error = run.error or text
     except KestraError as e:
         run.error = run.error or f"{run.execution.state.current} (reason unavailable: {e})"
+    else:
+        run.error = run.error or failure_reason(client, ex)
     try:
         run.url = client.ui_link(f"executions/{run.execution.namespace}/{run.execution.flow_id}/{run.execution.id}")
     except Exception:

@@ -18,7 +18,7 @@ UTC_DTYPE = "datetime64[us, UTC]"
 
 
 #: ``DataFrame.attrs`` key of the frames this package builds with durations in them: views show those
-#: durations as people read them (``kestra_magic.render.register_frame_display``); a user's own
+#: durations as people read them (``kestra_magic.notebook.display``); a user's own
 #: frames keep pandas' display
 DURATIONS_DISPLAY = "kestra_magic.durations"
 

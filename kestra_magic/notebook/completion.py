@@ -166,7 +166,7 @@ class Catalogs:
 
         def fetch():
             try:
-                cat.docs[cls] = _plugins(client).plugin_documentation(cls)
+                cat.docs[cls] = client.plugins.plugin_documentation(cls)
             except Exception:
                 cat.docs[cls] = None
         thread = self._spawn(cat, "doc:" + cls, fetch)
@@ -203,7 +203,7 @@ class Catalogs:
     def _load(client, cat: Catalog) -> None:
         try:
             cat.generation = client.generation
-            plugins = _plugins(client)
+            plugins = client.plugins
             cat.task_types = plugins.task_types()
             try:
                 cat.input_types = plugins.input_types()
@@ -231,15 +231,6 @@ class Catalogs:
             cat.recent_loaded = time.monotonic()
         except Exception:
             cat.recent_loaded = time.monotonic()
-
-
-def _plugins(client):
-    """The client's plugin API (``client.plugins`` once the ApiClient registers it)."""
-    plugins = getattr(client, "plugins", None)
-    if plugins is None:
-        from kestra_magic.api.plugins import PluginsApi
-        plugins = PluginsApi(client._transport)
-    return plugins
 
 
 def _shared_client():

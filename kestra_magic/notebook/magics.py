@@ -18,6 +18,7 @@ from traitlets.config.configurable import Configurable
 
 from kestra_magic.notebook import errors as _errors
 from kestra_magic.notebook.errors import KestraMagicError
+from kestra_magic.errors import KestraError
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -272,11 +273,11 @@ class KestraMagic(Magics, Configurable):
                 raise
             raise KestraMagicError(f"{_errors.one_line(err)}{hint}", kind="KestraValidationError") from err
         completion.invalidate()          # the new flow, its inputs and namespace complete at once
-        if hasattr(c, "know_flow"):
-            c.know_flow(flow)            # %kestra_run can name an unknown input before any request
+        c.know_flow(flow)                # %kestra_run can name an unknown input before any request
         self.last_flow = (flow.namespace or ns, flow.id or flow_id)
-        link = c.ui_link(f"flows/edit/{self.last_flow[0]}/{self.last_flow[1]}")
-        topology = flow_topology(c, *self.last_flow, source=source) if picture else None
+        # the flow is saved: a link or a picture the server cannot give now must not fail the cell
+        link = _extra(lambda: c.ui_link(f"flows/edit/{self.last_flow[0]}/{self.last_flow[1]}"))
+        topology = _extra(lambda: flow_topology(c, *self.last_flow, source=source)) if picture else None
         self._display(FlowSummary(self.last_flow[0], self.last_flow[1], flow.revision, status,
                                   len(flow.tasks or doc.get("tasks") or []), link, warnings, topology=topology))
         if args.var:
@@ -386,13 +387,11 @@ class KestraMagic(Magics, Configurable):
                                    f"({_errors.one_line(mon.follower.error)}); check the server, then "
                                    f"{name}.wait()", kind="KestraConnectionError")
         from kestra_magic.runs import ExecutionFailed
+        reach = f"`{var}` holds the run" if var else "get the run with `import kestra_magic as km; ex = km.last_run()`"
         try:
-            handle.raise_for_outcome()   # the one outcome policy (kestra_magic.models.OUTCOMES)
+            handle.raise_for_outcome(reach)   # the one outcome policy (kestra_magic.models.OUTCOMES)
         except ExecutionFailed as err:
-            reach = (f"`{var}` holds the run" if var else
-                     "get the run with `import kestra_magic as km; ex = km.last_run()`")
-            raise KestraMagicError(err.message.replace("(km.last_run() returns the run)", f"({reach})"),
-                                   kind="ExecutionFailed") from err
+            raise KestraMagicError(err.message, kind="ExecutionFailed") from err
 
     def _sweep(self, c, args, var: str | None, ns: str, flow_id: str, shared: dict, labels):
         """``--sweep $rows``: one execution per row, shared inputs under each row, progress shown live."""
@@ -628,6 +627,15 @@ def _password_for(username: str) -> str:
     return pw
 
 
+def _extra(fn: Callable[[], Any]) -> Any:
+    """An extra of a summary (a link, a picture) after the main work succeeded: None when the
+    server cannot give it (a KestraError), any other exception is a bug and propagates."""
+    try:
+        return fn()
+    except KestraError:
+        return None
+
+
 def _safe(fn: Callable[[], Any], default: Any) -> Any:
     try:
         return fn()
@@ -638,7 +646,7 @@ def _safe(fn: Callable[[], Any], default: Any) -> Any:
 def load_ipython_extension(ip) -> None:
     """Register the magics and the ``KestraMagic`` configurable on a shell."""
     from kestra_magic.notebook import completion
-    from kestra_magic.render import register_frame_display
+    from kestra_magic.notebook.display import register_frame_display
     magic = KestraMagic(shell=ip)
     ip.register_magics(magic)
     if magic not in ip.configurables:
@@ -650,7 +658,7 @@ def load_ipython_extension(ip) -> None:
 def unload_ipython_extension(ip) -> None:
     """Remove the magics, the configurable and completion (so a later load starts fresh)."""
     from kestra_magic.notebook import completion
-    from kestra_magic.render import unregister_frame_display
+    from kestra_magic.notebook.display import unregister_frame_display
     completion.unregister(ip)
     unregister_frame_display(ip)
     mm = ip.magics_manager

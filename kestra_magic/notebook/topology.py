@@ -96,8 +96,8 @@ def flow_from_graph(graph: Mapping[str, Any]) -> dict:
 
 def _as_flow(flow_or_graph: Any) -> dict:
     if isinstance(flow_or_graph, str):
-        import yaml
-        doc = yaml.safe_load(flow_or_graph)
+        from kestra_magic import safe_yaml
+        doc = safe_yaml.load(flow_or_graph)
         if not isinstance(doc, dict):
             raise ValueError("the flow YAML must be a mapping with tasks")
         return doc
@@ -332,10 +332,8 @@ def flow_topology(client: Any, namespace: str, flow_id: str, *, source: str | No
     """The topology of a stored flow from the server's graph endpoint; from ``source`` (or the
     stored flow's YAML) when the server serves no graph (404/405: older servers, other backends)."""
     from kestra_magic import errors
-    from kestra_magic.api.plugins import PluginsApi
-    plugins = getattr(client, "plugins", None) or PluginsApi(client._transport)
     try:
-        graph = plugins.flow_graph(namespace, flow_id)
+        graph = client.plugins.flow_graph(namespace, flow_id)
         if graph.get("nodes"):
             return Topology(graph, states)
     except errors.KestraError as err:

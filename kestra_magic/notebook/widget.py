@@ -12,6 +12,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from kestra_magic.errors import KestraError
 from kestra_magic.follow import ExecutionFollower
 from kestra_magic.render import (
     TERMINAL, RunView, Summary, fmt_duration, header_html, logs_html, scalable, summary_text,
@@ -33,9 +34,10 @@ def deliver_clicks_mid_cell(widget: Any) -> bool:
     """Let the front end's messages to ``widget`` (a click, a changed value) be handled while a cell
     blocks: keep them on the kernel subshell the front end sent them on. ipykernel 7 otherwise routes
     them to the subshell of the comm's last published message, i.e. the busy main shell
-    (``ipykernel/kernelbase.py`` ``shell_channel_thread_main`` asks ``comm._reply_subshell_for``;
-    measured in ../shared/jupyter-subshells.md). False where the kernel has no such hook (ipykernel <
-    7, no kernel): messages then wait for the cell, and the view says so."""
+    (``ipykernel/kernelbase.py`` ``shell_channel_thread_main`` asks ``comm._reply_subshell_for``, which
+    answers the subshell that last published on that comm: measured on ipykernel 7.4). False where
+    the kernel has no such hook (ipykernel < 7, no kernel): messages then wait for the cell, and the
+    view says so."""
     comm = getattr(widget, "comm", None)
     if comm is None or not callable(getattr(comm, "_reply_subshell_for", None)):
         return False
@@ -99,7 +101,6 @@ class ExecutionWidget:
         # clicks and filter changes act while the cell blocks, where the kernel allows it
         self.live_clicks = all([deliver_clicks_mid_cell(x) for x in
                                 (self.kill_button, self.resume_button, self.level, self.all_logs)])
-        self.click_threads: list[str] = []   # where callbacks ran (a subshell thread mid-cell)
         self._pause_key: str | None = None
         self._pending: list[str] = []        # messages from callbacks, drawn by the next render
         self.note = ""
@@ -119,7 +120,6 @@ class ExecutionWidget:
             self.changed()
 
     def on_kill(self) -> None:
-        self.click_threads.append(threading.current_thread().name)
         try:
             self.handle.kill()
             self._say("kill requested")
@@ -127,7 +127,6 @@ class ExecutionWidget:
             self._say(f'<span style="color:#E0001C">{_esc(err)}</span>')
 
     def on_resume(self) -> None:
-        self.click_threads.append(threading.current_thread().name)
         values = {}
         for child in self.resume_inputs.children:
             key = getattr(child, "input_id", None)
@@ -341,7 +340,6 @@ class Monitor:
         self._sent: collections.deque = collections.deque()   # (time, messages) of recent draws
         self._logs_read = 0.0
         self._said_failing = 0
-        self.link: str | None = None
 
     # -- start / stop ------------------------------------------------------------------------
     def start(self) -> "Monitor":
@@ -369,24 +367,19 @@ class Monitor:
         """The view of the newest execution seen (built once per update: a clock tick reuses it)."""
         latest = self.follower.latest if hasattr(self, "follower") else self.handle.execution
         cached = getattr(self, "_view_cache", None)
-        if cached is None or cached[0] is not latest or cached[1] != self.link:
-            cached = self._view_cache = (latest, self.link, RunView.of(latest, self.link or self.handle.url))
-        return cached[2]
+        if cached is None or cached[0] is not latest:
+            cached = self._view_cache = (latest, RunView.of(latest, self.handle.url))
+        return cached[1]
 
     def _load_flow(self) -> None:
-        """The flow of this execution's revision, for the topology picture (best effort: a run of a
-        flow the client cannot read still shows its table); and the "Open in UI" link that works on
-        this server (Kestra's UI, or the sandbox's read-only page: ``ApiClient.ui_link``)."""
-        h = self.handle
-        try:
-            self.link = h.client.ui_link(f"executions/{h.namespace}/{h.flow_id}/{h.id}")
-        except Exception:
-            self.link = None
+        """The flow of this execution's revision, for the topology picture (a run of a flow the
+        client cannot read still shows its table), and the run's link (``Run.url``, asked once)."""
+        self.handle.url                  # asks the server once; views read the cached link
         try:
             ex = self.handle.execution
             self.widget.flow_source = self.handle.client.flows.get_flow(
                 self.handle.namespace, self.handle.flow_id, revision=getattr(ex, "flow_revision", None))
-        except Exception:
+        except KestraError:
             self.widget.flow_source = None
 
     def _render_loop(self) -> None:
@@ -439,14 +432,14 @@ class Monitor:
         self._logs_read = time.monotonic()
         try:
             w.log_entries = list(self.handle.client.logs.list_logs(self.handle.id))[-ALL_LOGS_LINES:]
-        except Exception as err:
+        except KestraError as err:
             w._pending.append(f'<span style="color:#E0001C">logs unavailable: {_esc(err)}</span>')
 
     def _render_once(self) -> int:
         self.handle.execution = self.follower.latest
+        self._read_all_logs()            # HTTP: never while holding the render lock
         with self._render_lock:
             self.widget.connection = self._connection()
-            self._read_all_logs()
             sent = self.widget.render(self._view(), list(self.follower.logs))
             self.messages += sent
             self.renders += 1
@@ -467,9 +460,9 @@ class Monitor:
                 self.out(note)
         if self.widget is not None:
             logs = self.follower.final_logs() if view.is_terminal else list(self.follower.logs)
+            self._read_all_logs(force=True)
             with self._render_lock:
                 self.widget.connection = self._connection()
-                self._read_all_logs(force=True)
                 sent = self.widget.render(view, logs)
                 self.messages += sent
                 self._sent.append((time.monotonic(), sent))

@@ -173,7 +173,8 @@ def test_frames_show_durations_as_people_read_them_and_keep_their_dtype(ip):
     the display (the ``ip`` fixture loads the extension) and ``%unload_ext`` removes it."""
     import pandas as pd
     from kestra_magic.frames.tables import with_readable_durations
-    from kestra_magic.render import frame_html, unregister_frame_display
+    from kestra_magic.notebook.display import unregister_frame_display
+    from kestra_magic.render import frame_html
     durations = pd.to_timedelta([0.12, 2.000594, 63], unit="s")
     df = with_readable_durations(pd.DataFrame({"task": ["a", "b", "c"], "duration": durations}))
     html = frame_html(df)
