@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from kestra_magic.sandbox.problems import ApiError
 
 __all__ = ["Credential", "RequestGuard", "CREDENTIAL_FILE", "DEFAULT_USERNAME", "is_loopback", "authenticated",
-           "credentials_ok", "csrf_missing", "open_path", "unauthorized"]
+           "credentials_ok", "csrf_missing", "open_endpoint", "unauthorized"]
 
 CREDENTIAL_FILE = "sandbox-credential.json"
 # Kestra's basic-auth user is an email address (its setup page refuses anything else)
@@ -173,15 +173,14 @@ def credentials_ok(settings, user: str, password: str) -> bool:
         and secrets.compare_digest(password, settings.password)
 
 
-def open_path(path: str, generation: int) -> bool:
-    """Paths Kestra serves without credentials: webhook triggers, and the configs probe of each
-    generation (1.x ``/api/v1/configs``; 2.x ``/api/v1/configs/login`` and ``/api/v1/login``)."""
-    p = path.rstrip("/")
-    if p.startswith("/api/v1/") and "/executions/webhook/" in p:
-        return True           # webhook trigger URLs are open (kestra-api-2.md §9.1)
-    if generation == 1:
-        return p == "/api/v1/configs"
-    return p in ("/api/v1/configs/login", "/api/v1/login")
+def open_endpoint(endpoint: str | None, generation: int) -> bool:
+    """Routes Kestra serves without credentials, by route (never by a path substring: a flow in a
+    namespace called ``webhook`` must not open its executions): webhook triggers (kestra-api-2.md
+    §9.1), and the configs probe of each generation (1.x ``GET /api/v1/configs``; 2.x
+    ``/api/v1/configs/login`` and ``/api/v1/login``). ``None``: a path no route matches."""
+    if endpoint == "webhook":
+        return True
+    return endpoint in (("configs",) if generation == 1 else ("configs_login", "login"))
 
 
 def authenticated(settings, headers, cookies) -> bool:

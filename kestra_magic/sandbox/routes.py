@@ -349,15 +349,22 @@ class Application:
             length = request.content_length
             if length is not None and length > self.settings.max_body_size:
                 raise self._too_large(length)
-            if request.path.startswith("/api/v1/") and not guards.open_path(request.path, self.gen) \
+            adapter = self.url_map.bind_to_environ(request.environ)
+            try:
+                endpoint, values = adapter.match()
+            except HTTPException:
+                endpoint, values = None, {}
+            # which routes are open is decided by the route matched (a 404/405 still needs credentials
+            # first, as Kestra's security filter runs before routing)
+            if request.path.startswith("/api/v1/") and not guards.open_endpoint(endpoint, self.gen) \
                     and not guards.authenticated(self.settings, request.headers, request.cookies):
                 raise guards.unauthorized(request.headers)
             if guards.csrf_missing(self.gen, request.method, request.path, request.headers, request.cookies):
                 raise ApiError(403, "forbidden", "Missing or invalid CSRF token: send the X-CSRF-TOKEN header "
                                "with cookie sessions, or authenticate with an Authorization header and no "
                                "BASIC_AUTH cookie", "Forbidden")
-            adapter = self.url_map.bind_to_environ(request.environ)
-            endpoint, values = adapter.match()
+            if endpoint is None:
+                endpoint, values = adapter.match()      # raises the 404/405 itself
             self._fill_record(request, rec)
             return self.handlers[endpoint](request, **values)
         except domain.BulkInvalid as err:       # Kestra's BulkErrorResponse, plain JSON on both generations

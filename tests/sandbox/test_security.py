@@ -156,6 +156,24 @@ def test_webhooks_stay_open_without_the_credential(guarded_sandbox, ns):
     assert resp.status_code == 200 and resp.json()["flowId"] == "wh"
 
 
+def test_only_webhook_routes_are_open_not_paths_that_look_like_them(guarded_sandbox):
+    """A flow in a namespace called ``webhook`` is not a webhook: its executions need the credential
+    (openness is decided by the route matched, not by a path substring)."""
+    sb = guarded_sandbox
+    Kapi(sb).create_flow(flow_yaml("webhook", "x", body="""
+    tasks:
+      - id: t
+        type: io.kestra.plugin.core.log.Log
+        message: hi
+    """))
+    before = len(sb.store.executions)
+    for method, path in (("POST", "/executions/webhook/x"), ("POST", "/executions/webhook/x/validate")):
+        resp = requests.request(method, _url(sb, path), timeout=10)
+        assert resp.status_code == 401, (method, path, resp.status_code)
+    assert len(sb.store.executions) == before          # nothing ran
+    assert requests.get(_url(sb, "/no/such/route"), timeout=10).status_code == 401   # credentials first
+
+
 def _cli(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "kestra_magic.sandbox", "--port", "0", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
