@@ -55,11 +55,23 @@ def signature(app: Any, path: str, expires: int) -> str:
     return hmac.new(secret_for(app), f"{path}\n{expires}".encode(), hashlib.sha256).hexdigest()
 
 
-def signed_url(app: Any, path: str, *, ttl: int = LINK_TTL, now: float | None = None) -> tuple[str, int]:
-    """``(url, expires)`` for an absolute page path such as ``/ui/main/executions/ns/f/id``."""
-    expires = int((now if now is not None else time.time()) + ttl)
+def signed_url(app: Any, path: str, *, ttl: int = LINK_TTL, now: float | None = None,
+               expires: int | None = None) -> tuple[str, int]:
+    """``(url, expires)`` for an absolute page path such as ``/ui/main/executions/ns/f/id``; with
+    ``expires``, a link that ends then (links a page shows end with the link that opened it, so
+    following links never extends access)."""
+    if expires is None:
+        expires = int((now if now is not None else time.time()) + ttl)
     query = urlencode({"exp": expires, "sig": signature(app, path, expires)})
     return f"{app.settings.base_url}{path}?{query}", expires
+
+
+def _derived(app: Any, request: Request, page: str) -> str:
+    """The link a page shows to a related page (a run's flow, a flow's runs: the same flow), expiring
+    with the link the viewer came with; plain when the sandbox is open."""
+    if not app.settings.auth_required:
+        return app.settings.base_url + page
+    return signed_url(app, page, expires=int(request.args["exp"]))[0]
 
 
 def _allowed(app: Any, request: Request) -> str | None:
@@ -182,7 +194,7 @@ def h_ui_flow(app: Any, request: Request, tenant: str, namespace: str, flow_id: 
     rows = []
     for ex in runs:
         page = f"/ui/{quote(tenant, safe='')}/executions/{quote(namespace, safe='')}/{quote(flow_id, safe='')}/{quote(ex['id'], safe='')}"
-        href = signed_url(app, page)[0] if app.settings.auth_required else app.settings.base_url + page
+        href = _derived(app, request, page)
         state = (ex.get("state") or {}).get("current") or ""
         rows.append([f"<a href='{html.escape(href)}'>{html.escape(ex['id'])}</a>", _badge(state),
                      html.escape((ex.get("state") or {}).get("startDate") or "")])
@@ -219,7 +231,7 @@ def h_ui_execution(app: Any, request: Request, tenant: str, namespace: str, flow
     log_text = "\n".join(f"{e.get('timestamp', '')} {e.get('level', ''):5} {e.get('taskId') or '':12} "
                          f"{e.get('message', '')}" for e in logs[-MAX_LOG_LINES:])
     flow_page = f"/ui/{quote(tenant, safe='')}/flows/edit/{quote(namespace, safe='')}/{quote(flow_id, safe='')}"
-    flow_href = signed_url(app, flow_page)[0] if app.settings.auth_required else app.settings.base_url + flow_page
+    flow_href = _derived(app, request, flow_page)
     body = (f"<h1>Execution {html.escape(execution_id)} {_badge(state.get('current') or '')}</h1>"
             f"<p>flow <a href='{html.escape(flow_href)}'>{html.escape(namespace)}.{html.escape(flow_id)}</a>"
             f" revision {html.escape(str(ex.get('flowRevision')))} · started {html.escape(state.get('startDate') or '')}"

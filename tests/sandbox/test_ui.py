@@ -110,6 +110,21 @@ def test_the_flow_page_shows_source_tree_and_signed_execution_links(locked, ns):
     assert follow.status_code == 200 and ex_id in follow.text
 
 
+def test_links_a_page_shows_expire_with_the_link_that_opened_it(locked, ns):
+    """Following links never extends access: a run's page links its flow with the run link's own
+    expiry, and the flow page's run links carry it on."""
+    from urllib.parse import parse_qs, urlsplit
+    http, ex_id = _setup(locked, ns, (USERNAME, PASSWORD))
+    minted = _mint(http, locked, f"executions/{ns}/page/{ex_id}")["url"]
+    exp = parse_qs(urlsplit(minted).query)["exp"]
+    run_page = requests.get(minted, timeout=10).text
+    flow_link = run_page.split(f">{ns}.page</a>")[0].rsplit("href='", 1)[1].rstrip("'").replace("&amp;", "&")
+    assert parse_qs(urlsplit(flow_link).query)["exp"] == exp
+    flow_page = requests.get(flow_link, timeout=10).text
+    back = flow_page.split(f">{ex_id}</a>")[0].rsplit("href='", 1)[1].rstrip("'").replace("&amp;", "&")
+    assert parse_qs(urlsplit(back).query)["exp"] == exp
+
+
 def test_an_open_sandbox_serves_pages_without_signature_and_404s_unknown_ones(sandbox, ns):
     _, ex_id = _setup(sandbox, ns)
     ok = requests.get(f"{sandbox.url}/ui/main/executions/{ns}/page/{ex_id}/logs", timeout=10)
