@@ -33,9 +33,10 @@ def from_json(value: Any) -> Any:
         return None
     if not isinstance(value, (str, bytes)):
         return value
+    from kestra_magic.sandbox import safe_json   # the same limits as request bodies (a webhook's body)
     try:
-        return json.loads(value)
-    except ValueError as exc:
+        return safe_json.loads(value)
+    except safe_json.JsonError as exc:
         raise ValueError(f"invalid JSON '{str(value)[:60]}': {exc}") from None
 
 

@@ -80,13 +80,14 @@ def _yaml(yaml: Any = None) -> Any:
     if not isinstance(yaml, str):
         raise ValueError("The 'yaml' function expects an argument 'yaml' with type string.")
 
-    class _Loader(pyyaml.SafeLoader):
+    class _NoDates(pyyaml.resolver.Resolver):
         pass
-    _Loader.yaml_implicit_resolvers = {
+    _NoDates.yaml_implicit_resolvers = {
         ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for ch, resolvers in pyyaml.SafeLoader.yaml_implicit_resolvers.items()}
+        for ch, resolvers in pyyaml.resolver.Resolver.yaml_implicit_resolvers.items()}
+    from kestra_magic import safe_yaml           # Kestra's parser limits: aliases, depth, size
     try:
-        return pyyaml.load(yaml, Loader=_Loader)   # noqa: S506 - a SafeLoader subclass
+        return safe_yaml.load(yaml, resolver=_NoDates)
     except pyyaml.YAMLError as exc:
         raise ValueError(f"Invalid yaml: {str(exc).splitlines()[0]}") from None
 
