@@ -9,6 +9,8 @@ after a create. Nothing else in the package branches on the generation.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import re
 import threading
@@ -302,6 +304,26 @@ def is_already_exists(status: int, message: str, body: Any) -> bool:
 Getter = Callable[..., Any]
 
 
+@dataclasses.dataclass(frozen=True)
+class FlowLanguage:
+    """The parts of the flow language that differ by generation."""
+    extra_flow_keys: tuple[str, ...]      # flow-level keys this generation has beyond the common ones
+    input_types: tuple[str, ...]
+    loop_variable: str | None             # ``item`` of 2.x Loop; None on 1.x (``taskrun.value``)
+
+
+_INPUT_TYPES_2 = ("STRING", "SELECT", "INT", "FLOAT", "BOOL", "DATETIME", "DATE", "TIME", "DURATION", "FILE",
+                  "JSON", "URI", "SECRET", "ARRAY", "MULTISELECT", "YAML", "EMAIL")
+# Kestra 2.0 removed pluginDefaults/workerGroup at flow level, the ENUM/BOOLEAN input aliases, and
+# ForEach's taskrun.value for Loop's item (Kestra 2.0 migration notes; openapi-2.0.0.yml Type enum)
+FLOW_LANGUAGE = {
+    1: FlowLanguage(("pluginDefaults", "workerGroup"),
+                    ("STRING", "ENUM", "SELECT", "INT", "FLOAT", "BOOLEAN", "BOOL", "DATETIME", "DATE", "TIME",
+                     "DURATION", "FILE", "JSON", "URI", "SECRET", "ARRAY", "MULTISELECT", "YAML", "EMAIL"), None),
+    2: FlowLanguage((), _INPUT_TYPES_2, "item"),
+}
+
+
 class Compat:
     """What differs by generation: built once the server's generation is known.
 
@@ -352,6 +374,12 @@ class Compat:
     def converts_ion_to_jsonl(self) -> bool:
         """Whether the server's file download can convert ION to JSON Lines (``format=JSONL``, 2.x)."""
         return self.generation >= 2
+
+    @property
+    def flow_language(self) -> "FlowLanguage":
+        """What a flow may say on this generation (for completion): Kestra 2.0 removed some
+        flow keys and input types, and added ``{{ item }}`` (Loop)."""
+        return FLOW_LANGUAGE[self.generation]
 
     def file_params(self, uri: str, fmt: str | None) -> dict[str, Any]:
         """Download params: ``format`` (RAW|JSONL) exists on 2.x only."""

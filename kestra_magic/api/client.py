@@ -46,6 +46,11 @@ class ApiClient:
         return self._transport.compat.converts_ion_to_jsonl
 
     @property
+    def flow_language(self):
+        """What a flow may say on this server's generation (``compat.FlowLanguage``)."""
+        return self._transport.compat.flow_language
+
+    @property
     def server_version(self) -> str | None:
         """The server's version string (e.g. ``"2.0.3"``), or None if it will not say."""
         return self._transport.server_version

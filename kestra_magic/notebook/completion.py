@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from kestra_magic.compat import FLOW_LANGUAGE, FlowLanguage
+
 COLD_WAIT = 1.0          # seconds a completion waits for a cold catalog
 TTL = 60.0               # seconds before server lists are refreshed (in the background)
 RECENT_TTL = 10.0        # recent executions go stale faster
@@ -37,7 +39,6 @@ KESTRA_CELL = re.compile(r"^\s*%%kestra_(flow|file)\b")
 FLOW_KEYS_COMMON = ["id", "namespace", "description", "labels", "inputs", "outputs", "variables", "tasks",
                     "errors", "finally", "afterExecution", "triggers", "concurrency", "retry", "sla",
                     "checks", "disabled"]
-FLOW_KEYS_V1 = ["pluginDefaults", "workerGroup"]     # removed in 2.x (kestra-api-2.md, flow language)
 TASK_COMMON = ["id", "type", "description", "retry", "timeout", "disabled", "logLevel", "allowFailure",
                "allowWarning", "logToFile", "runIf", "workerGroup"]
 TASK_LISTS = {"tasks", "errors", "finally", "then", "else", "defaults", "afterExecution"}
@@ -46,10 +47,6 @@ INPUT_KEYS = ["id", "type", "description", "displayName", "required", "defaults"
 OUTPUT_KEYS = ["id", "type", "value", "description", "displayName", "required"]
 TRIGGER_KEYS = ["id", "type", "description", "disabled", "cron", "timezone", "conditions", "inputs", "key",
                 "labels", "stopAfter"]
-INPUT_TYPES = {1: ["STRING", "ENUM", "SELECT", "INT", "FLOAT", "BOOLEAN", "BOOL", "DATETIME", "DATE", "TIME",
-                   "DURATION", "FILE", "JSON", "URI", "SECRET", "ARRAY", "MULTISELECT", "YAML", "EMAIL"],
-               2: ["STRING", "SELECT", "INT", "FLOAT", "BOOL", "DATETIME", "DATE", "TIME", "DURATION", "FILE",
-                   "JSON", "URI", "SECRET", "ARRAY", "MULTISELECT", "YAML", "EMAIL"]}
 OUTPUT_TYPES = ["STRING", "INT", "FLOAT", "BOOLEAN", "DATETIME", "DATE", "TIME", "DURATION", "FILE", "JSON",
                 "URI", "ARRAY"]
 SMALL_MAPS = {
@@ -94,7 +91,7 @@ PEBBLE_FUNCTIONS = ["block", "currentEachOutput", "decrypt", "encrypt", "errorLo
 @dataclass
 class Catalog:
     """What completion needs to know about one server, fetched in the background and cached."""
-    generation: int = 2
+    language: FlowLanguage = FLOW_LANGUAGE[2]    # the server generation's flow keys, input types, item
     task_types: dict[str, dict] = field(default_factory=dict)        # cls -> {title, description}
     input_types: list[str] = field(default_factory=list)
     flows: dict[tuple[str, str], list[dict]] = field(default_factory=dict)  # (ns, id) -> inputs
@@ -202,7 +199,7 @@ class Catalogs:
     @staticmethod
     def _load(client, cat: Catalog) -> None:
         try:
-            cat.generation = client.generation
+            cat.language = client.flow_language
             plugins = client.plugins
             cat.task_types = plugins.task_types()
             try:
@@ -409,18 +406,18 @@ def _flow_body(body: list[str], row: int, before: str, catalogs: Catalogs) -> Re
     structure = outline(body[:row] + [before] + body[row + 1:])
     here = structure[row]
     cat = catalogs.get()
-    gen = cat.generation if cat else 2
+    lang = cat.language if cat else FLOW_LANGUAGE[2]
     if here is not None and here.scalar:
         return None            # inside a `script: |` block: the user's code, not YAML
     m = re.match(r"^\s*(?:-\s+)?(?P<key>[A-Za-z_$][\w$.-]*)\s*:\s*(?P<value>[^\s#]*)$", before)
     if m and here is not None:
-        return _value(here.path, m.group("key"), m.group("value"), structure, cat, catalogs, gen)
+        return _value(here.path, m.group("key"), m.group("value"), structure, cat, catalogs, lang)
     m = re.match(r"^\s*(?:-\s+)?(?P<key>[A-Za-z_$][\w$]*)?$", before)
     if m:
         path = here.path if here is not None else _blank_path(structure, row, len(before))
         if path is None:
             return None
-        return _keys(path, m.group("key") or "", structure, cat, catalogs, gen)
+        return _keys(path, m.group("key") or "", structure, cat, catalogs, lang)
     return None
 
 
@@ -439,11 +436,11 @@ def _blank_path(structure: list[Line | None], row: int, col: int) -> tuple | Non
     return ()
 
 
-def _keys(path: tuple, prefix: str, structure, cat, catalogs, gen) -> Result:
+def _keys(path: tuple, prefix: str, structure, cat, catalogs, lang) -> Result:
     kind = _kind(path)
     present = set(_mapping(structure, path)) - {prefix}
     if kind == "flow":
-        names = FLOW_KEYS_COMMON + (FLOW_KEYS_V1 if gen == 1 else [])
+        names = FLOW_KEYS_COMMON + list(lang.extra_flow_keys)
     elif kind == "task":
         names = list(TASK_COMMON)
         type_ = _unquote(_mapping(structure, path).get("type") or "")
@@ -468,7 +465,7 @@ def _properties(cat, catalogs, type_: str) -> dict[str, dict]:
     return {k: v for k, v in props.items() if isinstance(v, dict)}
 
 
-def _value(path: tuple, key: str, prefix: str, structure, cat, catalogs, gen) -> Result:
+def _value(path: tuple, key: str, prefix: str, structure, cat, catalogs, lang) -> Result:
     kind = _kind(path)
     if kind == "task" and key == "type":
         types = sorted((cat.task_types if cat else {}))
@@ -478,7 +475,7 @@ def _value(path: tuple, key: str, prefix: str, structure, cat, catalogs, gen) ->
         return Result(prefix, full + short)
     if kind == "input" and key == "type":
         return Result(prefix, _filter(prefix.upper(), (cat.input_types if cat and cat.input_types
-                                                        else INPUT_TYPES[gen]), "input type", ci=True))
+                                                        else list(lang.input_types)), "input type", ci=True))
     if kind == "output" and key == "type":
         return Result(prefix, _filter(prefix, OUTPUT_TYPES, "output type", ci=True))
     enum: list[str] = []
@@ -505,7 +502,8 @@ def _expression(expr: str, model: CellModel, catalogs: Catalogs) -> Result | Non
     path = m.group("path")
     parts = path.split(".")
     if len(parts) == 1:
-        roots = EXPR_ROOTS + (["item"] if model.uses_loop or _generation(catalogs) == 2 else [])
+        loop_variable = _language(catalogs).loop_variable
+        roots = EXPR_ROOTS + (["item"] if model.uses_loop or loop_variable == "item" else [])
         return Result(path, _filter(path, roots, "variable") +
                       _filter(path, [f + "()" for f in PEBBLE_FUNCTIONS], "function"))
     head, stem, last = parts[0], ".".join(parts[:-1]), parts[-1]
@@ -530,9 +528,9 @@ def _expression(expr: str, model: CellModel, catalogs: Catalogs) -> Result | Non
     return Result(path, [(f"{stem}.{n}", "variable") for n in names if n.startswith(last)])
 
 
-def _generation(catalogs: Catalogs) -> int:
+def _language(catalogs: Catalogs) -> FlowLanguage:
     cat = catalogs.get(wait=0)
-    return cat.generation if cat else 2
+    return cat.language if cat else FLOW_LANGUAGE[2]
 
 
 # -- line magics ---------------------------------------------------------------------------------
