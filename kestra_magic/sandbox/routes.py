@@ -205,7 +205,7 @@ def _v2_rules() -> list[Rule]:
 
 
 HANDLERS = (ConfigHandlers, FlowHandlers, ExecutionHandlers, ActionHandlers, BulkHandlers, WebhookHandlers,
-            LogFileHandlers)
+            LogFileHandlers, NamespaceFileHandlers)
 
 
 def domain_error(err: domain.DomainError, generation: int) -> ApiError:
@@ -243,11 +243,6 @@ class Application:
         self.handlers: dict[str, Callable] = {}
         for kind in HANDLERS:
             self.handlers.update(kind(ctx).endpoints())
-        # namespace files: kept by the store's own module (its handlers reach only ``.store``)
-        nsfiles = NamespaceFileHandlers()
-        nsfiles.store = store
-        self.handlers.update({name[2:]: getattr(nsfiles, name) for name in dir(NamespaceFileHandlers)
-                              if name.startswith("h_")})
         # plugin docs, the flow graph and the read-only pages: plain functions (app, request, **url_args)
         # that read the store (``self.store``) and the settings
         self.store = store
