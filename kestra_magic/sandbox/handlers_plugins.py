@@ -10,8 +10,8 @@ of ``InputType``; ``GET /api/v1/{tenant}/flows/{namespace}/{id}/graph`` a ``Flow
 
 The task list comes from the engine's registry (``sandbox/tasks/base.py``); titles, output names and
 property types of the built-in types are in :data:`DOCS` (facts from ``ion-and-tasks.md`` and the
-plugin pages it cites). Handlers are plain functions ``(app, request, **url_args) -> Response``;
-:data:`RULES` lists ``(rule, methods, endpoint)`` for the route table.
+plugin pages it cites). :class:`PluginHandlers` answers them (a ``Handlers`` class, reading flows
+through the backend); :data:`RULES` lists ``(rule, methods, endpoint)`` for the route table.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from kestra_magic.sandbox import graph as graphmod
-from kestra_magic.sandbox.http import json_response
+from kestra_magic.sandbox.http import Handlers, json_response
 from kestra_magic.sandbox.problems import ApiError, not_found
 
 S = {"type": "string"}
@@ -224,42 +224,45 @@ def flow_schema(generation: int) -> dict:
 
 
 # -- handlers ------------------------------------------------------------------------------------
-def h_plugins_list(app, request: Request) -> Response:
-    items = plugins(app.gen)
-    if app.gen == 1:
-        return json_response(items)
-    return json_response({"results": items, "total": len(items)})
+class PluginHandlers(Handlers):
+    """``GET /api/v1/plugins[...]`` and the flow graph."""
 
+    def h_plugins_list(self, request: Request) -> Response:
+        items = plugins(self.gen)
+        if self.gen == 1:
+            return json_response(items)
+        return json_response({"results": items, "total": len(items)})
 
-def h_plugin_doc(app, request: Request, cls: str) -> Response:
-    doc = documentation(cls, app.gen)
-    if doc is None:
-        raise not_found(f"Unable to find plugin '{cls}'")
-    return json_response(doc)
+    def h_plugin_doc(self, request: Request, cls: str) -> Response:
+        doc = documentation(cls, self.gen)
+        if doc is None:
+            raise not_found(f"Unable to find plugin '{cls}'")
+        return json_response(doc)
 
+    def h_plugin_schema(self, request: Request, type: str) -> Response:
+        kind = type.lower()
+        if kind == "flow":
+            return json_response(flow_schema(self.gen))
+        if kind == "task":
+            return json_response(flow_schema(self.gen)["definitions"]["io.kestra.core.models.tasks.Task"])
+        raise ApiError(422, "invalid-plugin-type" if self.gen == 2 else "invalid",
+                       f"Schema type '{type}' is not served by the sandbox: use flow or task", "Invalid")
 
-def h_plugin_schema(app, request: Request, type: str) -> Response:
-    kind = type.lower()
-    if kind == "flow":
-        return json_response(flow_schema(app.gen))
-    if kind == "task":
-        return json_response(flow_schema(app.gen)["definitions"]["io.kestra.core.models.tasks.Task"])
-    raise ApiError(422, "invalid-plugin-type" if app.gen == 2 else "invalid",
-                   f"Schema type '{type}' is not served by the sandbox: use flow or task", "Invalid")
+    def h_plugin_inputs(self, request: Request) -> Response:
+        return json_response([{"type": t, "cls": f"io.kestra.plugin.core.flow.inputs.{t.title()}Input"}
+                              for t in INPUT_TYPES[self.gen]])
 
-
-def h_plugin_inputs(app, request: Request) -> Response:
-    return json_response([{"type": t, "cls": f"io.kestra.plugin.core.flow.inputs.{t.title()}Input"}
-                          for t in INPUT_TYPES[app.gen]])
-
-
-def h_flow_graph(app, request: Request, tenant: str, namespace: str, flow_id: str) -> Response:
-    revision = request.args.get("revision")
-    flow = app.store.get_flow(namespace, flow_id, revision)
-    if flow is None:
-        raise not_found(f"Unable to find flow '{namespace}.{flow_id}'" +
-                        (f" revision {revision}" if revision else ""))
-    return json_response(graphmod.flow_graph(flow))
+    def h_flow_graph(self, request: Request, tenant: str, namespace: str, flow_id: str) -> Response:
+        # Kestra's FlowController.generateFlowGraph (webserver/.../controllers/api/FlowController.java):
+        # flowRepository.findByIdWithSource(tenant, namespace, id, revision), which leaves deleted flows
+        # out, else NoSuchElementException "Unable to find flow ..." (404): a deleted flow, or its deleted
+        # revision, has no graph
+        revision = request.args.get("revision")
+        flow = self.backend.flow(namespace, flow_id, revision)
+        if flow is None or flow.get("deleted"):
+            raise not_found(f"Unable to find flow '{namespace}.{flow_id}'" +
+                            (f" revision {revision}" if revision else ""))
+        return json_response(graphmod.flow_graph(flow))
 
 
 T = "/api/v1/<tenant>"
@@ -270,5 +273,3 @@ RULES: list[tuple[str, list[str], str]] = [
     ("/api/v1/plugins/<cls>", ["GET"], "plugin_doc"),
     (f"{T}/flows/<namespace>/<flow_id>/graph", ["GET"], "flow_graph"),
 ]
-HANDLERS = {"plugins_list": h_plugins_list, "plugin_inputs": h_plugin_inputs, "plugin_schema": h_plugin_schema,
-            "plugin_doc": h_plugin_doc, "flow_graph": h_flow_graph}

@@ -8,7 +8,6 @@ rule) which raises domain errors mapped here by :func:`domain_error`.
 """
 from __future__ import annotations
 
-import functools
 import logging
 import socket
 import time
@@ -34,6 +33,8 @@ from kestra_magic.sandbox.handlers_files import LogFileHandlers
 from kestra_magic.sandbox.handlers_flows import FlowHandlers
 from kestra_magic.sandbox.handlers_nsfiles import NamespaceFileHandlers
 from kestra_magic.sandbox import handlers_plugins, ui
+from kestra_magic.sandbox.handlers_plugins import PluginHandlers
+from kestra_magic.sandbox.ui import UiHandlers
 from kestra_magic.sandbox.handlers_webhooks import WebhookHandlers
 from kestra_magic.sandbox.http import (Context, DropConnection, Redirect, empty as _empty, json_response as _json,
                                        mask as _mask)
@@ -149,7 +150,7 @@ def _rules() -> list[Rule]:
         Rule(f"{T}/logs/<execution_id>/download", methods=["GET"], endpoint="logs_download"),
         Rule(f"{T}/logs/<execution_id>/follow", methods=["GET"], endpoint="logs_follow"),
     ]
-    # plain-function handlers (app, request, **url_args) of the new modules
+    # the plugin, graph and page modules list their own rules
     r += [Rule(rule, methods=methods, endpoint=endpoint)
           for rule, methods, endpoint in handlers_plugins.RULES + ui.RULES]
     return r
@@ -205,7 +206,7 @@ def _v2_rules() -> list[Rule]:
 
 
 HANDLERS = (ConfigHandlers, FlowHandlers, ExecutionHandlers, ActionHandlers, BulkHandlers, WebhookHandlers,
-            LogFileHandlers)
+            LogFileHandlers, NamespaceFileHandlers, PluginHandlers, UiHandlers)
 
 
 def domain_error(err: domain.DomainError, generation: int) -> ApiError:
@@ -243,16 +244,6 @@ class Application:
         self.handlers: dict[str, Callable] = {}
         for kind in HANDLERS:
             self.handlers.update(kind(ctx).endpoints())
-        # namespace files: kept by the store's own module (its handlers reach only ``.store``)
-        nsfiles = NamespaceFileHandlers()
-        nsfiles.store = store
-        self.handlers.update({name[2:]: getattr(nsfiles, name) for name in dir(NamespaceFileHandlers)
-                              if name.startswith("h_")})
-        # plugin docs, the flow graph and the read-only pages: plain functions (app, request, **url_args)
-        # that read the store (``self.store``) and the settings
-        self.store = store
-        self.handlers.update({endpoint: functools.partial(fn, self)
-                              for endpoint, fn in {**handlers_plugins.HANDLERS, **ui.HANDLERS}.items()})
         gen_rules = _v1_rules() if settings.generation == 1 else _v2_rules()
         self.url_map = Map(_rules() + gen_rules, strict_slashes=False, merge_slashes=False)
         missing = {rule.endpoint for rule in self.url_map.iter_rules()} - set(self.handlers)

@@ -12,8 +12,10 @@ the authenticated API: ``POST /api/v1/{tenant}/sandbox/ui-links`` with ``{"path"
 answers ``{"url", "expires"}`` (Kestra itself answers 404 there: the client then uses the plain
 link to Kestra's real UI). An open sandbox serves pages without a signature.
 
-Handlers are plain functions ``(app, request, **url_args) -> Response``; :data:`RULES` lists
-``(rule, methods, endpoint)``.
+:class:`UiHandlers` answers them (a ``Handlers`` class reading through the backend's public
+methods); :data:`RULES` lists ``(rule, methods, endpoint)``. The link helpers take a ``holder``:
+anything with ``settings`` and ``backend`` (the handlers, the routes' Context, the Application); the
+signing secret belongs to its backend, so it is one per sandbox.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from urllib.parse import quote, urlencode
 
 from werkzeug.wrappers import Request, Response
 
-from kestra_magic.sandbox.http import json_response, read_json
+from kestra_magic.sandbox.http import Handlers, json_response, read_json
 from kestra_magic.sandbox.problems import illegal_argument
 
 LINK_TTL = 24 * 3600          # seconds a signed link stays valid
@@ -43,40 +45,40 @@ HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inl
            "X-Frame-Options": "SAMEORIGIN"}
 
 
-def secret_for(app: Any) -> bytes:
-    """The per-sandbox signing secret (random, in memory, never leaves the process)."""
-    key = _SECRETS.get(app)
+def secret_for(holder: Any) -> bytes:
+    """The per-sandbox signing secret (random, in memory, never leaves the process), kept per backend."""
+    key = _SECRETS.get(holder.backend)
     if key is None:
-        key = _SECRETS[app] = secrets.token_bytes(32)
+        key = _SECRETS[holder.backend] = secrets.token_bytes(32)
     return key
 
 
-def signature(app: Any, path: str, expires: int) -> str:
-    return hmac.new(secret_for(app), f"{path}\n{expires}".encode(), hashlib.sha256).hexdigest()
+def signature(holder: Any, path: str, expires: int) -> str:
+    return hmac.new(secret_for(holder), f"{path}\n{expires}".encode(), hashlib.sha256).hexdigest()
 
 
-def signed_url(app: Any, path: str, *, ttl: int = LINK_TTL, now: float | None = None,
+def signed_url(holder: Any, path: str, *, ttl: int = LINK_TTL, now: float | None = None,
                expires: int | None = None) -> tuple[str, int]:
     """``(url, expires)`` for an absolute page path such as ``/ui/main/executions/ns/f/id``; with
     ``expires``, a link that ends then (links a page shows end with the link that opened it, so
     following links never extends access)."""
     if expires is None:
         expires = int((now if now is not None else time.time()) + ttl)
-    query = urlencode({"exp": expires, "sig": signature(app, path, expires)})
-    return f"{app.settings.base_url}{path}?{query}", expires
+    query = urlencode({"exp": expires, "sig": signature(holder, path, expires)})
+    return f"{holder.settings.base_url}{path}?{query}", expires
 
 
-def _derived(app: Any, request: Request, page: str) -> str:
+def _derived(holder: Any, request: Request, page: str) -> str:
     """The link a page shows to a related page (a run's flow, a flow's runs: the same flow), expiring
     with the link the viewer came with; plain when the sandbox is open."""
-    if not app.settings.auth_required:
-        return app.settings.base_url + page
-    return signed_url(app, page, expires=int(request.args["exp"]))[0]
+    if not holder.settings.auth_required:
+        return holder.settings.base_url + page
+    return signed_url(holder, page, expires=int(request.args["exp"]))[0]
 
 
-def _allowed(app: Any, request: Request) -> str | None:
+def _allowed(holder: Any, request: Request) -> str | None:
     """None when the page may be shown, else why not (one line, shown on the 403 page)."""
-    if not app.settings.auth_required:
+    if not holder.settings.auth_required:
         return None
     exp, sig = request.args.get("exp", ""), request.args.get("sig", "")
     if not exp or not sig:
@@ -85,7 +87,7 @@ def _allowed(app: Any, request: Request) -> str | None:
         expires = int(exp)
     except ValueError:
         return "the link's expiry is not a number: open the page again from the notebook"
-    if not hmac.compare_digest(signature(app, request.path, expires), sig):
+    if not hmac.compare_digest(signature(holder, request.path, expires), sig):
         return "the link's signature does not match this page (or this sandbox was restarted): open it again from the notebook"
     if expires < time.time():
         return "the link has expired: open it again from the notebook (links are valid for a day)"
@@ -93,7 +95,7 @@ def _allowed(app: Any, request: Request) -> str | None:
 
 
 # -- minting -------------------------------------------------------------------------------------
-def h_ui_link(app: Any, request: Request, tenant: str) -> Response:
+def ui_link(holder: Any, request: Request, tenant: str) -> Response:
     body = read_json(request, '{"path": "executions/NS/FLOW/ID" or "flows/edit/NS/ID"}', empty={})
     try:
         path = str(body["path"]).strip("/")
@@ -103,7 +105,7 @@ def h_ui_link(app: Any, request: Request, tenant: str) -> Response:
     if not (parts[:1] == ["executions"] and len(parts) >= 4) and not (parts[:2] == ["flows", "edit"] and len(parts) >= 4):
         raise illegal_argument(f"'{path}' is not a sandbox page: use executions/NS/FLOW/ID or flows/edit/NS/ID")
     page = f"/ui/{quote(tenant, safe='')}/" + "/".join(quote(p, safe="") for p in parts)
-    url, expires = signed_url(app, page)
+    url, expires = signed_url(holder, page)
     return json_response({"url": url, "expires": datetime.fromtimestamp(expires, timezone.utc)
                           .isoformat().replace("+00:00", "Z")})
 
@@ -180,21 +182,20 @@ def _missing(what: str) -> Response:
     return _page("Not found", f"<h1>Not found</h1><p>{html.escape(what)} does not exist in this sandbox.</p>", 404)
 
 
-def h_ui_flow(app: Any, request: Request, tenant: str, namespace: str, flow_id: str, rest: str = "") -> Response:
-    reason = _allowed(app, request)
+def flow_page(holder: Any, request: Request, tenant: str, namespace: str, flow_id: str) -> Response:
+    reason = _allowed(holder, request)
     if reason:
         return _denied(reason)
-    flow = app.store.get_flow(namespace, flow_id)
+    flow = holder.backend.flow(namespace, flow_id)
     if flow is None:
         return _missing(f"Flow {namespace}.{flow_id}")
-    with app.store.lock:
-        runs = [e for e in app.store.executions.values() if e.get("namespace") == namespace
-                and e.get("flowId") == flow_id and not e.get("deleted")]
-    runs = sorted(runs, key=lambda e: (e.get("state") or {}).get("startDate") or "", reverse=True)[:20]
+    runs = holder.backend.select_executions(
+        lambda e: e.get("namespace") == namespace and e.get("flowId") == flow_id,
+        lambda items: sorted(items, key=lambda e: (e.get("state") or {}).get("startDate") or "", reverse=True)[:20])
     rows = []
     for ex in runs:
         page = f"/ui/{quote(tenant, safe='')}/executions/{quote(namespace, safe='')}/{quote(flow_id, safe='')}/{quote(ex['id'], safe='')}"
-        href = _derived(app, request, page)
+        href = _derived(holder, request, page)
         state = (ex.get("state") or {}).get("current") or ""
         rows.append([f"<a href='{html.escape(href)}'>{html.escape(ex['id'])}</a>", _badge(state),
                      html.escape((ex.get("state") or {}).get("startDate") or "")])
@@ -206,15 +207,15 @@ def h_ui_flow(app: Any, request: Request, tenant: str, namespace: str, flow_id: 
     return _page(f"{namespace}.{flow_id}", body)
 
 
-def h_ui_execution(app: Any, request: Request, tenant: str, namespace: str, flow_id: str, execution_id: str,
-                   rest: str = "") -> Response:
-    reason = _allowed(app, request)
+def execution_page(holder: Any, request: Request, tenant: str, namespace: str, flow_id: str,
+                   execution_id: str) -> Response:
+    reason = _allowed(holder, request)
     if reason:
         return _denied(reason)
-    ex = app.store.get_execution(execution_id)
-    if ex is None or ex.get("deleted") or ex.get("namespace") != namespace or ex.get("flowId") != flow_id:
+    ex = holder.backend.find_execution(execution_id)
+    if ex is None or ex.get("namespace") != namespace or ex.get("flowId") != flow_id:
         return _missing(f"Execution {execution_id} of {namespace}.{flow_id}")
-    flow = app.store.get_flow(namespace, flow_id, ex.get("flowRevision"), allow_deleted=True) or {}
+    flow = holder.backend.flow(namespace, flow_id, ex.get("flowRevision"), allow_deleted=True) or {}
     state = ex.get("state") or {}
     task_runs = ex.get("taskRunList") or []
     states: dict[str, str] = {}
@@ -226,12 +227,12 @@ def h_ui_execution(app: Any, request: Request, tenant: str, namespace: str, flow
                      _badge(st.get("current") or ""), html.escape(st.get("startDate") or ""),
                      html.escape(st.get("endDate") or ""), str(len(tr.get("attempts") or [])),
                      _json_cell(tr.get("outputs")) if tr.get("outputs") else ""])
-    logs = app.store.logs_for(execution_id)
+    logs = holder.backend.logs(execution_id)
     hidden = max(0, len(logs) - MAX_LOG_LINES)
     log_text = "\n".join(f"{e.get('timestamp', '')} {e.get('level', ''):5} {e.get('taskId') or '':12} "
                          f"{e.get('message', '')}" for e in logs[-MAX_LOG_LINES:])
-    flow_page = f"/ui/{quote(tenant, safe='')}/flows/edit/{quote(namespace, safe='')}/{quote(flow_id, safe='')}"
-    flow_href = _derived(app, request, flow_page)
+    flow_path = f"/ui/{quote(tenant, safe='')}/flows/edit/{quote(namespace, safe='')}/{quote(flow_id, safe='')}"
+    flow_href = _derived(holder, request, flow_path)
     body = (f"<h1>Execution {html.escape(execution_id)} {_badge(state.get('current') or '')}</h1>"
             f"<p>flow <a href='{html.escape(flow_href)}'>{html.escape(namespace)}.{html.escape(flow_id)}</a>"
             f" revision {html.escape(str(ex.get('flowRevision')))} · started {html.escape(state.get('startDate') or '')}"
@@ -254,4 +255,17 @@ RULES: list[tuple[str, list[str], str]] = [
     ("/ui/<tenant>/executions/<namespace>/<flow_id>/<execution_id>", ["GET"], "ui_execution"),
     ("/ui/<tenant>/executions/<namespace>/<flow_id>/<execution_id>/<path:rest>", ["GET"], "ui_execution"),
 ]
-HANDLERS = {"ui_link": h_ui_link, "ui_flow": h_ui_flow, "ui_execution": h_ui_execution}
+
+
+class UiHandlers(Handlers):
+    """The link minting endpoint and the read-only pages."""
+
+    def h_ui_link(self, request: Request, tenant: str) -> Response:
+        return ui_link(self, request, tenant)
+
+    def h_ui_flow(self, request: Request, tenant: str, namespace: str, flow_id: str, rest: str = "") -> Response:
+        return flow_page(self, request, tenant, namespace, flow_id)
+
+    def h_ui_execution(self, request: Request, tenant: str, namespace: str, flow_id: str, execution_id: str,
+                       rest: str = "") -> Response:
+        return execution_page(self, request, tenant, namespace, flow_id, execution_id)

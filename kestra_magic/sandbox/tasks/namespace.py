@@ -2,9 +2,9 @@
 ``DownloadFiles`` and ``DeleteFiles`` tasks, and the ``namespaceFiles`` property that copies a
 namespace's files into a task's working directory before it runs (script tasks, WorkingDirectory).
 
-The files are the sandbox store's (``store.ns_files``, the same the ``/namespaces/{ns}/files``
-API serves), changed only through the store's ``ns_*`` methods, so an upload over the API is seen
-by the next task run and a task's upload by the API.
+The files are the sandbox store's, read and changed through :class:`~kestra_magic.sandbox.nsfiles.
+NamespaceFiles` (the rules the ``/namespaces/{ns}/files`` API uses too), so an upload over the API
+is seen by the next task run and a task's upload by the API.
 
 Facts from kestra-io/kestra: core/src/main/java/io/kestra/plugin/core/namespace/{Upload,Download,
 Delete}Files.java and their tests; core/.../utils/PathMatcherPredicate.java (how patterns match);
@@ -12,6 +12,7 @@ core/.../utils/NamespaceFilesUtils.java and core/.../models/tasks/NamespaceFiles
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import posixpath
@@ -20,7 +21,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from kestra_magic.sandbox.backend import DomainError
 from kestra_magic.sandbox.engine_state import truthy
+from kestra_magic.sandbox.nsfiles import CONFLICTS, NamespaceFiles
 from kestra_magic.sandbox.tasks.base import TaskFailure, task
 from kestra_magic.sandbox.tasks.kv import sandbox_store
 
@@ -111,46 +114,20 @@ def include_exclude(include: list[str], exclude: list[str]) -> Callable[[str], b
     return lambda path: (inc is None or inc(path)) and (exc is None or not exc(path))
 
 
-# -- the store's namespace files ------------------------------------------------------------
+# -- the store's namespace files (rules: sandbox/nsfiles.py) ---------------------------------
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def files_of(store, namespace: str) -> dict[str, bytes]:
-    """``/path`` -> latest bytes of every file of ``namespace``."""
-    with store.lock:
-        return {path: entry.revisions[-1] for (ns, path), entry in store.ns_files.items() if ns == namespace}
+def namespace_files(ctx) -> NamespaceFiles:
+    """The namespace files of the sandbox running ``ctx`` (the ones the API serves)."""
+    return NamespaceFiles(sandbox_store(ctx))
 
 
-def _ns_path(raw: str) -> str:
-    """A namespace file path as the store keys it (``/a/b.txt``); '..' and backslashes are refused."""
-    if "\\" in raw or any(part == ".." for part in raw.split("/")):
-        raise TaskFailure(f"Invalid namespace file path '{raw}': '..' and backslashes are not allowed")
-    path = posixpath.normpath("/" + raw.lstrip("/"))
-    if path in ("/", "//"):
-        raise TaskFailure(f"Invalid namespace file path '{raw}': it names the namespace root, not a file")
-    return path
-
-
-def _put(store, namespace: str, path: str, data: bytes, conflict: str) -> None:
-    """Namespace.putFile with its ``Conflicts`` (OVERWRITE: a new revision, ERROR, SKIP); the
-    parent directories are recorded as the upload API records them."""
-    with store.lock:
-        if (namespace, path) in store.ns_dirs:
-            raise TaskFailure(f"'{path}' is a directory in namespace '{namespace}'")
-        if (namespace, path) in store.ns_files:
-            if conflict == "ERROR":
-                raise TaskFailure(f"File '{path}' already exists in namespace '{namespace}' "
-                                  f"and conflict is set to ERROR")
-            if conflict == "SKIP":
-                return
-        now = _now_ms()
-        parent = posixpath.dirname(path)
-        while parent not in ("/", ""):
-            store.ns_put_dir(namespace, parent, now)
-            parent = posixpath.dirname(parent)
-        store.ns_put_file(namespace, path, bytes(data), now)
+@contextlib.contextmanager
+def _as_task_failure():
+    """A namespace-file rule's refusal fails the task with its message."""
+    try:
+        yield
+    except DomainError as exc:
+        raise TaskFailure(exc.message) from None
 
 
 def _text_list(value, what: str) -> list[str]:
@@ -212,10 +189,10 @@ def load_namespace_files(spec, ctx, workdir: Path) -> None:
     if_exists = str(ctx.render(spec.get("ifExists") or "OVERWRITE")).upper()
     if if_exists not in _IF_EXISTS:
         raise TaskFailure(f"Invalid `namespaceFiles.ifExists` '{if_exists}': use one of {', '.join(_IF_EXISTS)}")
-    store = sandbox_store(ctx)
+    files = namespace_files(ctx)
     chosen: dict[str, bytes] = {}
     for namespace in namespaces:
-        for path, data in sorted(files_of(store, namespace).items()):
+        for path, data in sorted(files.latest(namespace).items()):
             if keep(path):
                 chosen[(namespace + "/" if per_namespace else "") + path.lstrip("/")] = data
     root = workdir.resolve()
@@ -274,11 +251,12 @@ def upload_files(props: dict, ctx) -> dict:
     destination = str(ctx.render(props.get("destination", "/")))
     destination = destination if destination.startswith("/") else "/" + destination   # checkLeadingSlash
     conflict = str(ctx.render(props.get("conflict") or "OVERWRITE")).upper()
-    if conflict not in ("OVERWRITE", "ERROR", "SKIP"):
-        raise TaskFailure(f"Invalid `conflict` '{conflict}': use one of OVERWRITE, ERROR, SKIP")
+    if conflict not in CONFLICTS:
+        raise TaskFailure(f"Invalid `conflict` '{conflict}': use one of {', '.join(CONFLICTS)}")
     if props.get("files") is None and props.get("filesMap") is None:
         raise TaskFailure("files or filesMap is required")
     store = sandbox_store(ctx)
+    files = namespace_files(ctx)
     if isinstance(props.get("files"), dict):
         raise TaskFailure("`files` is a list of patterns of working-directory files; for a map of destination "
                           "path to kestra:/// URI use `filesMap`")
@@ -290,7 +268,8 @@ def upload_files(props: dict, ctx) -> dict:
         for path in _workdir_files(workdir.resolve()):
             if matches(str(path)):
                 rel = path.relative_to(base).as_posix()
-                _put(store, namespace, _ns_path(posixpath.join(destination, rel)), path.read_bytes(), conflict)
+                with _as_task_failure():
+                    files.put(namespace, posixpath.join(destination, rel), path.read_bytes(), conflict)
     files_map = props.get("filesMap")
     if files_map is not None:
         if isinstance(files_map, str):
@@ -312,7 +291,8 @@ def upload_files(props: dict, ctx) -> dict:
                 raise TaskFailure(str(exc)) from None
             if source.is_file():
                 # Kestra concatenates destination and key (Path.of(destination + key))
-                _put(store, namespace, _ns_path(destination + key), source.read_bytes(), conflict)
+                with _as_task_failure():
+                    files.put(namespace, destination + key, source.read_bytes(), conflict)
     return {}
 
 
@@ -324,7 +304,7 @@ def download_files(props: dict, ctx) -> dict:
     matches = path_matcher(_patterns(props, ctx, "The files property must be a string or a list of strings"))
     destination = str(ctx.render(props.get("destination") or ""))
     downloaded: dict[str, str] = {}
-    for path, data in sorted(files_of(sandbox_store(ctx), namespace).items()):
+    for path, data in sorted(namespace_files(ctx).latest(namespace).items()):
         if matches(path):
             uri = ctx.put_file(destination + path, data)
             ctx.log("DEBUG", f"Downloaded {uri}")
@@ -339,26 +319,7 @@ def delete_files(props: dict, ctx) -> dict:
     namespace = _namespace(props, ctx)
     matches = path_matcher(_patterns(props, ctx, "Files must be a String or a list of String"))
     delete_parents = truthy(ctx.render(props.get("deleteParentFolder", False)))
-    store = sandbox_store(ctx)
-    with store.lock:
-        doomed = sorted(path for path in files_of(store, namespace) if matches(path))
-        store.ns_remove(namespace, doomed)
-        for path in doomed:
-            ctx.log("DEBUG", f"Deleted {path}")
-        if delete_parents:
-            parents = {parent for path in doomed for parent in _ancestors(path)}
-            for folder in sorted(parents, key=lambda p: -p.count("/")):
-                prefix = folder + "/"
-                if not any(ns == namespace and p.startswith(prefix)
-                           for ns, p in list(store.ns_files) + list(store.ns_dirs)):
-                    store.ns_remove(namespace, [folder])
+    doomed = namespace_files(ctx).delete_files(namespace, matches, delete_parents=delete_parents)
+    for path in doomed:
+        ctx.log("DEBUG", f"Deleted {path}")
     return {}
-
-
-def _ancestors(path: str) -> list[str]:
-    parents = []
-    parent = posixpath.dirname(path)
-    while parent not in ("/", ""):
-        parents.append(parent)
-        parent = posixpath.dirname(parent)
-    return parents
