@@ -388,7 +388,7 @@ class Backend:
         def apply(e):
             kept = [lb for lb in e.get("labels") or [] if lb["key"].startswith("system.")]
             e["labels"] = labels + kept
-        return self.store.update_execution(execution_id, apply)
+        return self.store.update_execution(execution_id, apply, sync=True)
 
     # -- creating executions -----------------------------------------------------------------
     def _log(self, ex: dict, level: str, message: str) -> None:
@@ -517,7 +517,7 @@ class Backend:
         return target
 
     def _set_state(self, execution_id: str, target: str) -> dict:
-        return self.store.update_execution(execution_id, lambda e: states.transition(e["state"], target))
+        return self.store.update_execution(execution_id, lambda e: states.transition(e["state"], target), sync=True)
 
     def change_status(self, execution_id: str, target: str) -> dict:
         """Set a terminated (not killed) execution's state to another terminated one."""
@@ -548,7 +548,7 @@ class Backend:
                     states.transition(tr["state"], target)
             labels = [lb for lb in e.get("labels") or [] if lb.get("key") != "system.restarted"]
             e["labels"] = labels + [{"key": "system.restarted", "value": "true"}]
-        self.store.update_execution(execution_id, mark)
+        self.store.update_execution(execution_id, mark, sync=True)
         with self._engine() as engine:
             engine.restart(execution_id, None)   # the executor carries on from the new state
         return self.execution(execution_id)
@@ -596,7 +596,7 @@ class Backend:
                     engine.kill(execution_id)
             except DomainError:   # already finishing: deleting wins anyway
                 pass
-        self.store.update_execution(execution_id, lambda e: e.__setitem__("deleted", True))
+        self.store.update_execution(execution_id, lambda e: e.__setitem__("deleted", True), sync=True)
         if delete_logs:
             self.delete_logs(execution_id, lambda entry: True)
 
@@ -665,7 +665,7 @@ class Backend:
         def apply(e):
             new_keys = {lb["key"] for lb in labels}
             e["labels"] = [lb for lb in e.get("labels") or [] if lb["key"] not in new_keys] + labels
-        self.store.update_execution(execution_id, apply)
+        self.store.update_execution(execution_id, apply, sync=True)
 
     # -- eval ------------------------------------------------------------------------------
     def evaluate(self, execution_id: str, task_run_id: str | None, expression: str) -> dict:

@@ -6,7 +6,7 @@ which sees the engine only through its narrow ``EngineOps`` protocol); flowable 
 driven by the functions registered in ``tasks/flow.py``, runnable tasks are the functions
 registered in the other ``tasks/`` modules; restart/replay/retry copies are made in
 ``engine_copy``. Everything observable goes through the store (``update_execution``/``add_log``
-notify SSE readers). No HTTP here.
+notify SSE readers; what an action changes is committed before it returns: ``sync=True``). No HTTP here.
 """
 from __future__ import annotations
 
@@ -119,10 +119,10 @@ class Engine:
             return
         run = self._alive(execution_id)
         if run is None:
-            self.store.update_execution(execution_id, lambda ex: self._walker.mark_killed(ex))
+            self.store.update_execution(execution_id, lambda ex: self._walker.mark_killed(ex), sync=True)
             return
         self.store.update_execution(execution_id, lambda ex: transition(ex["state"], "KILLING")
-                                    if ex["state"]["current"] not in TERMINAL else None)
+                                    if ex["state"]["current"] not in TERMINAL else None, sync=True)
         run.kill()
         for child_id in list(run.children):
             try:
@@ -137,7 +137,7 @@ class Engine:
             raise EngineConflict(f"Execution '{execution_id}' is not running, can't pause it "
                                  f"(state {execution['state']['current']})")
         run.api_pause()
-        self.store.update_execution(execution_id, lambda ex: transition(ex["state"], "PAUSED"))
+        self.store.update_execution(execution_id, lambda ex: transition(ex["state"], "PAUSED"), sync=True)
 
     def resume(self, execution_id: str, inputs: dict | None = None) -> None:
         """Resume a PAUSED execution (Pause task ``onResume`` inputs become its outputs) or one
@@ -155,7 +155,7 @@ class Engine:
         run.resume(values)
         if api_pause:   # a task may still be running: the execution is RUNNING again right away
             self.store.update_execution(execution_id, lambda ex: transition(ex["state"], "RUNNING")
-                                        if ex["state"]["current"] == "PAUSED" else None)
+                                        if ex["state"]["current"] == "PAUSED" else None, sync=True)
 
     def resume_from_breakpoint(self, execution_id: str, breakpoints: list[dict] | None = None) -> None:
         execution = self._require(execution_id)
@@ -164,7 +164,8 @@ class Engine:
             raise EngineConflict(f"Execution '{execution_id}' is not in BREAKPOINT state")
         if breakpoints is not None:
             run.breakpoints = list(breakpoints)
-            self.store.update_execution(execution_id, lambda ex: ex.__setitem__("breakpoints", list(breakpoints)))
+            self.store.update_execution(execution_id, lambda ex: ex.__setitem__("breakpoints", list(breakpoints)),
+                                        sync=True)
         run.resume_breakpoint()
 
     def restart(self, execution_id: str, revision: int | None = None) -> str:
@@ -188,7 +189,7 @@ class Engine:
             self.store.save_execution(new)
             self.start(new["id"])
             return new["id"]
-        self.store.update_execution(execution_id, lambda ex: engine_copy.restart_in_place(ex, flow))
+        self.store.update_execution(execution_id, lambda ex: engine_copy.restart_in_place(ex, flow), sync=True)
         self.start(execution_id)
         return execution_id
 
@@ -215,7 +216,7 @@ class Engine:
         def mark(ex: dict) -> None:
             labels = [lb for lb in ex.get("labels") or [] if lb.get("key") != "system.replayed"]
             ex["labels"] = labels + [{"key": "system.replayed", "value": "true"}]
-        self.store.update_execution(execution_id, mark)
+        self.store.update_execution(execution_id, mark, sync=True)
         self.start(new["id"])
         return new["id"]
 

@@ -9,7 +9,9 @@ every change is journaled to SQLite (``persist.py``) - task runs by position, so
 change costs one row whatever the size of the execution (``tracking.py``). Group commit every
 ``COMMIT_INTERVAL`` seconds on a background thread; synchronous commit (before the change is
 visible to anyone else) for what a client is told: flows, namespace files, created or deleted
-executions, an execution reaching PAUSED or a final state, and logs of ended executions.
+executions, every change an API action makes (``update_execution(..., sync=True)``: labels, soft
+delete, states set by hand, replay marks), an execution reaching PAUSED or a final state, and logs
+of ended executions.
 """
 from __future__ import annotations
 
@@ -425,12 +427,14 @@ class Store:
             self._touch()
 
     def update_execution(self, id: str, fn: Callable[[dict], Any], copy_result: bool = True,
-                         task_runs: bool = True) -> dict | None:
+                         task_runs: bool = True, sync: bool = False) -> dict | None:
         """Run ``fn(execution)`` on the stored dict under the lock, notify, return a copy
         (``copy_result=False``: return None; the engine updates task runs many times per
         execution and copying the whole execution each time made big loops quadratic).
         ``task_runs=False`` promises that ``fn`` changes no task run (the execution's state,
-        outputs, labels): what readers cached for the task runs stays good."""
+        outputs, labels): what readers cached for the task runs stays good. ``sync=True``: a change
+        a client is told about (an API action: labels, delete, a state set by hand), committed
+        before anyone can see it, whatever the state; without it only PAUSED and final states are."""
         with self.lock:
             ex = self.executions[id]
             if task_runs:
@@ -454,8 +458,9 @@ class Store:
                         trl = ex["taskRunList"] = TaskRunList(trl)
                         trl.rewrite = True
                 after = _current(ex)
-                if after != before and after in _SYNC_STATES:
-                    if after in TERMINAL and isinstance(ex.get("taskRunList"), TaskRunList):
+                ended = after != before and after in _SYNC_STATES
+                if ended or sync:
+                    if ended and after in TERMINAL and isinstance(ex.get("taskRunList"), TaskRunList):
                         ex["taskRunList"].rewrite = True   # a final state: every task run as it ended
                     self._sync()
             self._touch()

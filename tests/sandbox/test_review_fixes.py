@@ -1,0 +1,87 @@
+"""Defects a review found in the sandbox, each pinned by the test that failed before its fix."""
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from kestra_magic.sandbox import flows as flowsmod
+from kestra_magic.sandbox import persist
+from kestra_magic.sandbox.backend import Backend
+from kestra_magic.sandbox.engine import Engine
+from kestra_magic.sandbox.inputs import Resolved
+from kestra_magic.sandbox.store import DB_NAME, STATE_DIR, Store
+
+HELLO = """
+id: hello
+namespace: test.review
+tasks:
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+"""
+NAP = """
+id: nap
+namespace: test.review
+tasks:
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT1S
+"""
+
+
+def _flow(backend: Backend, source: str) -> dict:
+    source = textwrap.dedent(source).strip() + "\n"
+    return backend.create_flow(flowsmod.parse(source), source)
+
+
+def _finished(backend: Backend, flow: dict) -> dict:
+    execution_id = backend.new_execution_id()
+    backend.create_execution(flow, execution_id, Resolved(), backend.create_labels(flow, [], execution_id))
+    ended = backend.wait_for_end(execution_id, timeout=30)
+    assert ended["state"]["current"] == "SUCCESS"
+    return ended
+
+
+@pytest.fixture
+def durable(tmp_path):
+    """A durable backend whose store never commits in the background: only what it commits
+    synchronously is on disk (``on_disk`` reads the database as a restarted sandbox would)."""
+    store = Store(2, tmp_path, commit_interval=None)
+    engine = Engine(store)
+    backend = Backend(store, engine, 2)
+    backend.on_disk = lambda: _disk(tmp_path)
+    yield backend
+    engine.shutdown()
+    store.close()
+
+
+def _disk(data_dir) -> dict:
+    db = persist.Database(data_dir / STATE_DIR / DB_NAME)
+    try:
+        return db.load().executions
+    finally:
+        db.close()
+
+
+# -- 1. every change an API action acknowledges is on disk before the answer --------------------
+def test_acknowledged_changes_are_on_disk_before_the_answer(durable):
+    flow = _flow(durable, HELLO)
+    ex = _finished(durable, flow)
+    durable.set_labels(ex["id"], [{"key": "team", "value": "a"}])
+    assert {"key": "team", "value": "a"} in durable.on_disk()[ex["id"]]["labels"]
+    durable.bulk_rule("labels", labels=[{"key": "bulk", "value": "b"}]).by_ids([ex["id"]])
+    assert {"key": "bulk", "value": "b"} in durable.on_disk()[ex["id"]]["labels"]
+    durable.change_status(ex["id"], "WARNING")
+    assert durable.on_disk()[ex["id"]]["state"]["current"] == "WARNING"
+    durable.delete_execution(ex["id"], delete_logs=False)   # deleting logs would commit by itself
+    assert durable.on_disk()[ex["id"]]["deleted"] is True
+
+
+def test_replay_and_task_run_marks_are_on_disk_before_the_answer(durable):
+    flow = _flow(durable, NAP)   # the re-run naps: its end (a synchronous commit) comes after the look
+    marked, replayed = _finished(durable, flow), _finished(durable, flow)
+    durable.set_task_run_state(marked["id"], marked["taskRunList"][0]["id"], "FAILED")
+    assert {"key": "system.restarted", "value": "true"} in durable.on_disk()[marked["id"]]["labels"]
+    durable.replay(replayed["id"])
+    assert {"key": "system.replayed", "value": "true"} in durable.on_disk()[replayed["id"]]["labels"]
