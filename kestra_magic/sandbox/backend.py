@@ -753,7 +753,7 @@ class Backend:
             if relpath.startswith(flow_root) and len(parts) > len(flow_root.split("/")) \
                     and relpath[len(flow_root):].startswith("executions/"):
                 other = relpath[len(flow_root):].split("/")[1]
-                if self.store.get_execution(other) is not None:
+                if other != execution_id and self.store.get_execution(other) is not None:   # own folder: no loop
                     raise OtherExecution(other)
             if not relpath.startswith(flow_root + "states/"):
                 raise Invalid("Invalid prefix path", problem="invalid-argument")

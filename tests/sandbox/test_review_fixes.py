@@ -85,3 +85,15 @@ def test_replay_and_task_run_marks_are_on_disk_before_the_answer(durable):
     assert {"key": "system.restarted", "value": "true"} in durable.on_disk()[marked["id"]]["labels"]
     durable.replay(replayed["id"])
     assert {"key": "system.replayed", "value": "true"} in durable.on_disk()[replayed["id"]]["labels"]
+
+
+# -- 2. an execution's own folder is not "another execution": no redirect to itself -------------
+def test_own_execution_folder_is_refused_not_redirected_to_itself(kapi, ns):
+    kapi.create_flow(f"id: f\nnamespace: {ns}\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n"
+                     f"    message: hi\n")
+    ex = kapi.run(ns, "f", wait="true")
+    folder = f"kestra:///{ns.replace('.', '/')}/f/executions/{ex['id']}"
+    for path in (folder, folder + "/"):
+        resp = kapi.get(f"/executions/{ex['id']}/file", params={"path": path}, allow_redirects=False,
+                        check=False)
+        assert 400 <= resp.status_code < 500 and resp.status_code != 404, (path, resp.status_code)
