@@ -500,12 +500,25 @@ class Backend:
         return flow
 
     def replay(self, execution_id: str, task_run_id: str | None = None, revision: int | None = None,
-               breakpoints: list[dict] | None = None, inputs: dict | None = None) -> str:
-        """A new execution re-running this one (from ``task_run_id``; with new typed ``inputs``)."""
+               breakpoints: list[dict] | None = None) -> str:
+        """A new execution re-running this one (from ``task_run_id``); its id."""
         ex = self.execution(execution_id)
         self.check_replay(ex, task_run_id, revision)
         with self._engine() as engine:
-            return engine.replay(execution_id, task_run_id, revision, breakpoints, inputs=inputs)
+            return engine.replay(execution_id, task_run_id, revision, breakpoints)
+
+    def replay_with_inputs(self, execution_id: str, task_run_id: str | None, revision: int | None,
+                           breakpoints: list[dict] | None, form: dict, uploads: dict) -> str:
+        """A replay with new inputs typed by the replayed revision's declarations; its id. The id is
+        chosen first, so FILE inputs are stored in the new execution's own folder (downloadable there)."""
+        ex = self.execution(execution_id)
+        flow = self.check_replay(ex, task_run_id, revision)
+        new_id = self.new_execution_id()
+        resolved = self.resolve_inputs(flow.get("inputs"), form, uploads,
+                                       storage_prefix(ex["namespace"], ex["flowId"], new_id))
+        with self._engine() as engine:
+            return engine.replay(execution_id, task_run_id, revision, breakpoints, inputs=resolved.values,
+                                 new_id=new_id)
 
     @staticmethod
     def status_target(raw: str) -> str:

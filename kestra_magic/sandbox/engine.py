@@ -194,9 +194,10 @@ class Engine:
         return execution_id
 
     def replay(self, execution_id: str, task_run_id: str | None = None, revision: int | None = None,
-               breakpoints: list | str | None = None, inputs: dict | None = None) -> str:
+               breakpoints: list | str | None = None, inputs: dict | None = None, new_id: str | None = None) -> str:
         """A new execution re-running this one, from ``task_run_id`` when given (with new
-        ``inputs`` when given: replay-with-inputs)."""
+        ``inputs`` when given: replay-with-inputs). ``new_id``: the new execution's id, when the
+        caller chose it already (FILE inputs were stored under that id's folder)."""
         execution = self._require(execution_id)   # any state: only successful task runs are copied
         rev = int(revision) if revision is not None else execution.get("flowRevision")
         if self.store.get_flow(execution["namespace"], execution["flowId"], rev) is None:
@@ -205,6 +206,10 @@ class Engine:
                                    allow_deleted=True) or {}
         new = engine_copy.replay(execution, flow, task_run_id, self.store.new_id)
         new["flowRevision"] = rev
+        if new_id is not None:
+            new["id"] = new_id
+            for tr in new.get("taskRunList") or []:
+                tr["executionId"] = new_id
         if inputs is not None:
             new["inputs"] = inputs
         if breakpoints:

@@ -97,3 +97,17 @@ def test_own_execution_folder_is_refused_not_redirected_to_itself(kapi, ns):
         resp = kapi.get(f"/executions/{ex['id']}/file", params={"path": path}, allow_redirects=False,
                         check=False)
         assert 400 <= resp.status_code < 500 and resp.status_code != 404, (path, resp.status_code)
+
+
+# -- 3. replay-with-inputs stores FILE inputs in the replayed execution's own folder -------------
+def test_replayed_file_input_is_downloadable_from_the_replay(kapi, ns):
+    kapi.create_flow(f"id: up\nnamespace: {ns}\ninputs:\n  - id: data\n    type: FILE\ntasks:\n"
+                     f"  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n")
+    first = kapi.run(ns, "up", files=[("data", ("a.csv", b"old\n", "text/csv"))], wait="true")
+    resp = kapi.action(first["id"], "replay-with-inputs", files=[("data", ("b.csv", b"new\n", "text/csv"))])
+    assert resp.status_code == 200, resp.text
+    replay = resp.json()
+    uri = replay["inputs"]["data"]
+    assert uri == f"kestra:///{ns.replace('.', '/')}/up/executions/{replay['id']}/inputs/data/b.csv"
+    got = kapi.get(f"/executions/{replay['id']}/file", params={"path": uri})
+    assert got.status_code == 200 and got.content == b"new\n"
