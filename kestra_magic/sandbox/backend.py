@@ -156,12 +156,15 @@ class Backend:
             return self.store.save_flow(dict(flow, source=source, updated=now_iso()))
 
     def update_flow(self, namespace: str, flow_id: str, flow: dict, source: str) -> dict:
-        if self.store.get_flow(namespace, flow_id) is None:
-            raise NotFound(f"Flow {namespace}.{flow_id} not found")
-        problems = flowsmod.update_violations(flow, namespace, flow_id) + self.flow_problems(flow)
-        if problems:
-            raise Invalid("", problems)
-        return self.store.save_flow(dict(flow, source=source, updated=now_iso()))
+        """A new revision of a live flow; the check and the save under one lock, so a delete in
+        between cannot be undone by the save."""
+        with self.store.lock:
+            if self.store.get_flow(namespace, flow_id) is None:
+                raise NotFound(f"Flow {namespace}.{flow_id} not found")
+            problems = flowsmod.update_violations(flow, namespace, flow_id) + self.flow_problems(flow)
+            if problems:
+                raise Invalid("", problems)
+            return self.store.save_flow(dict(flow, source=source, updated=now_iso()))
 
     def delete_flow(self, namespace: str, flow_id: str) -> None:
         if not self.store.delete_flow(namespace, flow_id):

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import textwrap
+import threading
+import time
 
 import pytest
 
@@ -111,3 +113,33 @@ def test_replayed_file_input_is_downloadable_from_the_replay(kapi, ns):
     assert uri == f"kestra:///{ns.replace('.', '/')}/up/executions/{replay['id']}/inputs/data/b.csv"
     got = kapi.get(f"/executions/{replay['id']}/file", params={"path": uri})
     assert got.status_code == 200 and got.content == b"new\n"
+
+
+# -- 4. a flow update checks and saves under one lock ------------------------------------------
+def test_a_delete_racing_an_update_is_not_undone(tmp_path, monkeypatch):
+    """The delete is started between the update's check and its save (from inside the save): it
+    must wait for the update, so the flow ends deleted (a serial order), not resurrected."""
+    store = Store(2)
+    engine = Engine(store)
+    backend = Backend(store, engine, 2)
+    try:
+        _flow(backend, HELLO)
+        save, deleted = store.save_flow, []
+
+        def racing_save(flow):
+            other = threading.Thread(target=lambda: deleted.append(backend.delete_flow("test.review", "hello")))
+            other.start()
+            other.join(0.5)   # unlocked: the delete finishes now; locked: it waits for this update
+            return save(flow)
+        monkeypatch.setattr(store, "save_flow", racing_save)
+        source = textwrap.dedent(HELLO).strip().replace("message: hi", "message: ho") + "\n"
+        backend.update_flow("test.review", "hello", flowsmod.parse(source), source)
+        monkeypatch.setattr(store, "save_flow", save)
+        deadline = time.monotonic() + 10
+        while not deleted and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert deleted == [None]
+        assert store.get_flow("test.review", "hello") is None   # the delete came last: no live flow
+    finally:
+        engine.shutdown()
+        store.close()
