@@ -656,8 +656,7 @@ class Backend:
                     lambda ex: self._unqueue(ex["id"], target))
         if action == "change-status":
             target = self.status_target(params["target"])
-            return (need(terminal, "execution is not terminated ({state})"),
-                    lambda ex: self._set_state(ex["id"], target))
+            return self._check_changeable, (lambda ex: self._set_state(ex["id"], target))   # as one change-status
         if action == "labels":
             labels = params["labels"]
             self.check_user_labels(labels)

@@ -1,6 +1,7 @@
 """Defects a review found in the sandbox, each pinned by the test that failed before its fix."""
 from __future__ import annotations
 
+import json
 import textwrap
 import threading
 import time
@@ -143,3 +144,22 @@ def test_a_delete_racing_an_update_is_not_undone(tmp_path, monkeypatch):
     finally:
         engine.shutdown()
         store.close()
+
+
+# -- 5. bulk change-status refuses a KILLED execution as the single action does ----------------
+def test_bulk_change_status_refuses_killed_executions_as_the_single_action(kapi, ns):
+    kapi.create_flow(f"id: f\nnamespace: {ns}\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n"
+                     f"    message: hi\n")
+    ex = kapi.run(ns, "f", wait="true")
+    assert kapi.action(ex["id"], "change-status", params={"status": "KILLED"}).json()["state"]["current"] == "KILLED"
+    single = kapi.action(ex["id"], "change-status", params={"status": "SUCCESS"})
+    assert single.status_code == 409
+    bulk = kapi.post("/executions/change-status/by-ids", params={"newStatus": "SUCCESS"},
+                     data=json.dumps([ex["id"]]), headers={"Content-Type": "application/json"})
+    assert bulk.status_code == 400, bulk.text
+    assert [i["invalidValue"] for i in bulk.json()["invalids"]] == [ex["id"]]
+    assert "killed" in bulk.json()["invalids"][0]["message"]
+    query = kapi.post("/executions/change-status/by-query", params={"newStatus": "SUCCESS",
+                      "filters[namespace][EQUALS]": ns} if kapi.gen == 2 else {"newStatus": "SUCCESS", "namespace": ns})
+    assert query.status_code in (200, 202) and query.json().get("count", query.json().get("totalItems")) == 0
+    assert kapi.get(f"/executions/{ex['id']}").json()["state"]["current"] == "KILLED"
