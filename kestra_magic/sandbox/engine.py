@@ -17,7 +17,7 @@ from typing import Any
 from kestra_magic.sandbox import engine_copy
 from kestra_magic.sandbox.engine_errors import EngineConflict, EngineInvalid
 from kestra_magic.sandbox.instants import now as utcnow, parse_instant
-from kestra_magic.sandbox.states import TERMINAL, transition
+from kestra_magic.sandbox.states import PAUSABLE, RESTARTABLE, RESUMABLE, TERMINAL, transition
 from kestra_magic.sandbox.engine_validate import validate_flow
 from kestra_magic.sandbox.engine_walk import Run, Walker
 
@@ -133,7 +133,7 @@ class Engine:
     def pause(self, execution_id: str) -> None:
         execution = self._require(execution_id)
         run = self._alive(execution_id)
-        if execution["state"]["current"] not in ("RUNNING", "CREATED") or run is None:
+        if execution["state"]["current"] not in PAUSABLE or run is None:
             raise EngineConflict(f"Execution '{execution_id}' is not running, can't pause it "
                                  f"(state {execution['state']['current']})")
         run.api_pause()
@@ -145,7 +145,7 @@ class Engine:
         execution = self._require(execution_id)
         current = execution["state"]["current"]
         run = self._alive(execution_id)
-        if current not in ("PAUSED", "BREAKPOINT") or run is None:
+        if current not in RESUMABLE or run is None:
             raise EngineConflict(f"Execution '{execution_id}' is not paused, can't resume it")
         if current == "BREAKPOINT":
             run.resume_breakpoint()
@@ -173,7 +173,7 @@ class Engine:
         With another ``revision``: a new execution (``parentId`` = this one) on that revision."""
         execution = self._require(execution_id)
         current = execution["state"]["current"]
-        if current not in TERMINAL and current != "PAUSED":
+        if current not in RESTARTABLE:
             raise EngineConflict(f"Execution must be terminated to be restarted, current state is {current}")
         if current == "PAUSED" and self._alive(execution_id):
             run = self._alive(execution_id)

@@ -34,7 +34,7 @@ class ActionHandlers(Handlers):
         if self.gen == 1:
             return Response(b"", status=202, content_type="text/json")
         if killed:
-            ex = self.backend.wait_until(execution_id, lambda e: e["state"]["current"] in ("KILLING", "KILLED")
+            ex = self.backend.wait_until(execution_id, lambda e: e["state"]["current"] == states.KILLING
                                          or states.is_terminal(e["state"]["current"]))
         return _json(self.core(ex), content_type="text/json")
 

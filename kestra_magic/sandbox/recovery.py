@@ -30,12 +30,9 @@ import logging
 import threading
 
 from kestra_magic.sandbox.instants import format_instant as instant
-from kestra_magic.sandbox.states import TERMINAL, transition
+from kestra_magic.sandbox.states import TERMINAL, UNFINISHED, transition
 
-__all__ = ["recover", "UNFINISHED"]
-
-UNFINISHED = frozenset({"CREATED", "RESTARTED", "QUEUED", "RUNNING", "RETRYING", "PAUSED", "BREAKPOINT",
-                        "KILLING"})
+__all__ = ["recover"]
 _log = logging.getLogger("kestra_magic.sandbox.recovery")
 
 

@@ -30,13 +30,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from kestra_magic.sandbox import persist
-from kestra_magic.sandbox.states import TERMINAL
+from kestra_magic.sandbox.states import ENDED, TERMINAL
 from kestra_magic.sandbox.tracking import TaskRunList
 
 COMMIT_INTERVAL = 0.05           # seconds between group commits of the durable store
 STATE_DIR = "_sandbox"           # under the data dir; "_" can start no namespace, so no storage URI clashes
 DB_NAME = "state.db"
-_SYNC_STATES = TERMINAL | {"PAUSED"}   # execution states committed before anyone can see them
 _log = logging.getLogger("kestra_magic.sandbox.store")
 
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -422,7 +421,7 @@ class Store:
                 elif not created:
                     self._ops.append((persist.DELETE_TASK_RUNS, (eid,)))
                 self._dirty.add(eid)
-                if created or _current(execution) in _SYNC_STATES:
+                if created or _current(execution) in ENDED:
                     self._sync()
             self._touch()
 
@@ -458,7 +457,7 @@ class Store:
                         trl = ex["taskRunList"] = TaskRunList(trl)
                         trl.rewrite = True
                 after = _current(ex)
-                ended = after != before and after in _SYNC_STATES
+                ended = after != before and after in ENDED
                 if ended or sync:
                     if ended and after in TERMINAL and isinstance(ex.get("taskRunList"), TaskRunList):
                         ex["taskRunList"].rewrite = True   # a final state: every task run as it ended
@@ -528,7 +527,7 @@ class Store:
             if self._db is not None:
                 self._ops.append((persist.ADD_LOG, (eid, persist.dumps(entry))))
                 ex = self.executions.get(eid)
-                if ex is not None and _current(ex) in _SYNC_STATES:
+                if ex is not None and _current(ex) in ENDED:
                     self._sync()
             self._touch()
 

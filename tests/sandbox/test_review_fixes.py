@@ -163,3 +163,27 @@ def test_bulk_change_status_refuses_killed_executions_as_the_single_action(kapi,
                       "filters[namespace][EQUALS]": ns} if kapi.gen == 2 else {"newStatus": "SUCCESS", "namespace": ns})
     assert query.status_code in (200, 202) and query.json().get("count", query.json().get("totalItems")) == 0
     assert kapi.get(f"/executions/{ex['id']}").json()["state"]["current"] == "KILLED"
+
+
+# -- 6. state sets have one home: states.py -----------------------------------------------------
+def test_every_module_level_state_set_is_one_of_states_py():
+    import importlib
+    import pkgutil
+
+    import kestra_magic.sandbox as package
+    from kestra_magic.sandbox import states
+    homes = [v for v in vars(states).values() if isinstance(v, (set, frozenset))]
+    names = set().union(*homes) | {v for v in vars(states).values() if isinstance(v, str) and v.isupper()}
+    strays = []
+    for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        if info.name.endswith(("__main__", ".states")):
+            continue
+        module = importlib.import_module(info.name)
+        for attr, value in vars(module).items():
+            if isinstance(value, (set, frozenset)) and len(value) > 1 and value <= names \
+                    and not any(value is home for home in homes):
+                strays.append(f"{info.name}.{attr}")
+    assert strays == []
+    assert not states.UNFINISHED & states.TERMINAL
+    assert states.PAUSABLE | states.RESUMABLE | states.ACTIVE <= states.UNFINISHED
+    assert states.ENDED == states.TERMINAL | {states.PAUSED}
