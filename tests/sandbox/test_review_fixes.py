@@ -187,3 +187,20 @@ def test_every_module_level_state_set_is_one_of_states_py():
     assert not states.UNFINISHED & states.TERMINAL
     assert states.PAUSABLE | states.RESUMABLE | states.ACTIVE <= states.UNFINISHED
     assert states.ENDED == states.TERMINAL | {states.PAUSED}
+
+
+# -- 7. a webhook's trigger.headers carry no credential header ----------------------------------
+def test_webhook_trigger_headers_leave_out_every_secret_header(sandbox, ns):
+    from tests.sandbox.conftest import Kapi
+    kapi = Kapi(sandbox)
+    kapi.create_flow(f"id: w\nnamespace: {ns}\ntriggers:\n  - id: hook\n    type: io.kestra.plugin.core.trigger.Webhook\n"
+                     f"    key: k3y\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n")
+    secrets = {"Authorization": "Bearer tok-a", "Proxy-Authorization": "Basic tok-b", "Cookie": "s=tok-c",
+               "X-CSRF-Token": "tok-d", "Set-Cookie": "s=tok-e"}
+    resp = kapi.post(f"/executions/webhook/{ns}/w/k3y", headers={**secrets, "X-Trace": "kept"}, check=False)
+    assert resp.status_code == 200, resp.text
+    got = kapi.get(f"/executions/{resp.json()['id']}").json()
+    headers = got["trigger"]["variables"]["headers"]
+    assert headers["x-trace"] == ["kept"]
+    assert not {name.lower() for name in secrets} & set(headers)
+    assert "tok-" not in json.dumps(got)
