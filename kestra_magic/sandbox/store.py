@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from kestra_magic.sandbox import persist
-from kestra_magic.sandbox.states import ENDED, TERMINAL
+from kestra_magic.sandbox.states import ENDED, TERMINAL, UNFINISHED
 from kestra_magic.sandbox.tracking import TaskRunList
 
 COMMIT_INTERVAL = 0.05           # seconds between group commits of the durable store
@@ -360,6 +360,24 @@ class Store:
         with self.lock:
             ex = self.executions.get(id)
             return copy_json(ex) if ex is not None else None
+
+    def has_execution(self, id: str) -> bool:
+        """Whether the store holds that execution (soft-deleted ones included)."""
+        with self.lock:
+            return id in self.executions
+
+    def unfinished_ids(self) -> list[str]:
+        """Ids of the live executions in an unfinished state (``states.UNFINISHED``), oldest first:
+        what a restarted durable sandbox picks up again (recovery.py)."""
+        with self.lock:
+            return [eid for eid, ex in self.executions.items()
+                    if not ex.get("deleted") and _current(ex) in UNFINISHED]
+
+    def get_task_run(self, execution_id: str, task_run_id: str) -> dict | None:
+        """A copy of one task run (found in O(1)), or None when the execution has no such task run."""
+        with self.lock:
+            found = self.find_task_run(execution_id, task_run_id)
+            return copy_json(found) if found is not None else None
 
     def find_task_run(self, execution_id: str, task_run_id: str) -> dict | None:
         """The stored task run ``task_run_id`` (found in O(1)); the caller holds ``lock`` and copies

@@ -204,3 +204,27 @@ def test_webhook_trigger_headers_leave_out_every_secret_header(sandbox, ns):
     assert headers["x-trace"] == ["kept"]
     assert not {name.lower() for name in secrets} & set(headers)
     assert "tok-" not in json.dumps(got)
+
+
+# -- 8. recovery and flow tasks read the store through its accessors ----------------------------
+def test_store_accessors_for_recovery_and_subflows():
+    from pathlib import Path
+    store = Store(2)
+    try:
+        for eid, state, deleted in (("run", "RUNNING", False), ("done", "SUCCESS", False),
+                                    ("gone", "RUNNING", True), ("held", "PAUSED", False)):
+            store.save_execution({"id": eid, "state": {"current": state}, "deleted": deleted,
+                                  "taskRunList": [{"id": f"{eid}-tr", "outputs": {"executionId": "done"}}]})
+        assert store.unfinished_ids() == ["run", "held"]
+        assert store.has_execution("gone") and not store.has_execution("nope")
+        task_run = store.get_task_run("run", "run-tr")
+        assert task_run == {"id": "run-tr", "outputs": {"executionId": "done"}}
+        task_run["outputs"]["executionId"] = "changed"                       # a copy
+        assert store.get_task_run("run", "run-tr")["outputs"]["executionId"] == "done"
+        assert store.get_task_run("run", "nope") is None and store.get_task_run("nope", "x") is None
+    finally:
+        store.close()
+    root = Path(__file__).resolve().parents[2] / "kestra_magic" / "sandbox"
+    for module in ("recovery.py", "tasks/flow.py"):
+        source = (root / module).read_text()
+        assert "store.executions" not in source and "store.lock" not in source, module
