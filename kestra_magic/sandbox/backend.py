@@ -156,12 +156,15 @@ class Backend:
             return self.store.save_flow(dict(flow, source=source, updated=now_iso()))
 
     def update_flow(self, namespace: str, flow_id: str, flow: dict, source: str) -> dict:
-        if self.store.get_flow(namespace, flow_id) is None:
-            raise NotFound(f"Flow {namespace}.{flow_id} not found")
-        problems = flowsmod.update_violations(flow, namespace, flow_id) + self.flow_problems(flow)
-        if problems:
-            raise Invalid("", problems)
-        return self.store.save_flow(dict(flow, source=source, updated=now_iso()))
+        """A new revision of a live flow; the check and the save under one lock, so a delete in
+        between cannot be undone by the save."""
+        with self.store.lock:
+            if self.store.get_flow(namespace, flow_id) is None:
+                raise NotFound(f"Flow {namespace}.{flow_id} not found")
+            problems = flowsmod.update_violations(flow, namespace, flow_id) + self.flow_problems(flow)
+            if problems:
+                raise Invalid("", problems)
+            return self.store.save_flow(dict(flow, source=source, updated=now_iso()))
 
     def delete_flow(self, namespace: str, flow_id: str) -> None:
         if not self.store.delete_flow(namespace, flow_id):
@@ -388,7 +391,7 @@ class Backend:
         def apply(e):
             kept = [lb for lb in e.get("labels") or [] if lb["key"].startswith("system.")]
             e["labels"] = labels + kept
-        return self.store.update_execution(execution_id, apply)
+        return self.store.update_execution(execution_id, apply, sync=True)
 
     # -- creating executions -----------------------------------------------------------------
     def _log(self, ex: dict, level: str, message: str) -> None:
@@ -500,12 +503,25 @@ class Backend:
         return flow
 
     def replay(self, execution_id: str, task_run_id: str | None = None, revision: int | None = None,
-               breakpoints: list[dict] | None = None, inputs: dict | None = None) -> str:
-        """A new execution re-running this one (from ``task_run_id``; with new typed ``inputs``)."""
+               breakpoints: list[dict] | None = None) -> str:
+        """A new execution re-running this one (from ``task_run_id``); its id."""
         ex = self.execution(execution_id)
         self.check_replay(ex, task_run_id, revision)
         with self._engine() as engine:
-            return engine.replay(execution_id, task_run_id, revision, breakpoints, inputs=inputs)
+            return engine.replay(execution_id, task_run_id, revision, breakpoints)
+
+    def replay_with_inputs(self, execution_id: str, task_run_id: str | None, revision: int | None,
+                           breakpoints: list[dict] | None, form: dict, uploads: dict) -> str:
+        """A replay with new inputs typed by the replayed revision's declarations; its id. The id is
+        chosen first, so FILE inputs are stored in the new execution's own folder (downloadable there)."""
+        ex = self.execution(execution_id)
+        flow = self.check_replay(ex, task_run_id, revision)
+        new_id = self.new_execution_id()
+        resolved = self.resolve_inputs(flow.get("inputs"), form, uploads,
+                                       storage_prefix(ex["namespace"], ex["flowId"], new_id))
+        with self._engine() as engine:
+            return engine.replay(execution_id, task_run_id, revision, breakpoints, inputs=resolved.values,
+                                 new_id=new_id)
 
     @staticmethod
     def status_target(raw: str) -> str:
@@ -517,7 +533,7 @@ class Backend:
         return target
 
     def _set_state(self, execution_id: str, target: str) -> dict:
-        return self.store.update_execution(execution_id, lambda e: states.transition(e["state"], target))
+        return self.store.update_execution(execution_id, lambda e: states.transition(e["state"], target), sync=True)
 
     def change_status(self, execution_id: str, target: str) -> dict:
         """Set a terminated (not killed) execution's state to another terminated one."""
@@ -548,7 +564,7 @@ class Backend:
                     states.transition(tr["state"], target)
             labels = [lb for lb in e.get("labels") or [] if lb.get("key") != "system.restarted"]
             e["labels"] = labels + [{"key": "system.restarted", "value": "true"}]
-        self.store.update_execution(execution_id, mark)
+        self.store.update_execution(execution_id, mark, sync=True)
         with self._engine() as engine:
             engine.restart(execution_id, None)   # the executor carries on from the new state
         return self.execution(execution_id)
@@ -596,7 +612,7 @@ class Backend:
                     engine.kill(execution_id)
             except DomainError:   # already finishing: deleting wins anyway
                 pass
-        self.store.update_execution(execution_id, lambda e: e.__setitem__("deleted", True))
+        self.store.update_execution(execution_id, lambda e: e.__setitem__("deleted", True), sync=True)
         if delete_logs:
             self.delete_logs(execution_id, lambda entry: True)
 
@@ -640,8 +656,7 @@ class Backend:
                     lambda ex: self._unqueue(ex["id"], target))
         if action == "change-status":
             target = self.status_target(params["target"])
-            return (need(terminal, "execution is not terminated ({state})"),
-                    lambda ex: self._set_state(ex["id"], target))
+            return self._check_changeable, (lambda ex: self._set_state(ex["id"], target))   # as one change-status
         if action == "labels":
             labels = params["labels"]
             self.check_user_labels(labels)
@@ -665,7 +680,7 @@ class Backend:
         def apply(e):
             new_keys = {lb["key"] for lb in labels}
             e["labels"] = [lb for lb in e.get("labels") or [] if lb["key"] not in new_keys] + labels
-        self.store.update_execution(execution_id, apply)
+        self.store.update_execution(execution_id, apply, sync=True)
 
     # -- eval ------------------------------------------------------------------------------
     def evaluate(self, execution_id: str, task_run_id: str | None, expression: str) -> dict:
@@ -753,7 +768,7 @@ class Backend:
             if relpath.startswith(flow_root) and len(parts) > len(flow_root.split("/")) \
                     and relpath[len(flow_root):].startswith("executions/"):
                 other = relpath[len(flow_root):].split("/")[1]
-                if self.store.get_execution(other) is not None:
+                if other != execution_id and self.store.get_execution(other) is not None:   # own folder: no loop
                     raise OtherExecution(other)
             if not relpath.startswith(flow_root + "states/"):
                 raise Invalid("Invalid prefix path", problem="invalid-argument")

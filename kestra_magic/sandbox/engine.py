@@ -6,7 +6,7 @@ which sees the engine only through its narrow ``EngineOps`` protocol); flowable 
 driven by the functions registered in ``tasks/flow.py``, runnable tasks are the functions
 registered in the other ``tasks/`` modules; restart/replay/retry copies are made in
 ``engine_copy``. Everything observable goes through the store (``update_execution``/``add_log``
-notify SSE readers). No HTTP here.
+notify SSE readers; what an action changes is committed before it returns: ``sync=True``). No HTTP here.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import Any
 from kestra_magic.sandbox import engine_copy
 from kestra_magic.sandbox.engine_errors import EngineConflict, EngineInvalid
 from kestra_magic.sandbox.instants import now as utcnow, parse_instant
-from kestra_magic.sandbox.states import TERMINAL, transition
+from kestra_magic.sandbox.states import PAUSABLE, RESTARTABLE, RESUMABLE, TERMINAL, transition
 from kestra_magic.sandbox.engine_validate import validate_flow
 from kestra_magic.sandbox.engine_walk import Run, Walker
 
@@ -119,10 +119,10 @@ class Engine:
             return
         run = self._alive(execution_id)
         if run is None:
-            self.store.update_execution(execution_id, lambda ex: self._walker.mark_killed(ex))
+            self.store.update_execution(execution_id, lambda ex: self._walker.mark_killed(ex), sync=True)
             return
         self.store.update_execution(execution_id, lambda ex: transition(ex["state"], "KILLING")
-                                    if ex["state"]["current"] not in TERMINAL else None)
+                                    if ex["state"]["current"] not in TERMINAL else None, sync=True)
         run.kill()
         for child_id in list(run.children):
             try:
@@ -133,11 +133,11 @@ class Engine:
     def pause(self, execution_id: str) -> None:
         execution = self._require(execution_id)
         run = self._alive(execution_id)
-        if execution["state"]["current"] not in ("RUNNING", "CREATED") or run is None:
+        if execution["state"]["current"] not in PAUSABLE or run is None:
             raise EngineConflict(f"Execution '{execution_id}' is not running, can't pause it "
                                  f"(state {execution['state']['current']})")
         run.api_pause()
-        self.store.update_execution(execution_id, lambda ex: transition(ex["state"], "PAUSED"))
+        self.store.update_execution(execution_id, lambda ex: transition(ex["state"], "PAUSED"), sync=True)
 
     def resume(self, execution_id: str, inputs: dict | None = None) -> None:
         """Resume a PAUSED execution (Pause task ``onResume`` inputs become its outputs) or one
@@ -145,7 +145,7 @@ class Engine:
         execution = self._require(execution_id)
         current = execution["state"]["current"]
         run = self._alive(execution_id)
-        if current not in ("PAUSED", "BREAKPOINT") or run is None:
+        if current not in RESUMABLE or run is None:
             raise EngineConflict(f"Execution '{execution_id}' is not paused, can't resume it")
         if current == "BREAKPOINT":
             run.resume_breakpoint()
@@ -155,7 +155,7 @@ class Engine:
         run.resume(values)
         if api_pause:   # a task may still be running: the execution is RUNNING again right away
             self.store.update_execution(execution_id, lambda ex: transition(ex["state"], "RUNNING")
-                                        if ex["state"]["current"] == "PAUSED" else None)
+                                        if ex["state"]["current"] == "PAUSED" else None, sync=True)
 
     def resume_from_breakpoint(self, execution_id: str, breakpoints: list[dict] | None = None) -> None:
         execution = self._require(execution_id)
@@ -164,7 +164,8 @@ class Engine:
             raise EngineConflict(f"Execution '{execution_id}' is not in BREAKPOINT state")
         if breakpoints is not None:
             run.breakpoints = list(breakpoints)
-            self.store.update_execution(execution_id, lambda ex: ex.__setitem__("breakpoints", list(breakpoints)))
+            self.store.update_execution(execution_id, lambda ex: ex.__setitem__("breakpoints", list(breakpoints)),
+                                        sync=True)
         run.resume_breakpoint()
 
     def restart(self, execution_id: str, revision: int | None = None) -> str:
@@ -172,7 +173,7 @@ class Engine:
         With another ``revision``: a new execution (``parentId`` = this one) on that revision."""
         execution = self._require(execution_id)
         current = execution["state"]["current"]
-        if current not in TERMINAL and current != "PAUSED":
+        if current not in RESTARTABLE:
             raise EngineConflict(f"Execution must be terminated to be restarted, current state is {current}")
         if current == "PAUSED" and self._alive(execution_id):
             run = self._alive(execution_id)
@@ -188,14 +189,15 @@ class Engine:
             self.store.save_execution(new)
             self.start(new["id"])
             return new["id"]
-        self.store.update_execution(execution_id, lambda ex: engine_copy.restart_in_place(ex, flow))
+        self.store.update_execution(execution_id, lambda ex: engine_copy.restart_in_place(ex, flow), sync=True)
         self.start(execution_id)
         return execution_id
 
     def replay(self, execution_id: str, task_run_id: str | None = None, revision: int | None = None,
-               breakpoints: list | str | None = None, inputs: dict | None = None) -> str:
+               breakpoints: list | str | None = None, inputs: dict | None = None, new_id: str | None = None) -> str:
         """A new execution re-running this one, from ``task_run_id`` when given (with new
-        ``inputs`` when given: replay-with-inputs)."""
+        ``inputs`` when given: replay-with-inputs). ``new_id``: the new execution's id, when the
+        caller chose it already (FILE inputs were stored under that id's folder)."""
         execution = self._require(execution_id)   # any state: only successful task runs are copied
         rev = int(revision) if revision is not None else execution.get("flowRevision")
         if self.store.get_flow(execution["namespace"], execution["flowId"], rev) is None:
@@ -204,6 +206,10 @@ class Engine:
                                    allow_deleted=True) or {}
         new = engine_copy.replay(execution, flow, task_run_id, self.store.new_id)
         new["flowRevision"] = rev
+        if new_id is not None:
+            new["id"] = new_id
+            for tr in new.get("taskRunList") or []:
+                tr["executionId"] = new_id
         if inputs is not None:
             new["inputs"] = inputs
         if breakpoints:
@@ -215,7 +221,7 @@ class Engine:
         def mark(ex: dict) -> None:
             labels = [lb for lb in ex.get("labels") or [] if lb.get("key") != "system.replayed"]
             ex["labels"] = labels + [{"key": "system.replayed", "value": "true"}]
-        self.store.update_execution(execution_id, mark)
+        self.store.update_execution(execution_id, mark, sync=True)
         self.start(new["id"])
         return new["id"]
 

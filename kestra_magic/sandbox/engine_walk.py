@@ -24,7 +24,7 @@ from kestra_magic.sandbox.engine_state import truthy
 from kestra_magic.sandbox.instants import (
     format_duration, format_instant as instant, now as utcnow, parse_duration, parse_instant,
 )
-from kestra_magic.sandbox.states import SUCCESSFUL, TERMINAL, new_state, transition, worst
+from kestra_magic.sandbox.states import ACTIVE, SUCCESSFUL, TERMINAL, new_state, transition, worst
 from kestra_magic.sandbox.expressions import ExpressionError, render_value
 from kestra_magic.sandbox.kv import KVStore
 from kestra_magic.sandbox.pebble_functions import mask_secrets
@@ -32,7 +32,6 @@ from kestra_magic.sandbox.tasks.base import TaskDef, TaskFailure, TaskResult, lo
 
 _LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
 MAX_CONCURRENCY = 64   # threads per Parallel/ForEach/Loop task
-_ACTIVE = frozenset({"RUNNING", "KILLING", "PAUSED", "BREAKPOINT"})   # counted by flow concurrency limits
 
 
 # ---------------------------------------------------------------------------------------
@@ -536,7 +535,7 @@ class Walker:
                     return False   # gone, or unqueued into a final state through the API
                 same = [ex for ex in self.store.executions.values()
                         if (ex["namespace"], ex["flowId"]) == key and ex["id"] != run.id and not ex.get("deleted")]
-                active = sum(1 for ex in same if ex["state"]["current"] in _ACTIVE)
+                active = sum(1 for ex in same if ex["state"]["current"] in ACTIVE)
                 created = parse_instant(mine["state"]["histories"][0]["date"])
                 older_queued = any(ex["state"]["current"] == "QUEUED"
                                    and parse_instant(ex["state"]["histories"][0]["date"]) < created for ex in same)

@@ -8,7 +8,6 @@ from werkzeug.wrappers import Response
 
 from kestra_magic.sandbox import inputs as inputsmod
 from kestra_magic.sandbox import states
-from kestra_magic.sandbox.backend import storage_prefix
 from kestra_magic.sandbox.http import Handlers, empty as _empty, json_response as _json
 from kestra_magic.sandbox.problems import ApiError, bad_request
 from kestra_magic.sandbox.query import bool_param
@@ -35,7 +34,7 @@ class ActionHandlers(Handlers):
         if self.gen == 1:
             return Response(b"", status=202, content_type="text/json")
         if killed:
-            ex = self.backend.wait_until(execution_id, lambda e: e["state"]["current"] in ("KILLING", "KILLED")
+            ex = self.backend.wait_until(execution_id, lambda e: e["state"]["current"] == states.KILLING
                                          or states.is_terminal(e["state"]["current"]))
         return _json(self.core(ex), content_type="text/json")
 
@@ -81,12 +80,10 @@ class ActionHandlers(Handlers):
             raise ApiError(422, "invalid-request-body", "Required Body [inputs] not specified: send a "
                            "multipart/form-data body (it may be empty)", "Invalid request body")
         task_run_id, revision = args.get("taskRunId") or None, self.revision(args)
-        flow = self.backend.check_replay(ex, task_run_id, revision)
+        self.backend.check_replay(ex, task_run_id, revision)   # a wrong revision / task run before the body is read
         form, uploads = self.uploads(request)
-        prefix = storage_prefix(ex["namespace"], ex["flowId"], self.backend.new_execution_id())
-        resolved = self.backend.resolve_inputs(flow.get("inputs"), form, uploads, prefix)
-        new_id = self.backend.replay(execution_id, task_run_id, revision, self.breakpoints(args.get("breakpoints")),
-                                     inputs=resolved.values)
+        new_id = self.backend.replay_with_inputs(execution_id, task_run_id, revision,
+                                                 self.breakpoints(args.get("breakpoints")), form, uploads)
         return _json(self.core(self.execution(new_id)))
 
     def h_action_pause(self, request, tenant, execution_id):

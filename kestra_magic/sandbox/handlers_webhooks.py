@@ -2,11 +2,17 @@
 start an execution of a flow with an ``io.kestra.plugin.core.trigger.Webhook`` trigger of that
 ``key`` (kestra-api.md §2.5); ``{{ trigger.body }}``, ``trigger.headers`` and
 ``trigger.parameters`` are its variables. Open without credentials, as in Kestra.
+
+Kestra keeps every request header in ``trigger.headers`` (``kestra-io/kestra``
+``core/.../plugin/core/trigger/Webhook.java``, ``evaluate``: ``Output.headers`` is the request's
+whole header map). The sandbox leaves out the credential headers (``http.SECRET_HEADERS``:
+authorization, proxy-authorization, cookie, set-cookie, x-csrf-token): the house rule is that a
+secret never shows up in an execution, a log or a notebook, and a flow has no use for them here.
 """
 from __future__ import annotations
 
 from kestra_magic.sandbox import safe_json, shapes
-from kestra_magic.sandbox.http import Handlers, json_response as _json
+from kestra_magic.sandbox.http import SECRET_HEADERS, Handlers, json_response as _json
 
 
 class WebhookHandlers(Handlers):
@@ -23,7 +29,7 @@ class WebhookHandlers(Handlers):
                 body = text
         variables = {"body": body,
                      "headers": {k.lower(): request.headers.getlist(k) for k in request.headers.keys()
-                                 if k.lower() not in ("authorization", "cookie")},
+                                 if k.lower() not in SECRET_HEADERS},
                      "parameters": {k: request.args.getlist(k) for k in request.args.keys()}}
         saved, trigger = self.backend.trigger_webhook(namespace, flow_id, key, variables)
         out = {"tenantId": "main", "id": saved["id"], "namespace": namespace, "flowId": flow_id,

@@ -30,22 +30,16 @@ import logging
 import threading
 
 from kestra_magic.sandbox.instants import format_instant as instant
-from kestra_magic.sandbox.states import TERMINAL, transition
+from kestra_magic.sandbox.states import TERMINAL, UNFINISHED, transition
 
-__all__ = ["recover", "UNFINISHED"]
-
-UNFINISHED = frozenset({"CREATED", "RESTARTED", "QUEUED", "RUNNING", "RETRYING", "PAUSED", "BREAKPOINT",
-                        "KILLING"})
+__all__ = ["recover"]
 _log = logging.getLogger("kestra_magic.sandbox.recovery")
 
 
 def recover(store, engine) -> list[str]:
     """Pick up every unfinished execution of ``store`` (call once, before serving). Returns their ids."""
-    with store.lock:
-        pending = [ex["id"] for ex in store.executions.values()
-                   if not ex.get("deleted") and (ex.get("state") or {}).get("current") in UNFINISHED]
     started = []
-    for execution_id in pending:
+    for execution_id in store.unfinished_ids():
         try:
             if _recover_one(store, engine, execution_id):
                 started.append(execution_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from kestra_magic.sandbox.instants import format_duration, format_instant, parse_instant
 
 __all__ = ["TERMINAL", "SUCCESSFUL", "RESTARTABLE", "RESUMABLE", "PAUSABLE", "UNQUEUE_TARGETS", "ENDED",
-           "is_terminal", "new_state", "transition", "dates", "worst", "all_terminated"]
+           "UNFINISHED", "ACTIVE", "is_terminal", "new_state", "transition", "dates", "worst", "all_terminated"]
 
 CREATED, RUNNING, PAUSED, QUEUED, BREAKPOINT = "CREATED", "RUNNING", "PAUSED", "QUEUED", "BREAKPOINT"
 KILLING, KILLED, RESTARTED = "KILLING", "KILLED", "RESTARTED"
@@ -22,6 +22,9 @@ RESTARTABLE = TERMINAL | {PAUSED}                 # State.canBeRestarted()
 RESUMABLE = frozenset({PAUSED, BREAKPOINT})
 PAUSABLE = frozenset({RUNNING, CREATED})
 UNQUEUE_TARGETS = frozenset({RUNNING, "CANCELLED", "FAILED", "SUCCESS", "KILLED", "WARNING", "SKIPPED"})
+# an execution left in one of these by a stopped sandbox is picked up again (recovery.py)
+UNFINISHED = frozenset({CREATED, RESTARTED, QUEUED, RUNNING, "RETRYING", PAUSED, BREAKPOINT, KILLING})
+ACTIVE = frozenset({RUNNING, KILLING, PAUSED, BREAKPOINT})   # executions a flow's concurrency limit counts
 
 # Worst-state order used to combine the states of sibling task runs
 _RANK = {"SUCCESS": 0, "SKIPPED": 0, "WARNING": 1, "FAILED": 2, "KILLED": 3}

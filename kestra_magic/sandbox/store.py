@@ -9,7 +9,9 @@ every change is journaled to SQLite (``persist.py``) - task runs by position, so
 change costs one row whatever the size of the execution (``tracking.py``). Group commit every
 ``COMMIT_INTERVAL`` seconds on a background thread; synchronous commit (before the change is
 visible to anyone else) for what a client is told: flows, namespace files, created or deleted
-executions, an execution reaching PAUSED or a final state, and logs of ended executions.
+executions, every change an API action makes (``update_execution(..., sync=True)``: labels, soft
+delete, states set by hand, replay marks), an execution reaching PAUSED or a final state, and logs
+of ended executions.
 """
 from __future__ import annotations
 
@@ -28,13 +30,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from kestra_magic.sandbox import persist
-from kestra_magic.sandbox.states import TERMINAL
+from kestra_magic.sandbox.states import ENDED, TERMINAL, UNFINISHED
 from kestra_magic.sandbox.tracking import TaskRunList
 
 COMMIT_INTERVAL = 0.05           # seconds between group commits of the durable store
 STATE_DIR = "_sandbox"           # under the data dir; "_" can start no namespace, so no storage URI clashes
 DB_NAME = "state.db"
-_SYNC_STATES = TERMINAL | {"PAUSED"}   # execution states committed before anyone can see them
 _log = logging.getLogger("kestra_magic.sandbox.store")
 
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -360,6 +361,24 @@ class Store:
             ex = self.executions.get(id)
             return copy_json(ex) if ex is not None else None
 
+    def has_execution(self, id: str) -> bool:
+        """Whether the store holds that execution (soft-deleted ones included)."""
+        with self.lock:
+            return id in self.executions
+
+    def unfinished_ids(self) -> list[str]:
+        """Ids of the live executions in an unfinished state (``states.UNFINISHED``), oldest first:
+        what a restarted durable sandbox picks up again (recovery.py)."""
+        with self.lock:
+            return [eid for eid, ex in self.executions.items()
+                    if not ex.get("deleted") and _current(ex) in UNFINISHED]
+
+    def get_task_run(self, execution_id: str, task_run_id: str) -> dict | None:
+        """A copy of one task run (found in O(1)), or None when the execution has no such task run."""
+        with self.lock:
+            found = self.find_task_run(execution_id, task_run_id)
+            return copy_json(found) if found is not None else None
+
     def find_task_run(self, execution_id: str, task_run_id: str) -> dict | None:
         """The stored task run ``task_run_id`` (found in O(1)); the caller holds ``lock`` and copies
         what it keeps. None when the execution has no such task run."""
@@ -420,17 +439,19 @@ class Store:
                 elif not created:
                     self._ops.append((persist.DELETE_TASK_RUNS, (eid,)))
                 self._dirty.add(eid)
-                if created or _current(execution) in _SYNC_STATES:
+                if created or _current(execution) in ENDED:
                     self._sync()
             self._touch()
 
     def update_execution(self, id: str, fn: Callable[[dict], Any], copy_result: bool = True,
-                         task_runs: bool = True) -> dict | None:
+                         task_runs: bool = True, sync: bool = False) -> dict | None:
         """Run ``fn(execution)`` on the stored dict under the lock, notify, return a copy
         (``copy_result=False``: return None; the engine updates task runs many times per
         execution and copying the whole execution each time made big loops quadratic).
         ``task_runs=False`` promises that ``fn`` changes no task run (the execution's state,
-        outputs, labels): what readers cached for the task runs stays good."""
+        outputs, labels): what readers cached for the task runs stays good. ``sync=True``: a change
+        a client is told about (an API action: labels, delete, a state set by hand), committed
+        before anyone can see it, whatever the state; without it only PAUSED and final states are."""
         with self.lock:
             ex = self.executions[id]
             if task_runs:
@@ -454,8 +475,9 @@ class Store:
                         trl = ex["taskRunList"] = TaskRunList(trl)
                         trl.rewrite = True
                 after = _current(ex)
-                if after != before and after in _SYNC_STATES:
-                    if after in TERMINAL and isinstance(ex.get("taskRunList"), TaskRunList):
+                ended = after != before and after in ENDED
+                if ended or sync:
+                    if ended and after in TERMINAL and isinstance(ex.get("taskRunList"), TaskRunList):
                         ex["taskRunList"].rewrite = True   # a final state: every task run as it ended
                     self._sync()
             self._touch()
@@ -523,7 +545,7 @@ class Store:
             if self._db is not None:
                 self._ops.append((persist.ADD_LOG, (eid, persist.dumps(entry))))
                 ex = self.executions.get(eid)
-                if ex is not None and _current(ex) in _SYNC_STATES:
+                if ex is not None and _current(ex) in ENDED:
                     self._sync()
             self._touch()
 

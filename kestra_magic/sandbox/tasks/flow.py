@@ -393,17 +393,16 @@ def interrupted_child(w, run, tr: dict) -> str | None:
     so that the new attempt waits for it instead of starting a second one. In Kestra the executor,
     not a worker, runs executable tasks (``ExecutableTask``: Subflow, ForEachItem), so a restart
     never creates the child twice; the parent goes on with the child's result."""
-    with w.store.lock:
-        stored = w.store.find_task_run(run.id, tr["id"])
-        if stored is None:
-            return None
-        attempts = stored.get("attempts") or []
-        outputs = stored.get("outputs") if isinstance(stored.get("outputs"), dict) else {}
-        child_id = outputs.get("executionId")
-        if (len(attempts) < 2 or (attempts[-2].get("state") or {}).get("current") != "RESUBMITTED"
-                or not child_id or child_id not in w.store.executions):
-            return None
-        return child_id
+    stored = w.store.get_task_run(run.id, tr["id"])
+    if stored is None:
+        return None
+    attempts = stored.get("attempts") or []
+    outputs = stored.get("outputs") if isinstance(stored.get("outputs"), dict) else {}
+    child_id = outputs.get("executionId")
+    if (len(attempts) < 2 or (attempts[-2].get("state") or {}).get("current") != "RESUBMITTED"
+            or not child_id or not w.store.has_execution(child_id)):
+        return None
+    return child_id
 
 
 def start_child(w, run, task: dict, tr: dict, scope, inputs: dict, extra: dict | None = None) -> tuple[dict, dict]:
