@@ -6,11 +6,10 @@ errors below into the generation's error body (``routes.domain_error``). No HTTP
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import contextlib
 import copy
 import time
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from kestra_magic.sandbox import execution_json

@@ -70,15 +70,22 @@ def from_body(body: Any, where: str = "labels") -> list[dict]:
     return out
 
 
+def split_pair(raw: str) -> tuple[str, str] | None:
+    """``key:value`` (as query parameters and filters write a label) -> ``(key, value)`` stripped;
+    None when there is no ``:`` or no key."""
+    key, sep, value = raw.partition(":")
+    key, value = key.strip(), value.strip()
+    return (key, value) if sep and key else None
+
+
 def from_query(raw_values: list[str]) -> list[dict]:
     """``labels=key:value`` query parameters, checked (422 for a malformed or refused one)."""
     out = []
     for raw in raw_values:
-        key, sep, value = raw.partition(":")
-        key, value = key.strip(), value.strip()
-        if not sep or not key:
+        pair = split_pair(raw)
+        if pair is None:
             raise ApiError(422, "invalid-argument", f"Invalid queryString parameter: labels={raw} "
                            f"(use labels=key:value)", "Invalid queryString parameter")
-        out.append({"key": key, "value": value})
+        out.append({"key": pair[0], "value": pair[1]})
     check(out)
     return out

@@ -13,6 +13,7 @@ from kestra_magic.sandbox.problems import ApiError, bad_request, illegal_argumen
 from kestra_magic.sandbox import flows as flowsmod
 from kestra_magic.sandbox import instants, states
 from kestra_magic.sandbox.shapes import LEVELS
+from kestra_magic.sandbox.labels import split_pair
 
 
 def parse_instant(text: str | None):
@@ -57,11 +58,11 @@ def parse_filters(args, allowed: set[str]) -> list[Filter]:
             raise invalid_filters(f"Operation '{m.group(2)}' is not supported; use one of {', '.join(OPS)}")
         if field == "labels" and label_key is None:
             for value in args.getlist(key):
-                k, sep, v = value.partition(":")
-                if not sep or not k.strip():
+                pair = split_pair(value)
+                if pair is None:
                     raise invalid_filters(f"Invalid labels filter '{value}': use filters[labels][{op}][<key>]=<value> "
                                           f"or filters[labels][{op}]=<key>:<value>")
-                out.append(Filter(field, op, v.strip(), k.strip()))
+                out.append(Filter(field, op, pair[1], pair[0]))
             continue
         for value in args.getlist(key):
             _check_value(field, op, value)
@@ -251,11 +252,11 @@ def legacy_filters(args, ops: dict[str, str]) -> list[Filter]:
         for value in args.getlist(name):
             out.append(Filter(name, op, value))
     for value in args.getlist("labels"):
-        k, sep, v = value.partition(":")
-        if not sep:
+        pair = split_pair(value)
+        if pair is None:
             raise ApiError(422, "invalid-query-parameter", f"Invalid queryString parameter: labels={value} "
                            f"(use key:value)", "Invalid entity")
-        out.append(Filter("labels", "EQUALS", v.strip(), k.strip()))
+        out.append(Filter("labels", "EQUALS", pair[1], pair[0]))
     if "state" in ops:
         chosen = args.getlist("state")
         if chosen:

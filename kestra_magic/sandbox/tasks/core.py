@@ -106,13 +106,12 @@ def echo(props: dict, ctx) -> dict:
 def toggle(props: dict, ctx) -> dict:
     """Enables or disables a flow's trigger. The sandbox runs no triggers: it checks, as Kestra does
     (Toggle.run), that the flow and its trigger exist, and logs what Kestra would switch."""
-    from kestra_magic.sandbox.tasks.kv import sandbox_store
     namespace = str(ctx.render(props.get("namespace") or ctx.namespace))
     flow_id = str(ctx.render(props.get("flowId") or ctx.flow_id))
     trigger = str(ctx.render(props["trigger"]))
     enabled = props.get("enabled", False)
     enabled = enabled if isinstance(enabled, bool) else str(ctx.render(enabled)).strip().lower() == "true"
-    flow = sandbox_store(ctx).get_flow(namespace, flow_id)
+    flow = ctx.store.get_flow(namespace, flow_id)
     if flow is None:
         raise TaskFailure(f"Unable to find flow {namespace}.{flow_id}. Make sure the flow exists and the current "
                           "execution is authorized to access it.")

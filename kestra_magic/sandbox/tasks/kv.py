@@ -18,15 +18,9 @@ KV = "io.kestra.plugin.core.kv."
 KV_TYPES = ("STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON")
 
 
-def sandbox_store(ctx):
-    """The sandbox store behind ``ctx`` (its ``storage_dir``, ``put_file``, ``file_path``, flows):
-    ``RunContext.store``."""
-    return ctx.store
-
-
 def kv_store(ctx) -> KVStore:
     """The KV store of the sandbox running ``ctx`` (under its store's storage directory)."""
-    return KVStore.for_store(sandbox_store(ctx))
+    return KVStore.for_store(ctx.store)
 
 
 def _checked(ctx, namespace: str) -> KVStore:

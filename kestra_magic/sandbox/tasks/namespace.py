@@ -25,7 +25,6 @@ from kestra_magic.sandbox.backend import DomainError
 from kestra_magic.sandbox.engine_state import truthy
 from kestra_magic.sandbox.nsfiles import CONFLICTS, NamespaceFiles
 from kestra_magic.sandbox.tasks.base import TaskFailure, task
-from kestra_magic.sandbox.tasks.kv import sandbox_store
 
 NS = "io.kestra.plugin.core.namespace."
 
@@ -118,7 +117,7 @@ def include_exclude(include: list[str], exclude: list[str]) -> Callable[[str], b
 
 def namespace_files(ctx) -> NamespaceFiles:
     """The namespace files of the sandbox running ``ctx`` (the ones the API serves)."""
-    return NamespaceFiles(sandbox_store(ctx))
+    return NamespaceFiles(ctx.store)
 
 
 @contextlib.contextmanager
@@ -255,7 +254,7 @@ def upload_files(props: dict, ctx) -> dict:
         raise TaskFailure(f"Invalid `conflict` '{conflict}': use one of {', '.join(CONFLICTS)}")
     if props.get("files") is None and props.get("filesMap") is None:
         raise TaskFailure("files or filesMap is required")
-    store = sandbox_store(ctx)
+    store = ctx.store
     files = namespace_files(ctx)
     if isinstance(props.get("files"), dict):
         raise TaskFailure("`files` is a list of patterns of working-directory files; for a map of destination "

@@ -10,7 +10,6 @@ import hashlib
 import json
 
 from kestra_magic.sandbox.tasks.base import TaskFailure, task
-from kestra_magic.sandbox.tasks.kv import sandbox_store
 
 STATE = "io.kestra.plugin.core.state."
 _REMOVED = ("Invalid type: io.kestra.plugin.core.state.{0} (the state tasks were removed in Kestra 2.0: use "
@@ -32,7 +31,7 @@ def _uri(props: dict, ctx) -> str:
 
 
 def _read(ctx, uri: str) -> dict | None:
-    path = sandbox_store(ctx).file_path(uri)
+    path = ctx.store.file_path(uri)
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
@@ -45,7 +44,7 @@ def set_(props: dict, ctx) -> dict:
     if not isinstance(data, dict):
         raise TaskFailure("`data` must be a map")
     merged = {**(_read(ctx, uri) or {}), **data}
-    sandbox_store(ctx).put_file(uri, json.dumps(merged).encode("utf-8"))
+    ctx.store.put_file(uri, json.dumps(merged).encode("utf-8"))
     return {"count": len(merged), "key": uri}
 
 
@@ -66,7 +65,7 @@ def get(props: dict, ctx) -> dict:
       aliases=["io.kestra.core.tasks.states.Delete"], removed_message=_REMOVED.format("Delete", "Delete"))
 def delete(props: dict, ctx) -> dict:
     """Removes the state; the ``deleted`` output says whether it existed."""
-    path = sandbox_store(ctx).file_path(_uri(props, ctx))
+    path = ctx.store.file_path(_uri(props, ctx))
     deleted = path.is_file()
     if deleted:
         path.unlink()
