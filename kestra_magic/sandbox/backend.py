@@ -18,7 +18,7 @@ from kestra_magic.sandbox import inputs as inputsmod
 from kestra_magic.sandbox import states
 from kestra_magic.sandbox.engine import EngineConflict, EngineInvalid
 from kestra_magic.sandbox.instants import now_iso, parse_instant
-from kestra_magic.sandbox.store import uri_to_relpath
+from kestra_magic.sandbox.store import storage_prefix, uri_to_relpath
 
 __all__ = ["Backend", "DomainError", "NotFound", "Conflict", "AlreadyExists", "Invalid", "NotApplicable",
            "Timeout", "BulkInvalid", "OtherExecution"]
@@ -88,11 +88,6 @@ class OtherExecution(DomainError):
 
 
 SYSTEM_LABELS_ON_CREATE = ("system.correlationId", "system.from")
-
-
-def storage_prefix(namespace: str, flow_id: str, execution_id: str) -> str:
-    """The internal-storage prefix of an execution's files (Kestra's ``StorageContext``)."""
-    return f"kestra:///{namespace.replace('.', '/')}/{flow_id}/executions/{execution_id}/"
 
 
 class Backend:

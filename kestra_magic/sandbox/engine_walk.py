@@ -28,6 +28,7 @@ from kestra_magic.sandbox.states import ACTIVE, SUCCESSFUL, TERMINAL, new_state,
 from kestra_magic.sandbox.expressions import ExpressionError, render_value
 from kestra_magic.sandbox.kv import KVStore
 from kestra_magic.sandbox.pebble_functions import mask_secrets
+from kestra_magic.sandbox.store import storage_prefix
 from kestra_magic.sandbox.tasks.base import TaskDef, TaskFailure, TaskResult, lookup
 
 _LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
@@ -218,8 +219,7 @@ class TaskContext:
             self._workdir = None
 
     def storage_prefix(self) -> str:
-        return (f"kestra:///{self.namespace.replace('.', '/')}/{self.flow_id}/executions/{self.execution_id}"
-                f"/tasks/{self.task_id}/{self.task_run_id}")
+        return f"{storage_prefix(self.namespace, self.flow_id, self.execution_id)}tasks/{self.task_id}/{self.task_run_id}"
 
     def put_file(self, name: str, data: bytes | Path) -> str:
         uri = f"{self.storage_prefix()}/{name.lstrip('/')}"

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 from kestra_magic.sandbox import inputs as inputsmod
 from kestra_magic.sandbox import labels as labelsmod
 from kestra_magic.sandbox import shapes, sse
-from kestra_magic.sandbox.backend import storage_prefix
+from kestra_magic.sandbox.store import storage_prefix
 from kestra_magic.sandbox.http import Handlers, empty as _empty, json_response as _json
 from kestra_magic.sandbox.instants import format_instant
 from kestra_magic.sandbox.problems import ApiError, bad_request, not_found

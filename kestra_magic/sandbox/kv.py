@@ -17,6 +17,8 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from kestra_magic.sandbox.instants import format_instant, now, parse_instant
+
 _KEY = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]*")
 _NAMESPACE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]*")
 _lock = threading.Lock()
@@ -28,14 +30,6 @@ class KVError(Exception):
 
 class KVExpired(KVError):
     pass
-
-
-def _now() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc)
-
-
-def _iso(moment: _dt.datetime) -> str:
-    return moment.astimezone(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def value_type(value: Any) -> str:
@@ -92,11 +86,12 @@ class KVStore:
             if previous is not None and not overwrite and not self._expired(previous):
                 raise KVError(f"Cannot set value for key '{key}'. Key already exists and `overwrite` is set "
                               "to `false`.")
-            now = _iso(_now())
+            moment = now()
+            stamp = format_instant(moment)
             entry = {"key": key, "namespace": namespace, "value": value, "type": type_ or value_type(value),
                      "description": description,
-                     "expirationDate": _iso(_now() + ttl) if ttl is not None else None,
-                     "creationDate": (previous or {}).get("creationDate", now), "updateDate": now,
+                     "expirationDate": format_instant(moment + ttl) if ttl is not None else None,
+                     "creationDate": (previous or {}).get("creationDate", stamp), "updateDate": stamp,
                      "version": int((previous or {}).get("version", 0)) + 1}
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".kv-")
@@ -115,7 +110,7 @@ class KVStore:
     @staticmethod
     def _expired(entry: dict) -> bool:
         exp = entry.get("expirationDate")
-        return bool(exp) and _dt.datetime.fromisoformat(exp.replace("Z", "+00:00")) <= _now()
+        return bool(exp) and parse_instant(exp) <= now()
 
     def entry(self, namespace: str, key: str) -> dict | None:
         """The stored entry (value and metadata), or None; raises KVExpired for an expired key."""

@@ -57,6 +57,11 @@ def friendly_id() -> str:
     return "".join(reversed(out)) or "0"
 
 
+def storage_prefix(namespace: str, flow_id: str, execution_id: str) -> str:
+    """The internal-storage prefix of an execution's files (Kestra's ``StorageContext``), ending in ``/``."""
+    return f"kestra:///{namespace.replace('.', '/')}/{flow_id}/executions/{execution_id}/"
+
+
 def uri_to_relpath(uri: str) -> str:
     """``kestra:///a/b/c.txt`` -> ``a/b/c.txt``; rejects anything escaping the storage root."""
     if not isinstance(uri, str) or not uri.startswith("kestra://"):
