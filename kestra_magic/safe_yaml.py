@@ -63,6 +63,13 @@ class YamlLimitError(yaml.MarkedYAMLError):
         self.limit = limit
 
 
+def _too_deep(mark) -> YamlLimitError:
+    return YamlLimitError(
+        "depth", f"the YAML nests deeper than {MAX_DEPTH} levels (Kestra's nesting-depth limit, "
+        f"SnakeYAML nestingDepthLimit): flatten the structure, e.g. move deep data into a "
+        f"namespace file or a JSON string", mark)
+
+
 class _LimitedComposer(Composer):
     """PyYAML's composer, counting collection aliases, depth and expanded size as it goes."""
 
@@ -81,10 +88,7 @@ class _LimitedComposer(Composer):
             size, height = self._alias(node, event)
         else:
             if self._depth > MAX_DEPTH:
-                raise YamlLimitError(
-                    "depth", f"the YAML nests deeper than {MAX_DEPTH} levels (Kestra's nesting-depth limit, "
-                    f"SnakeYAML nestingDepthLimit): flatten the structure, e.g. move deep data into a "
-                    f"namespace file or a JSON string", event.start_mark)
+                raise _too_deep(event.start_mark)
             self._depth += 1
             self._children.append([0, -1])
             try:
@@ -207,5 +211,11 @@ def load(text: str, *, resolver: type[BaseResolver] = Resolver) -> Any:
                                       "lone surrogates are not allowed") from None
     try:
         return loader.get_single_data()
+    except yaml.scanner.ScannerError as exc:
+        # newer libyaml builds (PyYAML 6.0.4 wheels) stop at their own flow-nesting cap (1000) while
+        # scanning, before the composer counts depth: the same limit, named the same way
+        if "maximum nesting depth" in str(exc.problem):
+            raise _too_deep(exc.problem_mark) from None
+        raise
     finally:
         loader.dispose()
